@@ -1,0 +1,80 @@
+"""The FastAPI application: routers for each part of the protocol, errors as JSON, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from despina.api import _auth_routes, _files_routes, _ingest_routes
+from despina.api._context import ServerContext
+from despina.api._settings import ServerSettings
+
+__all__ = ["RedactSecrets", "create_app"]
+
+# Signed-URL signatures appear in access-log request lines; API keys, JWTs and refresh tokens
+# could appear in messages of libraries we do not control. None of them may reach a log.
+_SECRET_PATTERNS = (
+    (re.compile(r"(sig=)[0-9a-fA-F]+"), r"\1***"),
+    (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), "***jwt***"),
+    (re.compile(r"dsp1_[0-9a-f]+_[\w-]+"), "***api-key***"),
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message so that no signature, JWT or API key is ever written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern, replacement in _SECRET_PATTERNS:
+            redacted = pattern.sub(replacement, redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # "code"/"message" is the shape neptune-api parses on errors; "detail" is FastAPI's.
+    body = {"code": status, "message": message, "detail": message}
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def create_app(settings: ServerSettings, context: ServerContext | None = None) -> FastAPI:
+    """The server app for ``settings``; ``context`` lets tests share an already open one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = context is None
+        app.state.ctx = ServerContext.open(settings) if owned else context
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.ctx.close()
+
+    app = FastAPI(title="Despina", lifespan=lifespan, docs_url=None, redoc_url=None)
+    if context is not None:
+        app.state.ctx = context  # usable without running the lifespan (in-process tests)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(422, f"invalid request: {fields}")
+
+    app.include_router(_auth_routes.router)
+    app.include_router(_ingest_routes.router)
+    app.include_router(_files_routes.router)
+    return app

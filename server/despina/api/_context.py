@@ -1,0 +1,122 @@
+"""What every request handler shares: settings, the store, the server tables, the signing secret.
+
+Nothing here is per-process *state* in the protocol's sense: keys, refresh tokens, request
+statuses and the secret all live in the database, so any process can answer any request.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from fastapi import HTTPException, Request
+
+from despina.api._settings import ServerSettings
+from despina.api._statuses import StatusBook
+from despina.auth import Grant, InvalidAccessToken, KeyRing, ServerDatabase, verify_access_token
+
+__all__ = [
+    "ServerContext",
+    "bearer_grant",
+    "context_of",
+    "public_url",
+    "read_body",
+    "reject",
+    "require_project",
+]
+
+BEARER_PREFIX = "bearer "
+READ_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass
+class ServerContext:
+    settings: ServerSettings
+    store: Any  # despina.store.Store (typed loosely: the store package is another part)
+    db: ServerDatabase
+    keys: KeyRing
+    secret: str
+    statuses: StatusBook
+    # The same engine and files, but refusing to create projects (for grants without that right).
+    store_no_create: Any = None
+    # SQLite has one writer per database; serializing apply in-process avoids busy waits
+    # between our own threads. PostgreSQL engines take concurrent writers.
+    apply_lock: threading.Lock | None = field(default=None)
+
+    @classmethod
+    def open(cls, settings: ServerSettings) -> ServerContext:
+        from despina.store import Store, open_store  # imported when a server starts
+
+        db = ServerDatabase(settings.db)
+        keys = KeyRing(db)
+        is_postgres = db.is_postgres
+        store = open_store(settings.db)
+        return cls(
+            settings=settings,
+            store=store,
+            store_no_create=Store(store.engine, store.files, create_projects=False),
+            db=db,
+            keys=keys,
+            secret=keys.signing_secret(),
+            statuses=StatusBook(db, settings.status_retention_s),
+            apply_lock=None if is_postgres else threading.Lock(),
+        )
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            close()
+        self.db.close()
+
+
+def context_of(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+def public_url(request: Request) -> str:
+    """The base URL clients use for this server (configured, else the one this request used)."""
+    configured = context_of(request).settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def reject(status: int, message: str, headers: dict[str, str] | None = None) -> NoReturn:
+    """Stop the request with ``status`` and a JSON body ``{"code", "message", "detail"}``."""
+    raise HTTPException(status_code=status, detail=message, headers=headers)
+
+
+def bearer_grant(request: Request) -> Grant:
+    """The grant of the request's ``Authorization: Bearer`` access token, else 401."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith(BEARER_PREFIX):
+        reject(
+            401,
+            "missing 'Authorization: Bearer <access token>' header",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return verify_access_token(context_of(request).secret, header[len(BEARER_PREFIX) :].strip())
+    except InvalidAccessToken as exc:
+        reject(401, str(exc), {"WWW-Authenticate": "Bearer"})
+
+
+def require_project(grant: Grant, project: str) -> None:
+    """403 unless ``project`` (``workspace/project``) is within the grant."""
+    if not grant.allows(project):
+        reject(403, f"this token is limited to {grant.scope}; project {project!r} is outside it")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it exceeds ``limit`` bytes (never buffered past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        reject(413, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            reject(413, f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

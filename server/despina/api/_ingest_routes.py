@@ -1,0 +1,166 @@
+"""Ingestion endpoints (protocol §2, checklist W1–W2, plus ``ingest/checkDetails``).
+
+``/ingest`` applies the ``RunOperation`` through ``Store.apply`` and answers only once the data
+is durable, so ``/ingest/check`` always has the final word and never answers "pending".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Query, Request, Response
+from google.protobuf.message import DecodeError, Message
+from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
+    BulkCheckDetail,
+    BulkIngestResultDetail,
+    BulkRequestStatus,
+    RequestIdList,
+    SubmitResponse,
+)
+from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from neptune_scale.transport import IngestIssue
+from starlette.concurrency import run_in_threadpool
+
+from despina.api._context import (
+    ServerContext,
+    bearer_grant,
+    context_of,
+    read_body,
+    reject,
+    require_project,
+)
+from despina.api._statuses import new_request_id, status_message
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+PROTOBUF = "application/x-protobuf"
+MAX_CHECK_IDS = 1000
+MAX_CHECK_BODY_BYTES = 1024 * 1024
+DEFAULT_DETAILS_LIMIT = 1000
+
+
+def _parse(message: Message, body: bytes, name: str) -> None:
+    try:
+        message.ParseFromString(body)
+    except DecodeError:
+        reject(400, f"the request body is not a serialized {name}")
+
+
+def _protobuf(message: Message) -> Response:
+    return Response(content=message.SerializeToString(), media_type=PROTOBUF)
+
+
+def _project_name_issue(project: str) -> IngestIssue | None:
+    workspace, sep, name = project.partition("/")
+    if sep and workspace and name and "/" not in name:
+        return None
+    return IngestIssue(
+        int(IngestCode.PROJECT_INVALID_NAME),
+        "",
+        f"project {project!r} must have the form 'workspace/project'",
+    )
+
+
+def _apply(
+    ctx: ServerContext, operation: RunOperation, create_projects: bool
+) -> tuple[IngestIssue, ...]:
+    store = ctx.store if create_projects else ctx.store_no_create
+    if ctx.apply_lock is None:
+        result = store.apply([operation])
+    else:
+        with ctx.apply_lock:
+            result = store.apply([operation])
+    return tuple(result[0])
+
+
+@router.post("/api/client/v1/ingest")
+async def ingest(request: Request) -> Response:
+    """W1: one ``RunOperation`` in, ``SubmitResponse{request_id, request_ids=[request_id]}`` out."""
+    grant = bearer_grant(request)
+    ctx = context_of(request)
+    body = await read_body(request, ctx.settings.max_ingest_body_bytes)
+    operation = RunOperation()
+    _parse(operation, body, "neptune.ingest.v1.pub.RunOperation")
+    if operation.WhichOneof("operation") is None:
+        reject(400, "the RunOperation carries none of 'create', 'update' or 'update_batch'")
+    name_issue = _project_name_issue(operation.project)
+    if name_issue is not None:
+        issues: Sequence[IngestIssue] = (name_issue,)
+    else:
+        require_project(grant, operation.project)
+        allowed = grant.can_create_projects
+        if operation.HasField("create_missing_project"):
+            allowed = allowed and operation.create_missing_project
+        try:
+            issues = await run_in_threadpool(_apply, ctx, operation, allowed)
+        except Exception:
+            # Logged without the body: it is user data. 500 makes every client retry.
+            log.exception("applying a RunOperation for %s failed", operation.project)
+            reject(500, "the store failed to apply the operation; retry later")
+    request_id = new_request_id()
+    await run_in_threadpool(ctx.statuses.record, request_id, operation.project, issues)
+    return _protobuf(SubmitResponse(request_id=request_id, request_ids=[request_id]))
+
+
+async def _request_ids(request: Request, project: str) -> list[str]:
+    require_project(bearer_grant(request), project)
+    body = await read_body(request, MAX_CHECK_BODY_BYTES)
+    ids = RequestIdList()
+    _parse(ids, body, "neptune.ingest.v1.pub.RequestIdList")
+    if len(ids.ids) > MAX_CHECK_IDS:
+        reject(400, f"'ids' holds {len(ids.ids)} request ids; the limit is {MAX_CHECK_IDS}")
+    return [i.value for i in ids.ids]
+
+
+@router.post("/api/client/v1/ingest/check")
+async def check(request: Request, project: str = Query(alias="projectIdentifier")) -> Response:
+    """W2: one ``RequestStatus`` per requested id, in order.
+
+    An id this server never issued for the project reads as OK: every id we hand out is final
+    when handed out, so an unknown one cannot be in flight (and UNAVAILABLE would mean "poll
+    forever" to the official client).
+    """
+    request_ids = await _request_ids(request, project)
+    found = await run_in_threadpool(context_of(request).statuses.lookup, project, request_ids)
+    response = BulkRequestStatus()
+    for request_id in request_ids:
+        response.statuses.append(status_message(found.get(request_id, [])))
+    return _protobuf(response)
+
+
+@router.post("/api/client/v1/ingest/checkDetails")
+async def check_details(
+    request: Request, project: str | None = Query(default=None, alias="projectIdentifier")
+) -> Response:
+    """Per-path messages of earlier requests: ``BulkIngestResultDetail``, paged by cursor."""
+    body = await read_body(request, MAX_CHECK_BODY_BYTES)
+    query = BulkCheckDetail()
+    _parse(query, body, "neptune.ingest.v1.pub.BulkCheckDetail")
+    project = project or query.project
+    require_project(bearer_grant(request), project)
+    if len(query.ids) > MAX_CHECK_IDS:
+        reject(400, f"'ids' holds {len(query.ids)} request ids; the limit is {MAX_CHECK_IDS}")
+    start = _cursor(query.next_cursor) if query.HasField("next_cursor") else 0
+    limit = query.limit if query.HasField("limit") and query.limit > 0 else DEFAULT_DETAILS_LIMIT
+    request_ids = [i.value for i in query.ids]
+    found = await run_in_threadpool(context_of(request).statuses.lookup, project, request_ids)
+    details = [(rid, issue) for rid in request_ids for issue in found.get(rid, [])]
+    response = BulkIngestResultDetail()
+    for request_id, issue in details[start : start + limit]:
+        entry = response.details.add(path=issue.path, ingest_code=issue.code)
+        entry.request_id.value = request_id
+        entry.error_detail = issue.message
+    if start + limit < len(details):
+        response.next_cursor = str(start + limit)
+    return _protobuf(response)
+
+
+def _cursor(text: str) -> int:
+    if not text.isdigit():
+        reject(400, f"'next_cursor' {text!r} is not a cursor this server returned")
+    return int(text)

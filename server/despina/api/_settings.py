@@ -1,0 +1,35 @@
+"""Settings of one server process (pydantic; filled from the ``despina server`` command line)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MIB", "ServerSettings"]
+
+MIB = 1024 * 1024
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8899
+# The official client packs up to 16 MiB of operations into one POST (protocol §2.5); the margin
+# covers the RunOperation envelope around that budget.
+MAX_INGEST_BODY_BYTES = 16 * MIB + 1 * MIB
+MAX_JSON_BODY_BYTES = 4 * MIB
+MAX_FILE_BYTES = 8 * 1024 * MIB
+SIGNED_URL_TTL_S = 3600
+STATUS_RETENTION_S = 7 * 24 * 3600.0
+
+
+class ServerSettings(BaseModel):
+    """What a server process needs to know; everything else lives in the database."""
+
+    db: str = Field(description="store location: a folder, sqlite:///FOLDER or postgresql://…")
+    public_url: str | None = Field(
+        default=None,
+        description="base URL clients reach this server at; default: taken from each request",
+    )
+    client_id: str = "despina"
+    realm: str = "despina"
+    max_ingest_body_bytes: int = Field(default=MAX_INGEST_BODY_BYTES, gt=0)
+    max_json_body_bytes: int = Field(default=MAX_JSON_BODY_BYTES, gt=0)
+    max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
+    signed_url_ttl_s: int = Field(default=SIGNED_URL_TTL_S, gt=0)
+    status_retention_s: float = Field(default=STATUS_RETENTION_S, gt=0)
