@@ -1,0 +1,75 @@
+"""``despina server``: the Neptune Scale-compatible server on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+from typing import Any
+
+__all__ = ["default_location", "register", "run_server"]
+
+DB_ENV = "DESPINA_DB"
+
+
+def default_location() -> str:
+    """The store a command uses without ``--db``: $DESPINA_DB, else the embedded store folder."""
+    return os.environ.get(DB_ENV) or os.environ.get("NEPTUNE_LOG_DIRECTORY") or ".neptune"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``server`` command to the ``despina`` argument parser."""
+    from despina.api import DEFAULT_HOST, DEFAULT_PORT
+
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "server",
+        help="serve the Neptune Scale protocol (official clients and ours log here)",
+        description="Serve the Neptune Scale wire protocol over HTTP. Create API tokens for it "
+        "with `despina token create`.",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="store: a folder, sqlite:///FOLDER or postgresql://… "
+        f"(default: ${DB_ENV}, else $NEPTUNE_LOG_DIRECTORY, else .neptune)",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="base URL clients reach this server at, e.g. behind a proxy (default: per request)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.set_defaults(func=run_server)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging setup with every handler behind the secret-redacting filter."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "despina.api.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["despina"] = {"handlers": ["default"], "level": level.upper()}
+    return config
+
+
+def run_server(args: argparse.Namespace) -> int:
+    import uvicorn
+    from despina.api import ServerSettings, create_app
+
+    settings = ServerSettings(db=args.db or default_location(), public_url=args.public_url)
+    app = create_app(settings)
+    print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=log_config(args.log_level),
+        log_level=args.log_level,
+        # Bodies above the ingest limit are refused by the app itself (413); uvicorn's own
+        # limits stay at their defaults.
+    )
+    return 0

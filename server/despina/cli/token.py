@@ -1,0 +1,92 @@
+"""``despina token create | ls | revoke``: API tokens for a Despina server."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from typing import Any
+
+from despina.cli.server import default_location
+
+__all__ = ["register"]
+
+URL_ENV = "DESPINA_URL"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``token`` command group to the ``despina`` argument parser."""
+    from despina.api import DEFAULT_HOST, DEFAULT_PORT
+
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "token", help="create, list or revoke API tokens for `despina server`"
+    )
+    parser.add_argument("--db", default=None, help="store the server uses (as for `server`)")
+    commands = parser.add_subparsers(dest="token_command", required=True)
+    create = commands.add_parser("create", help="print a new API token (shown once)")
+    create.add_argument("--workspace", required=True, help="workspace the token reaches")
+    create.add_argument("--project", default=None, help="limit the token to this one project")
+    create.add_argument(
+        "--url",
+        default=os.environ.get(URL_ENV) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help=f"server URL written into the token (default ${URL_ENV} or the server default)",
+    )
+    create.add_argument("--label", default="", help="a note shown by `despina token ls`")
+    create.add_argument(
+        "--no-create-projects",
+        action="store_true",
+        help="refuse to create projects on first ingest with this token",
+    )
+    create.set_defaults(func=_create)
+    listing = commands.add_parser("ls", help="list tokens (never their secrets)")
+    listing.set_defaults(func=_list)
+    revoke = commands.add_parser("revoke", help="revoke a token by its key id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_revoke)
+
+
+def _ring(args: argparse.Namespace) -> Any:
+    from despina.auth import KeyRing, ServerDatabase
+
+    return KeyRing(ServerDatabase(args.db or default_location()))
+
+
+def _create(args: argparse.Namespace) -> int:
+    from despina.auth import encode_api_token
+
+    try:
+        api_key, _ = _ring(args).create_key(
+            args.workspace,
+            args.project,
+            label=args.label,
+            can_create_projects=not args.no_create_projects,
+        )
+    except ValueError as exc:
+        print(f"despina token create: {exc}")
+        return 2
+    print(encode_api_token(args.url.rstrip("/"), api_key))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = _ring(args).list_keys()
+    if not rows:
+        print("no tokens; create one with `despina token create --workspace W`")
+        return 0
+    for info in rows:
+        created = dt.datetime.fromtimestamp(info.created_at, dt.timezone.utc)
+        state = "revoked" if info.revoked else "active"
+        creates = "creates projects" if info.grant.can_create_projects else "no new projects"
+        print(
+            f"{info.grant.key_id}  {info.grant.scope:<30} {state:<8} {creates:<17} "
+            f"{created:%Y-%m-%d %H:%M} UTC  {info.label}"
+        )
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    if _ring(args).revoke(args.key_id):
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"despina token revoke: no active token with key id {args.key_id!r}")
+    return 1
