@@ -1,0 +1,137 @@
+"""Open a run for a task attempt, describe it, and finish it whatever happens in the task.
+
+Everything after the run exists is best effort: a tracking problem is logged, never raised
+into the task, and never replaces the task's own result or exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from neptune_scale import Run
+
+from ._deck import DECK_NAME, RunSummary, render_deck_html
+from ._identity import AttemptIdentity
+from ._options import TrackingOptions
+from ._recording import last_values, recording_run_class
+
+logger = logging.getLogger("flytekitplugins.neptune")
+
+STATUS_PATH = "status"
+ERROR_TYPE_PATH = "error/type"
+ERROR_MESSAGE_PATH = "error/message"
+ERROR_TRACEBACK_PATH = "error/traceback"
+DESCRIPTION_PATH = "description"
+STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_FAILED = "running", "succeeded", "failed"
+# The server keeps strings up to 64 KB (protocol §7.2); the tail of a traceback is what tells
+# where it failed, so keep the last lines within a budget well under that limit.
+TRACEBACK_TAIL_LINES = 40
+MAX_ERROR_TEXT_CHARS = 16_000
+LOG_DIRECTORY_ENV = "NEPTUNE_LOG_DIRECTORY"
+DEFAULT_LOG_DIRECTORY = ".neptune"
+
+
+def open_run(options: TrackingOptions, identity: AttemptIdentity, token: str | None) -> Run:
+    """Construct the client run; errors here are configuration errors and do propagate."""
+    kwargs: dict[str, Any] = dict(options.run_kwargs)
+    kwargs.update(project=options.project, run_id=identity.run_id)
+    if options.experiment_name is not None:
+        kwargs["experiment_name"] = options.experiment_name
+    if options.mode is not None:
+        kwargs["mode"] = options.mode
+    if token is not None:
+        kwargs["api_token"] = token
+    if identity.fork_run_id is not None:
+        kwargs.update(fork_run_id=identity.fork_run_id, fork_step=options.retry_fork_step)
+    return recording_run_class()(**kwargs)
+
+
+def _best_effort(what: str, action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except Exception:
+        logger.warning("neptune: could not %s; the task continues", what, exc_info=True)
+        return None
+
+
+def describe_run(run: Run, options: TrackingOptions, identity: AttemptIdentity) -> None:
+    """Tags, one group tag per execution, Flyte metadata (remote only), description, status."""
+    if options.tags:
+        _best_effort("add tags", lambda: run.add_tags(list(options.tags)))
+    group_tags = [identity.group_tag, *options.group_tags]
+    _best_effort("add group tags", lambda: run.add_tags(group_tags, group_tags=True))
+    configs: dict[str, Any] = {STATUS_PATH: STATUS_RUNNING, **identity.metadata}
+    if options.description is not None:
+        configs[DESCRIPTION_PATH] = options.description
+    _best_effort("log the Flyte metadata", lambda: run.log_configs(configs))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT_CHARS else "…" + text[-MAX_ERROR_TEXT_CHARS + 1 :]
+
+
+def error_details(error: BaseException) -> dict[str, str]:
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    tail = "".join(lines).splitlines()[-TRACEBACK_TAIL_LINES:]
+    return {
+        ERROR_TYPE_PATH: f"{type(error).__module__}.{type(error).__qualname__}",
+        ERROR_MESSAGE_PATH: _clip(str(error)),
+        ERROR_TRACEBACK_PATH: _clip("\n".join(tail)),
+    }
+
+
+def run_url(run: Run, options: TrackingOptions, identity: AttemptIdentity) -> str | None:
+    """The run's page: on the explicit `host` if one is configured, else the client's own URL
+    (built from the token's `api_url`)."""
+    if options.host:
+        # Page layout of protocol §1.1, on the configured server.
+        host = options.host.rstrip("/")
+        return f"{host}/{options.project}/-/run/?customId={quote(identity.run_id)}"
+    url = _best_effort("get the run URL", run.get_run_url)
+    return url if isinstance(url, str) and url else None
+
+
+def _local_hint(options: TrackingOptions) -> str:
+    folder = options.run_kwargs.get("log_directory") or os.environ.get(LOG_DIRECTORY_ENV)
+    folder = os.path.abspath(str(folder or DEFAULT_LOG_DIRECTORY))
+    return f"Stored in the embedded store at {folder}; look at it with `despina ui {folder}`."
+
+
+def _write_deck(summary: RunSummary, run: Run) -> None:
+    from flytekit import Deck
+
+    Deck(DECK_NAME, render_deck_html(summary, last_values(run)))
+
+
+def finish_run(
+    run: Run,
+    options: TrackingOptions,
+    identity: AttemptIdentity,
+    error: BaseException | None,
+) -> None:
+    """Record the outcome, write the Deck, close the run; never raises."""
+    status = STATUS_SUCCEEDED if error is None else STATUS_FAILED
+    details = error_details(error) if error is not None else {}
+    outcome = {STATUS_PATH: status, **details}
+    _best_effort("record the task status", lambda: run.log_configs(outcome))
+    if options.deck:
+        url = run_url(run, options, identity)
+        summary = RunSummary(
+            project=options.project,
+            run_id=identity.run_id,
+            url=url,
+            status=status,
+            experiment_name=options.experiment_name,
+            fork_run_id=identity.fork_run_id,
+            error_type=details.get(ERROR_TYPE_PATH),
+            error_message=details.get(ERROR_MESSAGE_PATH),
+            local_hint=_local_hint(options) if identity.is_local and url is None else None,
+        )
+        _best_effort("write the Neptune Flyte Deck", lambda: _write_deck(summary, run))
+    _best_effort("close the run", run.close)

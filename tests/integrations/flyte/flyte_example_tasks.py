@@ -1,0 +1,118 @@
+"""Flyte tasks the Flyte integration tests run, in-process and through `pyflyte-execute`.
+
+Module level (not inside tests) because flytekit reads task source and `pyflyte-execute`
+imports tasks by module and name. The training is a tiny synthetic linear fit on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+from flytekit import Secret, current_context, map_task, task, workflow
+from flytekitplugins.neptune import neptune_scale_run
+from flytekitplugins.neptune.tracking import neptune_init_run
+
+PROJECT = "flyte-ws/flyte-proj"
+SECRET = Secret(group="neptune", key="api_token")
+FAIL_ON_ATTEMPTS_ENV = "FLYTE_TEST_FAIL_ON_ATTEMPTS"
+ATTEMPT_ENV = "FLYTE_ATTEMPT_NUMBER"
+
+
+def _fit_line(neptune_run: object, epochs: int) -> float:
+    """Fit y = 3x + 1 by gradient descent on synthetic points, logging the loss per epoch."""
+    rng = random.Random(0)
+    points = [(x, 3 * x + 1 + rng.gauss(0, 0.01)) for x in (i / 16 for i in range(16))]
+    w = b = 0.0
+    loss = float("inf")
+    for epoch in range(epochs):
+        grad_w = grad_b = loss = 0.0
+        for x, y in points:
+            err = w * x + b - y
+            loss += err * err / len(points)
+            grad_w += 2 * err * x / len(points)
+            grad_b += 2 * err / len(points)
+        w, b = w - 0.5 * grad_w, b - 0.5 * grad_b
+        neptune_run.log_metrics({"train/loss": loss, "train/w": w}, step=epoch)  # type: ignore[attr-defined]
+    return loss
+
+
+# The seed's example, unchanged apart from the names: the decorator above @task.
+@neptune_init_run(
+    project=PROJECT,
+    secret=SECRET,
+    name="My Flyte Experiment",
+    tags=["flyte", "example", "model-training"],
+)
+@task
+def seed_training_task(hyperparameters: dict, data_path: str) -> float:
+    neptune_run = current_context().user_space_params.NEPTUNE_RUN
+
+    neptune_run["hyperparameters"] = hyperparameters
+
+    accuracy = 0.92
+    neptune_run["metrics/accuracy"] = accuracy
+
+    with open("model_summary.txt", "w") as f:
+        f.write("Model trained successfully.")
+    neptune_run["model_summary"].upload("model_summary.txt")
+
+    return accuracy
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET, experiment_name="line-fit", tags=["scale"])
+@task(retries=2)
+def train(epochs: int) -> float:
+    """Fails on the attempts listed in $FLYTE_TEST_FAIL_ON_ATTEMPTS (remote retry tests)."""
+    run = current_context().user_space_params.NEPTUNE_RUN
+    run.log_configs({"params/epochs": epochs, "params/lr": 0.5})
+    loss = _fit_line(run, epochs)
+    failing = os.environ.get(FAIL_ON_ATTEMPTS_ENV, "")
+    if os.environ.get(ATTEMPT_ENV, "0") in failing.split(","):
+        raise RuntimeError(f"simulated failure after {epochs} epochs")
+    return loss
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET, run_id="fixed-prefix")
+@task
+def fixed_id_task(x: int) -> int:
+    current_context().user_space_params.NEPTUNE_RUN.log_configs({"x": x})
+    return x * 2
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET)
+@task
+def failing_task(x: int) -> int:
+    run = current_context().user_space_params.NEPTUNE_RUN
+    run.log_metrics({"progress": 0.5}, step=1)
+    if x < 0:
+        raise ValueError(f"bad input x={x}")
+    return x
+
+
+# Upstream's order: the decorator under @task (the secret must then be requested on @task).
+@task(secret_requests=[SECRET], enable_deck=True)
+@neptune_scale_run(project=PROJECT, secret=SECRET, group_tags=["under-task"])
+def under_task(x: int) -> int:
+    current_context().user_space_params.NEPTUNE_RUN.log_metrics({"value": float(x)}, step=0)
+    return x + 1
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET, host="http://neptune.example:8080")
+@task
+def square(x: int) -> int:
+    current_context().user_space_params.NEPTUNE_RUN.log_metrics({"square": float(x * x)}, step=0)
+    return x * x
+
+
+square_all = map_task(square)
+
+
+@workflow
+def line_fit_workflow(epochs: int) -> float:
+    return train(epochs=epochs)
+
+
+@workflow
+def map_workflow(xs: list[int]) -> list[int]:
+    return square_all(x=xs)
