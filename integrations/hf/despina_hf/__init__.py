@@ -1,0 +1,27 @@
+"""Hugging Face ``transformers`` integration: ``NeptuneScaleCallback`` for the ``Trainer``.
+
+    from despina_hf import NeptuneScaleCallback
+    trainer = Trainer(..., args=TrainingArguments(..., report_to="none"),
+                      callbacks=[NeptuneScaleCallback(log_checkpoints="last")])
+
+What lands where in the run: ``trainer/args/*``, ``model/config/*``, ``model/peft_config/*``,
+``model/num_parameters``, ``model/num_trainable_parameters``; metrics as series under ``train/``,
+``eval/`` and ``test/`` at ``global_step``; end-of-training summaries as configs under
+``train/``; ``trainer/status`` (``running``/``succeeded``/``failed``) and ``trainer/error/*``;
+checkpoint files under ``checkpoints/``; ``trial/*`` for hyperparameter-search trials.
+"""
+
+from __future__ import annotations
+
+try:
+    import transformers  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "despina_hf needs transformers (and torch): pip install 'despina[hf]'"
+    ) from exc
+
+from ._callback import NeptuneScaleCallback
+from ._checkpoints import CheckpointPolicy
+from ._guard import set_strict
+
+__all__ = ["CheckpointPolicy", "NeptuneScaleCallback", "set_strict"]

@@ -1,0 +1,81 @@
+"""Recording a failed ``train()``: the Trainer has no exception hook, so we wrap ``train``.
+
+``watch(trainer, on_failure)`` replaces the trainer *instance's* ``train`` attribute (never the
+class) with a wrapper that reports any exception raised out of ``train()`` (including
+``KeyboardInterrupt``) to ``on_failure`` and then re-raises it unchanged. The callback does this
+itself in ``on_init_end`` by finding the Trainer that is calling it (it is the ``self`` of a
+calling frame); ``NeptuneScaleCallback.watch(trainer)`` does it explicitly, for a callback added
+with ``trainer.add_callback`` after construction. As a last resort, a run whose training began
+but never ended is marked failed when the callback closes it (or at interpreter exit).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+__all__ = ["ErrorDetails", "find_calling_trainer", "watch"]
+
+# How far up the stack to look for the Trainer calling ``on_init_end`` (callback handler ->
+# Trainer.__init__ is 3 frames; subclasses add a few).
+MAX_FRAMES_TO_TRAINER = 12
+# Error details stored in the run; a string attribute holds at most 64 KB.
+MAX_MESSAGE_CHARS = 4_000
+MAX_TRACEBACK_CHARS = 16_000
+
+OnFailure = Callable[["ErrorDetails"], None]
+
+
+class ErrorDetails:
+    """Type, message and traceback tail of the exception that ended ``train()``."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        self.message = str(exc)[:MAX_MESSAGE_CHARS]
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.traceback = text[-MAX_TRACEBACK_CHARS:]
+
+
+class _WatchedTrain:
+    """Stands in for a bound ``trainer.train``; picklable (no closure) so a pickled trainer
+    still works."""
+
+    def __init__(self, train: Callable[..., Any], on_failure: OnFailure) -> None:
+        self.__wrapped__ = train
+        self._on_failure = on_failure
+        self.__doc__ = getattr(train, "__doc__", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.__wrapped__(*args, **kwargs)
+        except BaseException as exc:
+            self._on_failure(ErrorDetails(exc))
+            raise
+
+
+def watch(trainer: Any, on_failure: OnFailure) -> None:
+    """Wrap ``trainer.train`` so an exception out of it reaches ``on_failure`` (idempotent per
+    ``on_failure``)."""
+    current = trainer.train
+    probe = current
+    while isinstance(probe, _WatchedTrain):
+        if probe._on_failure == on_failure:
+            return
+        probe = probe.__wrapped__
+    trainer.train = _WatchedTrain(current, on_failure)
+
+
+def find_calling_trainer(trainer_type: type) -> Any | None:
+    """The ``trainer_type`` instance whose method is on the current call stack, if any."""
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(MAX_FRAMES_TO_TRAINER):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, trainer_type):
+            return candidate
+        frame = frame.f_back
+    return None

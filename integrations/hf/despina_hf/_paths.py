@@ -1,0 +1,28 @@
+"""Where the callback writes inside a run (one place, so the README and tests agree)."""
+
+from __future__ import annotations
+
+# Configs
+TRAINER_ARGS = "trainer/args"
+MODEL_CONFIG = "model/config"
+PEFT_CONFIG = "model/peft_config"
+NUM_PARAMETERS = "model/num_parameters"
+NUM_TRAINABLE_PARAMETERS = "model/num_trainable_parameters"
+TRIAL_NAME = "trial/name"
+TRIAL_PARAMS = "trial/params"
+RESUMED_FROM_CHECKPOINT_STEP = "trainer/resumed_from_step"
+INTEGRATION = "trainer/integration"
+
+# Outcome of the last train(): "running", "succeeded" or "failed", plus error details.
+STATUS = "trainer/status"
+ERROR_TYPE = "trainer/error/type"
+ERROR_MESSAGE = "trainer/error/message"
+ERROR_TRACEBACK = "trainer/error/traceback"
+
+# Checkpoints: files under CHECKPOINTS/<name>/<relative path>, step of last/best as configs.
+CHECKPOINTS = "checkpoints"
+
+# Metric namespaces (HF's ``eval_``/``test_`` prefixes become namespaces, the rest is train).
+TRAIN = "train"
+EVAL = "eval"
+TEST = "test"
