@@ -1,0 +1,62 @@
+"""The store every write goes through, and the primitives readers build on.
+
+``open_store(location)`` opens a folder (the embedded store: ``despina.sqlite3`` + ``files/``),
+``sqlite:///folder`` or ``postgresql://…``. ``Store.apply(operations)`` is the single write path
+(the local transport and the server's ingest both call it): it takes neptune-api ``RunOperation``
+messages, enforces protocol §7.2 and returns one tuple of ``IngestIssue`` per operation.
+
+Engines implement the storage primitives of :class:`Engine`/:class:`Tx` (see ``_engine``); every
+rule lives in engine-independent modules. The read side (``despina.query``) uses ``Store.engine``
+with ``ancestry`` (fork lineage) and ``sys_attributes``.
+"""
+
+from __future__ import annotations
+
+from despina.store._engine import Engine, Tx
+from despina.store._errors import (
+    RunNotFound,
+    SchemaVersionError,
+    StoreCorrupt,
+    StoredFileNotFound,
+    StoreError,
+    StoreNotFound,
+)
+from despina.store._files import FileArea
+from despina.store._lineage import Segment, ancestry
+from despina.store._model import (
+    FloatChunk,
+    NewRun,
+    Point,
+    ProjectRow,
+    RunRow,
+    SeriesState,
+    decode_value,
+    encode_value,
+)
+from despina.store._store import Store, open_store
+from despina.store._sys import sys_attributes
+
+__all__ = [
+    "Engine",
+    "FileArea",
+    "FloatChunk",
+    "NewRun",
+    "Point",
+    "ProjectRow",
+    "RunNotFound",
+    "RunRow",
+    "SchemaVersionError",
+    "Segment",
+    "SeriesState",
+    "Store",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreNotFound",
+    "StoredFileNotFound",
+    "Tx",
+    "ancestry",
+    "decode_value",
+    "encode_value",
+    "open_store",
+    "sys_attributes",
+]

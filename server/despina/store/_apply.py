@@ -1,0 +1,79 @@
+"""The single write path: one ``RunOperation`` at a time, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import time
+
+from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+from neptune_scale.transport import IngestIssue
+
+from despina.store import _model as m
+from despina.store._create import create_run, project_key
+from despina.store._engine import Tx
+from despina.store._issues import Issues
+from despina.store._rules import MAX_PROJECT_NAME_BYTES
+from despina.store._update import update_run
+
+__all__ = ["apply_operation", "check_project_name"]
+
+_MS_PER_S = 1000
+
+
+def check_project_name(name: str) -> str | None:
+    """Why ``name`` is not a valid ``workspace/project``, or None."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_PROJECT_NAME_BYTES:
+        return f"project name is {size} bytes long; the limit is {MAX_PROJECT_NAME_BYTES}"
+    parts = name.split("/")
+    if len(parts) != 2 or not all(parts):
+        return f"project {name!r} must be 'workspace/project' (two non-empty parts)"
+    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
+        return f"project {name!r} has a part that cannot name a folder"
+    return None
+
+
+def _project(tx: Tx, name: str, create_projects: bool, issues: Issues) -> m.ProjectRow | None:
+    problem = check_project_name(name)
+    if problem is not None:
+        issues.add(IngestCode.PROJECT_INVALID_NAME, "", problem)
+        return None
+    project = tx.project(name)
+    if project is None:
+        if not create_projects:
+            issues.add(
+                IngestCode.PROJECT_NOT_FOUND,
+                "",
+                f"project {name} does not exist and this store does not create projects",
+            )
+            return None
+        project = tx.insert_project(name, project_key(name))
+    return project
+
+
+def apply_operation(
+    tx: Tx, operation: ingest_pb2.RunOperation, *, create_projects: bool
+) -> tuple[IngestIssue, ...]:
+    issues = Issues()
+    now_ms = int(time.time() * _MS_PER_S)
+    project = _project(tx, operation.project, create_projects, issues)
+    if project is None:
+        return issues.result()
+    kind = operation.WhichOneof("operation")
+    if kind == "create":
+        create_run(tx, project, operation.run_id, operation.create, now_ms, issues)
+    elif kind in ("update", "update_batch"):
+        run = tx.run(project.pk, operation.run_id)
+        if run is None:
+            issues.add(
+                IngestCode.RUN_NOT_FOUND,
+                "",
+                f"run {operation.run_id!r} does not exist in {project.name}",
+            )
+        else:
+            update_run(tx, run, operation, now_ms, issues)
+    else:
+        issues.add(
+            IngestCode.FIELD_TYPE_UNSUPPORTED, "", "the operation carries neither create nor update"
+        )
+    return issues.result()

@@ -1,0 +1,116 @@
+"""The SQLite engine: the embedded store's database (``<folder>/despina.sqlite3``).
+
+WAL mode lets readers work while one process writes; every write is one ``BEGIN IMMEDIATE``
+transaction, so several processes (the ranks of a job, a sweep) can write different runs into one
+folder at once — a writer waits up to ``BUSY_TIMEOUT_MS`` for the lock. ``synchronous=FULL`` makes a
+commit durable when it returns. Connections are per thread and re-opened after ``fork``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreNotFound
+from despina.store._sqlite_schema import SCHEMA_VERSION, migrate
+from despina.store._sqlite_tx import SQLiteTx
+
+__all__ = ["DATABASE_FILE", "SQLiteEngine"]
+
+DATABASE_FILE = "despina.sqlite3"
+BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another process's transaction
+PAGE_SIZE_BYTES = 16_384  # larger pages suit the packed float chunks
+CACHE_SIZE_KIB = 65_536  # page cache per connection (negative PRAGMA value = KiB)
+
+
+class SQLiteEngine:
+    """One SQLite database file. ``create`` False refuses to create a missing database."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        self.path = path
+        self.description = str(path)
+        self._local = threading.local()
+        if not path.exists():
+            if not create:
+                raise StoreNotFound(f"no despina store at {path.parent} ({path.name} is missing)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._prepare(create=create)
+
+    def _prepare(self, *, create: bool) -> None:
+        conn = self._connection()
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found == SCHEMA_VERSION:
+                return
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"the store {self.path} has schema version {found}, newer than this despina "
+                    f"understands ({SCHEMA_VERSION}); upgrade despina (pip install -U despina)"
+                )
+            if found == 0 and not create:
+                raise StoreCorrupt(f"{self.path} is not a despina store (no schema)")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated while we waited for the lock.
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                migrate(conn, found)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as error:
+            raise StoreCorrupt(f"{self.path} is not a readable despina store: {error}") from error
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE_BYTES}")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as error:
+            raise StoreCorrupt(f"{self.path} is not a readable despina store: {error}") from error
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[SQLiteTx]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[SQLiteTx]:
+        conn = self._connection()
+        if conn.in_transaction:  # nested read inside a write: reuse it
+            yield SQLiteTx(conn)
+            return
+        conn.execute("BEGIN")
+        try:
+            yield SQLiteTx(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local = threading.local()

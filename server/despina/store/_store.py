@@ -1,0 +1,106 @@
+"""``open_store`` and :class:`Store`: one write path (``apply``), files, and read access."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+from neptune_scale.transport import IngestIssue
+
+from despina.store._apply import apply_operation
+from despina.store._engine import Engine
+from despina.store._errors import StoreNotFound
+from despina.store._files import FileArea
+from despina.store._sqlite import DATABASE_FILE, SQLiteEngine
+
+__all__ = ["Store", "open_store"]
+
+FILES_FOLDER = "files"
+FILES_DIR_ENV = "DESPINA_FILES_DIR"  # where a PostgreSQL-backed store keeps file bytes
+_SQLITE_PREFIX = "sqlite:///"
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+
+class Store:
+    """A store: an engine for rows and a folder for file bytes.
+
+    ``create_projects`` False makes an update for an unknown project fail with PROJECT_NOT_FOUND
+    instead of creating it (the embedded store creates projects on first use).
+    """
+
+    def __init__(self, engine: Engine, files: FileArea, *, create_projects: bool = True) -> None:
+        self.engine = engine
+        self.files = files
+        self.create_projects = create_projects
+
+    def apply(self, operations: Sequence[ingest_pb2.RunOperation]) -> list[tuple[IngestIssue, ...]]:
+        """Apply operations in order, in one transaction; durable on return.
+
+        Returns one tuple of issues per operation (empty = everything stored). Raises only when
+        the database itself fails (then nothing of the call is stored).
+        """
+        with self.engine.write() as tx:
+            return [
+                apply_operation(tx, op, create_projects=self.create_projects) for op in operations
+            ]
+
+    def put_file(self, project: str, destination: str, data: bytes | Path | BinaryIO) -> str:
+        """Store file bytes under ``destination`` (relative to the project); returns the MD5 etag.
+
+        Raises ValueError for a destination that is empty, longer than 800 characters or leaves
+        the project folder.
+        """
+        return self.files.put(project, destination, data)
+
+    def open_file(self, project: str, destination: str) -> BinaryIO:
+        """The stored bytes; raises StoredFileNotFound when nothing was stored there."""
+        return self.files.open(project, destination)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _postgres(url: str, create: bool) -> Store:
+    from despina.store import _postgres  # type: ignore[attr-defined]  # written in the server part
+
+    files_dir = os.environ.get(FILES_DIR_ENV)
+    if not files_dir:
+        raise StoreNotFound(f"a PostgreSQL store needs ${FILES_DIR_ENV}: the folder for file bytes")
+    engine: Engine = _postgres.PostgresEngine(url, create=create)
+    return Store(engine, FileArea(Path(files_dir)))
+
+
+def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Store:
+    """Open the store at ``location``: a folder, ``sqlite:///folder`` or ``postgresql://…``.
+
+    A folder holds ``despina.sqlite3`` and ``files/``. With ``create`` False a missing store
+    raises StoreNotFound and nothing is created (readers use that). Other errors: StoreCorrupt,
+    SchemaVersionError.
+    """
+    text = os.fspath(location)
+    if text.startswith(_POSTGRES_PREFIXES):
+        return _postgres(text, create)
+    if text.startswith(_SQLITE_PREFIX):
+        text = text[len(_SQLITE_PREFIX) - 1 :]  # keep the leading "/" of an absolute path
+    folder = Path(text).expanduser()
+    if folder.suffix == ".sqlite3" and folder.is_file():
+        folder = folder.parent
+    if not create and not (folder / DATABASE_FILE).is_file():
+        raise StoreNotFound(f"no despina store at {folder} ({DATABASE_FILE} is missing)")
+    engine = SQLiteEngine(folder / DATABASE_FILE, create=create)
+    return Store(engine, FileArea(folder / FILES_FOLDER))
