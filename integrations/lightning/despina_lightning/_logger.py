@@ -1,0 +1,367 @@
+"""``NeptuneScaleLogger``: a Lightning logger that writes to a Neptune Scale run.
+
+Layout of what it writes (``<prefix>`` defaults to ``training``):
+
+* ``<prefix>/hyperparams/...`` — flattened hyperparameters (module and datamodule), types kept.
+* ``<prefix>/<metric>`` — metrics, one ``log_metrics`` call per Lightning logging call.
+* ``<prefix>/status`` — Lightning's status of the last stage (``success``, ``failed``,
+  ``finished``); on failure also ``<prefix>/error/{type,message,traceback}``.
+* ``<prefix>/model/...`` — summary, parameter counts, checkpoints (see ``_checkpoints``).
+* ``<prefix>/diagnostics/...`` — counts of points that could not be stored, when there were any.
+* ``<prefix>/system/...`` — CPU/memory/GPU figures when ``system_metrics=True``.
+* ``description`` and ``sys/tags`` / ``sys/group_tags`` from the constructor.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import traceback
+import weakref
+from argparse import Namespace
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch import Trainer
+from lightning.pytorch.loggers.logger import Logger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from despina_lightning._checkpoints import CheckpointRecorder, resolve_policy
+from despina_lightning._metrics import MetricBatcher
+from despina_lightning._resume import TrainerCall, attach, calling_trainer
+from despina_lightning._safety import contained, log
+from despina_lightning._system import DEFAULT_INTERVAL_S, SystemMetricsSampler
+from despina_lightning._values import flatten_params, truncate_text
+
+if TYPE_CHECKING:
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from neptune_scale import Run
+
+__all__ = ["NeptuneScaleLogger"]
+
+DESCRIPTION_PATH = "description"
+#: How long ``finalize`` waits for the run's data to be stored before training goes on.
+FINALIZE_FLUSH_TIMEOUT_S = 120.0
+#: The tail of a failure's traceback that is kept (Neptune strings hold at most 64 KiB).
+MAX_TRACEBACK_BYTES = 16 * 1024
+RUN_ID_PREFIX = "lightning-"
+
+
+def _new_run_id() -> str:
+    return RUN_ID_PREFIX + secrets.token_hex(6)
+
+
+def _string_list(name: str, value: Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be a list, tuple or set of strings, got {value!r}")
+    return list(value)
+
+
+class NeptuneScaleLogger(Logger):
+    """Log a Lightning training to a Neptune Scale run (Despina's embedded store or a server).
+
+    Accepts the parameters of the neptune-ai fork's ``NeptuneScaleLogger`` so migrating code keeps
+    working. The run is created lazily, on rank 0 only, and stays open after ``fit`` so that
+    ``validate``/``test``/``predict`` land in the same run; it is closed by :meth:`close` or at
+    interpreter exit. Pass ``run`` to log into a run you own (it is never closed here).
+
+    ``log_model_checkpoints``: ``True`` (= ``"best"``), ``False`` (= ``"none"``) or one of
+    ``"none"``, ``"paths"``, ``"best"``, ``"last"``, ``"all"``.
+    ``neptune_run_kwargs`` go to ``neptune_scale.Run`` (``mode``, ``fork_run_id``, ...).
+
+    Raises ``ValueError``/``TypeError`` here for contradictory or malformed arguments; once the
+    run exists, tracking failures are logged (logger ``despina_lightning``), never raised.
+    """
+
+    LOGGER_JOIN_CHAR = "/"
+    PARAMETERS_KEY = "hyperparams"
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        api_token: str | None = None,
+        experiment_name: str | None = None,
+        run: Run | None = None,
+        prefix: str = "training",
+        log_model_checkpoints: bool | str | None = True,
+        tags: Iterable[str] | None = None,
+        group_tags: Iterable[str] | None = None,
+        description: str | None = None,
+        system_metrics: bool = False,
+        system_metrics_interval_s: float = DEFAULT_INTERVAL_S,
+        **neptune_run_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        given = {"run_id": run_id, "project": project, "api_token": api_token}
+        given["experiment_name"] = experiment_name
+        conflicting = [k for k, v in given.items() if v is not None] + list(neptune_run_kwargs)
+        if run is not None and conflicting:
+            raise ValueError(
+                f"Pass either run= or the parameters to create one, not both: {conflicting}"
+            )
+        if system_metrics_interval_s <= 0:
+            raise ValueError(
+                f"system_metrics_interval_s must be > 0 seconds, got {system_metrics_interval_s}"
+            )
+        self._run_id = run_id or _new_run_id()
+        self._project = project
+        self._api_token = api_token
+        self._experiment_name = experiment_name
+        self._run_kwargs = neptune_run_kwargs
+        self._prefix = prefix.strip("/")
+        self._tags = _string_list("tags", tags)
+        self._group_tags = _string_list("group_tags", group_tags)
+        self._description = description
+        self._system_metrics = system_metrics
+        self._system_interval_s = system_metrics_interval_s
+        self._checkpoints = CheckpointRecorder(
+            resolve_policy(log_model_checkpoints), self._path("model")
+        )
+        # Shared with the RunLink callback, which writes it into every checkpoint.
+        self._identity: dict[str, str | None] = {"run_id": None, "project": project}
+        self._metrics = MetricBatcher()
+        self._summary_logged = False
+        self._run: Run | None = run
+        self._owns_run = run is None
+        self._opened_in_another_process = False
+        self._pending_metadata = run is not None
+        self._init_handles()
+
+    def _init_handles(self) -> None:
+        self._lock = threading.RLock()
+        self._sampler: SystemMetricsSampler | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
+
+    # ----------------------------------------------------------------- Logger contract
+
+    @property
+    def name(self) -> str | None:
+        """The experiment name given to the run (None when there is none)."""
+        return self._experiment_name
+
+    @property
+    def version(self) -> str:
+        """The run id (a fork made on resume gets a new one)."""
+        return self._run_id
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Run:
+        """The ``neptune_scale.Run``, created on first use (rank 0 only)."""
+        with self._lock:
+            if self._run is None:
+                self._create_run(calling_trainer())
+            elif self._pending_metadata:
+                self._adopt()
+            assert self._run is not None
+            return self._run
+
+    @property
+    def run(self) -> Run:
+        """Alias of :attr:`experiment`, as in the fork."""
+        return self.experiment  # type: ignore[no-any-return]
+
+    @rank_zero_only
+    def log_hyperparams(
+        self, params: Mapping[str, Any] | Namespace, *args: Any, **kwargs: Any
+    ) -> None:
+        configs = flatten_params(params, self._path(self.PARAMETERS_KEY))
+        if configs:
+            with contained("logging hyperparameters"):
+                self.experiment.log_configs(configs)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | float | None = None) -> None:
+        with contained("logging metrics"), self._lock:
+            run = self.experiment
+            prepared = self._metrics.prepare({self._path(k): v for k, v in metrics.items()}, step)
+            if prepared is not None:
+                run.log_metrics(prepared.data, step=prepared.step)
+
+    @rank_zero_only
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        # Lightning calls this at the start of every stage; the summary is written once per run.
+        trainer = _trainer_of(model)
+        if trainer is not None:
+            # Covers runs created outside fit (run=, or experiment touched early): checkpoints
+            # saved from now on still name the run.
+            attach(trainer, self._identity)
+        if not self._summary_logged:
+            self.log_model_summary(model)
+
+    @rank_zero_only
+    def log_model_summary(self, model: LightningModule, max_depth: int = -1) -> None:
+        """Store the model summary as ``<prefix>/model/summary`` and its parameter counts."""
+        from lightning.pytorch.utilities.model_summary import ModelSummary
+        from neptune_scale.types import File
+
+        with contained("logging the model summary"):
+            summary = ModelSummary(model, max_depth=max_depth)
+            run = self.experiment
+            run.log_configs(
+                {
+                    self._path("model/total_parameters"): int(summary.total_parameters),
+                    self._path("model/trainable_parameters"): int(summary.trainable_parameters),
+                    self._path("model/size_mb"): float(summary.model_size),
+                }
+            )
+            text = str(summary).encode("utf-8")
+            run.assign_files({self._path("model/summary"): File(text, mime_type="text/plain")})
+            self._summary_logged = True
+
+    @rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
+        if self._checkpoints.policy == "none":
+            return
+        with contained("recording a checkpoint"):
+            run = self.experiment
+            configs = self._checkpoints.configs(checkpoint_callback)
+            if configs:
+                run.log_configs(configs)
+            files = self._checkpoints.files(checkpoint_callback)
+            if files:
+                run.assign_files(files)
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Record the stage's status (and the error, on failure) and flush; the run stays open."""
+        # Lightning calls finalize("failed") from inside its `except` block: the error is current.
+        error = sys.exc_info()[1] if status == "failed" else None
+        with contained("finalizing the run"):
+            run = self.experiment
+            configs: dict[str, Any] = {self._path("status"): status}
+            if error is not None:
+                configs.update(self._error_configs(error))
+            configs.update(self._diagnostics())
+            run.log_configs(configs)
+            run.wait_for_processing(timeout=FINALIZE_FLUSH_TIMEOUT_S, verbose=False)
+            self._checkpoints.cleanup()
+
+    # ----------------------------------------------------------------- beyond the contract
+
+    def close(self) -> None:
+        """Stop system metrics and close the run if this logger created it (idempotent)."""
+        with self._lock:
+            if self._sampler is not None:
+                self._sampler.stop()
+                self._sampler = None
+            if self._closer is not None:
+                self._closer()  # closes the run once; a second call does nothing
+                self._closer = None
+            self._checkpoints.cleanup()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Spawned workers get a copy without live handles; if a run was already open here, rank
+        # 0 over there re-opens it (resume) instead of creating a second run with the same id.
+        state = self.__dict__.copy()
+        for handle in ("_run", "_lock", "_sampler", "_closer"):
+            state.pop(handle, None)
+        if self._run is not None and not self._owns_run:
+            log.warning("A NeptuneScaleLogger given run= was pickled; the copy logs nowhere")
+        state["_opened_in_another_process"] = self._run is not None and self._owns_run
+        state["_run_unavailable"] = self._run is not None and not self._owns_run
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._run = None
+        self._init_handles()
+
+    # ----------------------------------------------------------------- internals
+
+    def _path(self, key: str) -> str:
+        return f"{self._prefix}{self.LOGGER_JOIN_CHAR}{key}" if self._prefix else key
+
+    def _create_run(self, call: TrainerCall | None) -> None:
+        from despina_lightning._opening import open_run
+
+        if getattr(self, "_run_unavailable", False):
+            raise RuntimeError("This logger was given run= and then copied to another process")
+        named = {"project": self._project, "api_token": self._api_token}
+        named["experiment_name"] = self._experiment_name
+        opened = open_run(
+            self._run_id, named, self._run_kwargs, call, self._opened_in_another_process
+        )
+        self._run, self._run_id = opened.run, opened.run_id
+        self._metrics.guard.floor = opened.fork_step
+        self._identity.update(run_id=self._run_id, project=_project_of(opened.run, self._project))
+        if call is not None:
+            attach(call.trainer, self._identity)
+        self._closer = weakref.finalize(self, _close_quietly, opened.run)
+        self._pending_metadata = not self._opened_in_another_process
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Apply the constructor's tags, group tags and description; start system metrics."""
+        assert self._run is not None
+        self._pending_metadata = False
+        if not self._owns_run:
+            # A run passed in: checkpoints should still name it, so a resume can fork it.
+            self._run_id = getattr(self._run, "run_id", self._run_id)
+            self._identity.update(run_id=self._run_id, project=_project_of(self._run, None))
+        with contained("applying tags and description"):
+            if self._tags:
+                self._run.add_tags(self._tags)
+            if self._group_tags:
+                self._run.add_tags(self._group_tags, group_tags=True)
+            if self._description is not None:
+                self._run.log_configs({DESCRIPTION_PATH: truncate_text(self._description)})
+        if self._system_metrics and self._sampler is None:
+            sampler = SystemMetricsSampler(
+                self._log_system, self._path("system"), self._system_interval_s
+            )
+            if sampler.start():
+                self._sampler = sampler
+
+    def _log_system(self, sample: dict[str, float]) -> None:
+        with contained("logging system metrics"), self._lock:
+            if self._run is None:
+                return
+            prepared = self._metrics.prepare_system(sample)
+            if prepared is not None:
+                self._run.log_metrics(prepared.data, step=prepared.step)
+
+    def _diagnostics(self) -> dict[str, int]:
+        counts: Counter[str] = self._metrics.problem_counts()
+        return {self._path(f"diagnostics/{reason}"): n for reason, n in counts.items() if n}
+
+    def _error_configs(self, error: BaseException) -> dict[str, str]:
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+        tail = "".join(lines).encode("utf-8")[-MAX_TRACEBACK_BYTES:].decode("utf-8", "ignore")
+        return {
+            self._path("error/type"): f"{type(error).__module__}.{type(error).__qualname__}",
+            self._path("error/message"): truncate_text(str(error)),
+            self._path("error/traceback"): tail,
+        }
+
+
+def _trainer_of(model: Any) -> Trainer | None:
+    try:
+        trainer = model.trainer
+    except (AttributeError, RuntimeError):  # RuntimeError: not attached to a Trainer
+        return None
+    return trainer if isinstance(trainer, Trainer) else None
+
+
+def _project_of(run: Any, default: str | None) -> str | None:
+    project = getattr(run, "project", None)
+    return project if isinstance(project, str) else default
+
+
+def _close_quietly(run: Any) -> None:
+    try:
+        run.close()
+    except Exception:
+        log.warning("Closing the Neptune run failed", exc_info=True)

@@ -1,0 +1,106 @@
+"""One batch per logging call: metric values checked, steps guarded, problems counted."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from despina_lightning._safety import log
+from despina_lightning._steps import StepGuard, Verdict
+from despina_lightning._values import metric_value
+
+__all__ = ["MetricBatcher", "Prepared"]
+
+#: Neptune accepts steps in [0, 1e12) (ingest code 40 above).
+MAX_STEP = 1e12
+#: Spacing of system samples taken while the training step does not move.
+SYSTEM_SUBSTEP = 1e-3
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data: dict[str, float]
+    step: float
+
+
+class MetricBatcher:
+    """Turns ``{path: raw value}`` and a step into what one ``Run.log_metrics`` call may carry."""
+
+    def __init__(self) -> None:
+        self.guard = StepGuard()
+        self._problems: Counter[str] = Counter()
+        self._warned: set[tuple[str, str]] = set()
+        self._training_step: float | None = None
+        self._system_step: float | None = None
+
+    def prepare(self, metrics: Mapping[str, Any], step: Any) -> Prepared | None:
+        """The admissible part of one training logging call, or None when nothing is left."""
+        resolved = self._resolve_step(step, len(metrics))
+        if resolved is None:
+            return None
+        prepared = self._admit(metrics, resolved)
+        if prepared is not None and (self._training_step is None or resolved > self._training_step):
+            self._training_step = resolved
+        return prepared
+
+    def prepare_system(self, sample: Mapping[str, float]) -> Prepared | None:
+        """A system sample placed on the training step axis (see ``_system``)."""
+        floor = self.guard.floor
+        if self._training_step is not None:
+            base = self._training_step
+        else:
+            base = floor + SYSTEM_SUBSTEP if floor is not None else 0.0
+        if self._system_step is not None and base <= self._system_step:
+            base = round(self._system_step + SYSTEM_SUBSTEP, 6)
+        self._system_step = base
+        return self._admit(sample, base)
+
+    def problem_counts(self) -> Counter[str]:
+        counts = Counter(self._problems)
+        counts["dropped_points"] = sum(self.guard.dropped.values())
+        return counts
+
+    def _resolve_step(self, step: Any, size: int) -> float | None:
+        if step is None:
+            # Manual logging without a step: continue after the highest step seen so far.
+            last = self.guard.last_step
+            return 0.0 if last is None else math.floor(last) + 1.0
+        value = metric_value(step)
+        if value is None or not math.isfinite(value) or not 0 <= value < MAX_STEP:
+            self._problems["invalid_step_points"] += size
+            self._warn_once(
+                "step",
+                repr(step),
+                f"Metrics at step {step!r} dropped: steps must be numbers in [0, {MAX_STEP:.0e})",
+            )
+            return None
+        return value
+
+    def _admit(self, metrics: Mapping[str, Any], step: float) -> Prepared | None:
+        data: dict[str, float] = {}
+        for path, raw in metrics.items():
+            value = metric_value(raw)
+            if value is None:
+                self._problems["non_numeric_values"] += 1
+                self._warn_once(
+                    "type",
+                    path,
+                    f"{path}: {type(raw).__name__} is not a number; "
+                    "dropped (counted in <prefix>/diagnostics/non_numeric_values)",
+                )
+                continue
+            if not math.isfinite(value):
+                # Kept on purpose: Neptune stores NaN/±Inf, and a diverging loss is information.
+                self._problems["non_finite_values"] += 1
+                self._warn_once("finite", path, f"{path} is {value} at step {step}; stored as is")
+            if self.guard.admit(path, step, value) is Verdict.ACCEPT:
+                data[path] = value
+        return Prepared(data, step) if data else None
+
+    def _warn_once(self, kind: str, key: str, message: str) -> None:
+        if (kind, key) not in self._warned:
+            self._warned.add((kind, key))
+            log.warning(message)
