@@ -26,7 +26,15 @@ from ._configs import model_configs, parameter_counts, trainer_arg_configs
 from ._failure import ErrorDetails, find_calling_trainer, watch
 from ._guard import contained
 from ._metrics import split_logs
-from ._session import RunRecord, RunSession, adopt_run, derived_run_id, new_base_run_id, open_run
+from ._session import (
+    RunRecord,
+    RunSession,
+    adopt_run,
+    base_of,
+    derived_run_id,
+    new_base_run_id,
+    open_run,
+)
 
 __all__ = ["NeptuneScaleCallback"]
 
@@ -215,17 +223,18 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         fork: tuple[str, int] | None = None
         project = self._project
         if self._initial_run is not None and resume_from is None and not search:
-            session = adopt_run(self._initial_run, project, experiment)
+            session = adopt_run(self._initial_run, experiment)
             self._initial_run = None
         else:
             if resume_from is not None:
                 fork = (resume_from.run_id, int(state.global_step))
                 project = project or resume_from.project
                 experiment = resume_from.experiment_name or experiment
-                run_id = derived_run_id(self._base_run_id, f"resume{state.global_step}")
+                base = self._run_id or base_of(resume_from.run_id)
+                run_id = derived_run_id(base, f"resume{state.global_step}")
             elif search:
                 self._trials += 1
-                run_id = derived_run_id(self._base_run_id, f"trial{self._trials}")
+                run_id = derived_run_id(self._base_run_id, f"trial{self._trial_number(state)}")
                 experiment = None  # trials are siblings, not successive heads of one experiment
             elif self._opened == 0:
                 run_id = self._run_id or self._base_run_id
@@ -269,8 +278,19 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         if group_tags:
             run.add_tags(group_tags, group_tags=True)
 
+    def _trial_number(self, state: Any) -> int:
+        """The search backend's trial number (optuna's ``trial.number``, as in the BestRun the
+        search returns) when the Trainer holds a trial object, else our own count."""
+        trainer = find_calling_trainer(Trainer)
+        number = getattr(getattr(trainer, "_trial", None), "number", None)
+        return number if isinstance(number, int) else self._trials
+
     def _trial_configs(self, state: Any) -> dict[str, Any]:
-        configs: dict[str, Any] = {_paths.TRIAL_NAME: state.trial_name or f"trial-{self._trials}"}
+        number = self._trial_number(state)
+        configs: dict[str, Any] = {
+            _paths.TRIAL_NAME: state.trial_name or f"trial-{number}",
+            _paths.TRIAL_NUMBER: number,
+        }
         params = state.trial_params or {}
         for key, value in params.items():
             configs[f"{_paths.TRIAL_PARAMS}/{key}"] = (

@@ -20,8 +20,8 @@ from typing import Any
 __all__ = ["ErrorDetails", "find_calling_trainer", "watch"]
 
 # How far up the stack to look for the Trainer calling ``on_init_end`` (callback handler ->
-# Trainer.__init__ is 3 frames; subclasses add a few).
-MAX_FRAMES_TO_TRAINER = 12
+# Trainer.__init__ is 3 frames, on_train_begin -> Trainer about 10; subclasses add a few).
+MAX_FRAMES_TO_TRAINER = 20
 # Error details stored in the run; a string attribute holds at most 64 KB.
 MAX_MESSAGE_CHARS = 4_000
 MAX_TRACEBACK_CHARS = 16_000

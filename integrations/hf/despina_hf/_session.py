@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ._metrics import StepGuard
 
-__all__ = ["RunRecord", "RunSession", "derived_run_id", "open_run"]
+__all__ = ["RunRecord", "RunSession", "adopt_run", "base_of", "derived_run_id", "open_run"]
 
 logger = logging.getLogger("despina_hf")
 
@@ -94,13 +95,33 @@ def open_run(
     if fork is not None:
         kwargs["fork_run_id"], kwargs["fork_step"] = fork
     run = Run(**kwargs)
-    record = RunRecord(run_id, project or os.environ.get("NEPTUNE_PROJECT"), experiment_name)
+    record = RunRecord(run_id, _run_project(run, project), experiment_name)
     guard = StepGuard(floor=None if fork is None else float(fork[1]))
     return RunSession(run=run, record=record, guard=guard, owned=True)
 
 
-def adopt_run(run: Any, project: str | None, experiment_name: str | None) -> RunSession:
+def adopt_run(run: Any, experiment_name: str | None) -> RunSession:
     """A run the user created and passed in: used, never closed by the callback."""
-    run_id = getattr(run, "run_id", None) or getattr(run, "_run_id", None) or "unknown"
-    record = RunRecord(str(run_id), project, experiment_name)
+    record = RunRecord(str(run.run_id), _run_project(run, None), experiment_name)
     return RunSession(run=run, record=record, guard=StepGuard(), owned=False)
+
+
+def _run_project(run: Any, asked: str | None) -> str | None:
+    """The project the run went to (the client resolves the default when none was asked for)."""
+    project = getattr(run, "project", None)
+    if isinstance(project, str):
+        return project
+    return asked or os.environ.get("NEPTUNE_PROJECT")
+
+
+# Suffix of an id made by ``derived_run_id`` (``-resume12-a1b2c3``, ``-trial3-...``, ``-train-...``)
+_DERIVED_SUFFIX = re.compile(r"-(?:resume\d+|trial\d+|train)-[0-9a-f]{6}$")
+
+
+def base_of(run_id: str) -> str:
+    """The id a derived id was made from (resuming a resumed run does not stack suffixes)."""
+    while True:
+        stripped = _DERIVED_SUFFIX.sub("", run_id)
+        if stripped == run_id:
+            return run_id
+        run_id = stripped
