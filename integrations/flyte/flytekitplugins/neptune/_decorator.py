@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flytekit import Secret
-from flytekit.core.context_manager import FlyteContextManager
+from flytekit.core.context_manager import ExecutionParameters, FlyteContext, FlyteContextManager
 from flytekit.core.python_function_task import PythonFunctionTask
 from flytekit.core.utils import ClassDecorator
 from flytekit.models.security import SecurityContext
@@ -25,6 +25,7 @@ from ._options import TrackingOptions
 from ._token import configured_host, resolve_token
 
 RUN_ATTRIBUTE = "NEPTUNE_RUN"
+SELF_ATTRIBUTE = "USER_SPACE_PARAMS"
 PROJECT_KEY = "project"
 HOST_KEY = "host"
 RUN_ID_PREFIX_KEY = "run_id_prefix"
@@ -51,12 +52,7 @@ class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
             token = resolve_token(self.options.secret, ctx.user_space_params)
         run = open_run(self.options, identity, token)
         describe_run(run, self.options, identity)
-        builder = ctx.user_space_params.builder()
-        # The builder shares the attribute dict with the outer parameters; copy it so the run
-        # does not outlive this call in the caller's context.
-        builder.attrs = dict(builder.attrs)
-        params = builder.add_attr(RUN_ATTRIBUTE, run).build()
-        state = ctx.execution_state.with_params(user_space_params=params)
+        state = ctx.execution_state.with_params(user_space_params=_params_with_run(ctx, run))
         error: BaseException | None = None
         try:
             with FlyteContextManager.with_context(ctx.with_execution_state(state)):
@@ -75,6 +71,30 @@ class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
         if self.options.run_id_prefix:
             config[RUN_ID_PREFIX_KEY] = self.options.run_id_prefix
         return config
+
+
+class _ParamsView:
+    """`current_context().user_space_params`, as the seed writes it, for flytekit's
+    `current_context()` (which already *is* the user-space parameters): the same object."""
+
+    def __init__(self) -> None:
+        self._params: ExecutionParameters | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or self._params is None:
+            raise AttributeError(name)
+        return getattr(self._params, name)
+
+
+def _params_with_run(ctx: FlyteContext, run: Any) -> ExecutionParameters:
+    builder = ctx.user_space_params.builder()
+    # The builder shares the attribute dict with the outer parameters; copy it so the run
+    # does not outlive this call in the caller's context.
+    builder.attrs = dict(builder.attrs)
+    view = _ParamsView()
+    params = builder.add_attr(RUN_ATTRIBUTE, run).add_attr(SELF_ATTRIBUTE, view).build()
+    view._params = params
+    return params
 
 
 def _with_secret(security: SecurityContext | None, secret: Secret) -> SecurityContext:

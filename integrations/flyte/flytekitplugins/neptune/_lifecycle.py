@@ -23,10 +23,12 @@ from ._recording import last_values, recording_run_class
 
 logger = logging.getLogger("flytekitplugins.neptune")
 
-STATUS_PATH = "status"
-ERROR_TYPE_PATH = "error/type"
-ERROR_MESSAGE_PATH = "error/message"
-ERROR_TRACEBACK_PATH = "error/traceback"
+# Outside `flyte/`, which holds execution metadata that local runs skip; the outcome of the
+# task is recorded in every run. (The HF callback uses `trainer/…` the same way.)
+STATUS_PATH = "task/status"
+ERROR_TYPE_PATH = "task/error/type"
+ERROR_MESSAGE_PATH = "task/error/message"
+ERROR_TRACEBACK_PATH = "task/error/traceback"
 DESCRIPTION_PATH = "description"
 STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_FAILED = "running", "succeeded", "failed"
 # The server keeps strings up to 64 KB (protocol §7.2); the tail of a traceback is what tells

@@ -78,7 +78,7 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -
 def _define_recording_run() -> type[Run]:
     from neptune_scale import Run
 
-    class RecordingRun(Run):  # type: ignore[misc]
+    class RecordingRun(Run):
         """A `neptune_scale.Run` that also remembers last values for the task's Deck."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,0 +1,105 @@
+"""Local Flyte executions (what `pyflyte run` does) write real runs into the embedded store."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import flyte_example_tasks as tasks
+import pytest
+from conftest import StoredRuns
+from flytekit.core.context_manager import FlyteContextManager
+
+
+def _only_run(stored: StoredRuns, prefix: str) -> str:
+    ids = [r for r in stored.run_ids() if r.startswith(prefix)]
+    assert len(ids) == 1, stored.run_ids()
+    return ids[0]
+
+
+def test_seed_example_runs_unchanged_and_is_stored(stored: StoredRuns) -> None:
+    hyper = {"lr": 0.01, "optimizer": "adam", "layers": {"hidden": 32}}
+    assert tasks.seed_training_task(hyperparameters=hyper, data_path="/data") == 0.92
+    run_id = _only_run(stored, "seed_training_task-")
+    attrs = stored.attributes(run_id)
+    assert stored.run(run_id).experiment == "My Flyte Experiment"
+    assert attrs["hyperparameters/lr"] == 0.01
+    assert attrs["hyperparameters/optimizer"] == "adam"
+    assert attrs["hyperparameters/layers/hidden"] == 32
+    assert attrs["metrics/accuracy"] == 0.92
+    assert set(attrs["sys/tags"]) == {"flyte", "example", "model-training"}
+    assert len(attrs["sys/group_tags"]) == 1
+    assert attrs["task/status"] == "succeeded"
+    file_ref = attrs["model_summary"]
+    assert stored.file_bytes(file_ref["path"]) == b"Model trained successfully."
+    # Local executions skip the Flyte execution metadata.
+    assert not [path for path in attrs if path.startswith("flyte/")]
+
+
+def test_local_workflow_logs_metrics_per_epoch(stored: StoredRuns) -> None:
+    loss = tasks.line_fit_workflow(epochs=6)
+    run_id = _only_run(stored, "train-")
+    series = stored.floats(run_id, "train/loss")
+    assert [step for step, _ in series] == [0, 1, 2, 3, 4, 5]
+    assert series[-1][1] == pytest.approx(loss)
+    assert series[-1][1] < series[0][1]
+    attrs = stored.attributes(run_id)
+    assert attrs["params/epochs"] == 6
+    assert stored.run(run_id).experiment == "line-fit"
+
+
+def test_each_local_execution_gets_its_own_run_even_with_a_fixed_run_id(
+    stored: StoredRuns,
+) -> None:
+    assert tasks.fixed_id_task(x=1) == 2
+    assert tasks.fixed_id_task(x=2) == 4
+    ids = [r for r in stored.run_ids() if r.startswith("fixed-prefix-")]
+    assert len(ids) == 2
+    assert sorted(stored.attributes(r)["x"] for r in ids) == [1, 2]
+
+
+def test_failure_closes_the_run_with_status_and_error_details(stored: StoredRuns) -> None:
+    with pytest.raises(Exception, match="bad input x=-3"):
+        tasks.failing_task(x=-3)
+    run_id = _only_run(stored, "failing_task-")
+    attrs = stored.attributes(run_id)
+    assert attrs["task/status"] == "failed"
+    assert attrs["task/error/type"] == "builtins.ValueError"
+    assert attrs["task/error/message"] == "bad input x=-3"
+    assert "raise ValueError" in attrs["task/error/traceback"]
+    # What the task logged before failing is kept.
+    assert stored.floats(run_id, "progress") == [(1.0, 0.5)]
+
+
+def test_map_task_gives_each_element_a_run_in_one_group(stored: StoredRuns) -> None:
+    assert tasks.map_workflow(xs=[1, 2, 3]) == [1, 4, 9]
+    ids = [r for r in stored.run_ids() if r.startswith("square-")]
+    assert len(ids) == 3
+    squares = sorted(stored.floats(r, "square")[0][1] for r in ids)
+    assert squares == [1.0, 4.0, 9.0]
+    groups = {frozenset(stored.attributes(r)["sys/group_tags"]) for r in ids}
+    assert len(groups) == 1
+
+
+def test_upstream_decorator_order_works(stored: StoredRuns) -> None:
+    assert tasks.under_task(x=4) == 5
+    run_id = _only_run(stored, "under_task-")
+    attrs = stored.attributes(run_id)
+    assert "under-task" in attrs["sys/group_tags"]
+    assert stored.floats(run_id, "value") == [(0.0, 4.0)]
+
+
+def _deck_html() -> dict[str, Any]:
+    decks = FlyteContextManager.current_context().user_space_params.decks
+    return {deck.name: deck.html for deck in decks}
+
+
+def test_deck_shows_the_run_link_and_final_metrics(stored: StoredRuns) -> None:
+    tasks.line_fit_workflow(epochs=3)
+    run_id = _only_run(stored, "train-")
+    html = _deck_html().get("Neptune")
+    assert html is not None, "no Neptune deck was written"
+    assert re.search(rf'href="[^"]*customId={re.escape(run_id)}"', html)
+    loss = stored.floats(run_id, "train/loss")[-1][1]
+    assert "train/loss" in html and f"{loss:.6g}" in html
+    assert "succeeded" in html
