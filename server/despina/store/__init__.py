@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from despina.store._engine import Engine, Tx
 from despina.store._errors import (
+    ProjectNotFound,
     RunNotFound,
     SchemaVersionError,
     StoreCorrupt,
@@ -42,6 +43,7 @@ __all__ = [
     "FloatChunk",
     "NewRun",
     "Point",
+    "ProjectNotFound",
     "ProjectRow",
     "RunNotFound",
     "RunRow",

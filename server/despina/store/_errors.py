@@ -11,6 +11,7 @@ StoreError
 from __future__ import annotations
 
 __all__ = [
+    "ProjectNotFound",
     "RunNotFound",
     "SchemaVersionError",
     "StoreCorrupt",
@@ -33,6 +34,10 @@ class StoreCorrupt(StoreError):
 
 
 class SchemaVersionError(StoreError):
+    pass
+
+
+class ProjectNotFound(StoreError, LookupError):
     pass
 
 

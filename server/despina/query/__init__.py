@@ -1,0 +1,46 @@
+"""Reading a store: ``Reader(location_or_store)``, shapes modelled on neptune-query.
+
+Runs are named by their custom run id (``sys/custom_run_id``; the short ``sys/id`` works too
+where one run is named). ``runs`` arguments take None (all), a regex (searched in the run id), a
+list of ids, or a :class:`Filter`. ``attributes`` take a list of names, a regex, or None (all).
+
+Shapes (stable; integrations and the UI rely on them):
+
+* ``list_projects() -> list[str]``; ``list_experiments(project, regex=None) -> list[str]`` (head
+  runs' experiment names); ``list_runs(project, runs=None) -> list[str]`` (creation order);
+  ``list_attributes(project, runs=None, regex=None) -> list[str]``;
+  ``attribute_types(...) -> dict[name, type]`` with types ``float``, ``int``, ``bool``,
+  ``string``, ``datetime``, ``string_set``, ``file``, ``float_series``, ``string_series``,
+  ``histogram_series``, ``file_series``.
+* ``fetch_runs_table(project, runs, attributes, sort_by=, sort_direction=, limit=, heads_only=)``:
+  index ``run``, one column per attribute; series give their last value, datetimes are UTC
+  ``datetime``, string sets ``set``, files ``{"path", "size_bytes", "mime_type"}``.
+* ``fetch_metrics(project, runs, attributes, step_range=, tail_limit=, lineage_to_the_root=True,
+  include_time=None|"absolute", include_point_previews=False)``: index (``run``, ``step``), one
+  float column per attribute (NaN where a run has no point at that step); with time or previews
+  the columns are (attribute, ``value``|``absolute_time``|``is_preview``|``preview_completion``).
+* ``fetch_series(...)``: the same for string / histogram / file series (object values; histograms
+  ``{"type": "counts"|"densities", "edges": [...], "values": [...]}``).
+* ``fetch_metric_buckets(project, runs, attributes, limit=1000, x_range=(lo, hi))``: one row per
+  (run, attribute, bucket) with ``BUCKET_COLUMNS``; buckets split [lo, hi] into equal step ranges.
+* ``download_files(project, runs, attributes, destination)``: columns run, attribute, step, path.
+* ``run_details(project, run) -> dict`` with keys ``project``, ``run_id``, ``sys_id``,
+  ``experiment``, ``is_head``, ``creation_time``, ``modification_time`` (UTC datetimes),
+  ``configs`` (path -> value; everything assigned outside ``sys/``; string sets as sorted lists),
+  ``tags``, ``group_tags`` (sorted lists), ``series`` (path -> ``{"type", "last", "last_step",
+  "count", "min", "max", "mean", "inherited"}``; the own-series fields are None when inherited),
+  ``last_values`` (path -> last value, inherited series included), ``lineage`` (``{"parent",
+  "fork_step", "requested_parent", "ancestors": [nearest first], "children", "depth"}``) and
+  ``sys`` (every ``sys/`` attribute).
+
+Errors: ``despina.store.StoreNotFound`` (no store; nothing is created), ``ProjectNotFound``,
+``RunNotFound`` (when one run is named), ``StoreCorrupt``, ``SchemaVersionError``.
+"""
+
+from __future__ import annotations
+
+from despina.query._filters import Filter
+from despina.query._frames import BUCKET_COLUMNS
+from despina.query._reader import Reader
+
+__all__ = ["BUCKET_COLUMNS", "Filter", "Reader"]

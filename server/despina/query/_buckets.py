@@ -1,0 +1,238 @@
+"""Downsampling a float series into equal step ranges, fast on millions of points.
+
+Chunks lying wholly inside one bucket contribute their stored summaries; only chunks crossing a
+bucket edge (at most one per edge) or the ends of the range are decoded. Every partial result is
+a row of per-bucket aggregates, reduced at the end. Buckets cover ``[lo, hi]`` in ``count`` equal
+steps; the last one includes ``hi``. ``first``/``last`` are the first and last *finite* points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from despina.store import FloatChunk, RunRow, Tx, ancestry
+
+__all__ = ["BucketTable", "buckets", "series_extent"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+_FIELDS = (
+    "count",
+    "finite",
+    "nan",
+    "pinf",
+    "ninf",
+    "vmin",
+    "vmax",
+    "vsum",
+    "first_step",
+    "first_value",
+    "last_step",
+    "last_value",
+)
+
+
+@dataclass
+class BucketTable:
+    """Per bucket: ranges and aggregates (NaN where a bucket holds no finite point)."""
+
+    from_step: F64
+    to_step: F64
+    count: I64
+    finite: I64
+    nan: I64
+    pinf: I64
+    ninf: I64
+    vmin: F64
+    vmax: F64
+    vsum: F64
+    first_step: F64
+    first_value: F64
+    last_step: F64
+    last_value: F64
+
+
+class _Partials:
+    def __init__(self) -> None:
+        self.bucket: list[I64] = []
+        self.cols: dict[str, list[F64]] = {name: [] for name in _FIELDS}
+
+    def add(self, bucket: I64, **cols: F64) -> None:
+        self.bucket.append(bucket)
+        for name in _FIELDS:
+            self.cols[name].append(np.asarray(cols[name], dtype=np.float64))
+
+
+def _summary_rows(chunks: list[FloatChunk], bucket: I64, out: _Partials) -> None:
+    def col(name: str) -> F64:
+        return np.array([np.nan if getattr(c, name) is None else getattr(c, name) for c in chunks])
+
+    out.add(
+        bucket,
+        count=col("count"),
+        finite=col("finite_count"),
+        nan=col("nan_count"),
+        pinf=col("pinf_count"),
+        ninf=col("ninf_count"),
+        vmin=col("vmin"),
+        vmax=col("vmax"),
+        vsum=col("vsum"),
+        first_step=col("first_fstep"),
+        first_value=col("first_fvalue"),
+        last_step=col("last_fstep"),
+        last_value=col("last_fvalue"),
+    )
+
+
+def _point_rows(steps: F64, values: F64, bucket: I64, out: _Partials) -> None:
+    if not len(steps):
+        return
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    finite = np.isfinite(values)
+    safe_lo = np.where(finite, values, np.inf)
+    safe_hi = np.where(finite, values, -np.inf)
+    nfin = np.add.reduceat(finite.astype(np.int64), starts)
+    vmin = np.minimum.reduceat(safe_lo, starts)
+    vmax = np.maximum.reduceat(safe_hi, starts)
+    fb = bucket[finite]
+    first = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
+    last = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
+    if len(fb):
+        fsteps, fvalues = steps[finite], values[finite]
+        where = np.searchsorted(bucket[starts], fb)
+        u, i_first = np.unique(where, return_index=True)
+        first[0][u], first[1][u] = fsteps[i_first], fvalues[i_first]
+        u, i_rev = np.unique(where[::-1], return_index=True)
+        i_last = len(fb) - 1 - i_rev
+        last[0][u], last[1][u] = fsteps[i_last], fvalues[i_last]
+    out.add(
+        bucket[starts],
+        count=np.diff(np.r_[starts, len(steps)]),
+        finite=nfin,
+        nan=np.add.reduceat(np.isnan(values).astype(np.int64), starts),
+        pinf=np.add.reduceat(np.isposinf(values).astype(np.int64), starts),
+        ninf=np.add.reduceat(np.isneginf(values).astype(np.int64), starts),
+        vmin=np.where(nfin > 0, vmin, np.nan),
+        vmax=np.where(nfin > 0, vmax, np.nan),
+        vsum=np.add.reduceat(np.where(finite, values, 0.0), starts),
+        first_step=first[0],
+        first_value=first[1],
+        last_step=last[0],
+        last_value=last[1],
+    )
+
+
+def _reduce(parts: _Partials, lo: float, width: float, count: int) -> BucketTable:
+    edges = lo + width * np.arange(count + 1)
+    table = {name: np.full(count, np.nan) for name in _FIELDS}
+    for name in ("count", "finite", "nan", "pinf", "ninf", "vsum"):
+        table[name] = np.zeros(count)
+    if parts.bucket:
+        b = np.concatenate(parts.bucket)
+        c = {name: np.concatenate(v) for name, v in parts.cols.items()}
+        for name in ("count", "finite", "nan", "pinf", "ninf", "vsum"):
+            np.add.at(table[name], b, c[name])
+        np.fmin.at(table["vmin"], b, c["vmin"])
+        np.fmax.at(table["vmax"], b, c["vmax"])
+        ok = ~np.isnan(c["first_step"])  # partials arrive in step order
+        u, i = np.unique(b[ok], return_index=True)
+        table["first_step"][u] = c["first_step"][ok][i]
+        table["first_value"][u] = c["first_value"][ok][i]
+        rb = b[ok][::-1]
+        u, i = np.unique(rb, return_index=True)
+        table["last_step"][u] = c["last_step"][ok][::-1][i]
+        table["last_value"][u] = c["last_value"][ok][::-1][i]
+    ints = {n: table[n].astype(np.int64) for n in ("count", "finite", "nan", "pinf", "ninf")}
+    return BucketTable(
+        from_step=edges[:-1].astype(np.float64),
+        to_step=edges[1:].astype(np.float64),
+        count=ints["count"],
+        finite=ints["finite"],
+        nan=ints["nan"],
+        pinf=ints["pinf"],
+        ninf=ints["ninf"],
+        vmin=table["vmin"],
+        vmax=table["vmax"],
+        vsum=table["vsum"],
+        first_step=table["first_step"],
+        first_value=table["first_value"],
+        last_step=table["last_step"],
+        last_value=table["last_value"],
+    )
+
+
+def series_extent(tx: Tx, run: RunRow, path: str, *, lineage: bool) -> tuple[float, float] | None:
+    """First and last committed step of the visible series, or None when it has no points."""
+    lo = hi = None
+    for segment in ancestry(tx, run, lineage=lineage):
+        state = tx.series(segment.run.pk, [path]).get(path)
+        if state is None or state.pk is None or state.first_step is None:
+            continue
+        if state.first_step > segment.up_to:
+            continue
+        top = state.last_step if state.last_step is not None else state.first_step
+        if top > segment.up_to:
+            chunks = tx.chunks(state.pk, None, segment.up_to, timestamps=False)
+            steps = np.frombuffer(chunks[-1].steps) if chunks else np.empty(0)
+            top = float(steps[steps <= segment.up_to][-1])
+        lo = state.first_step if lo is None else min(lo, state.first_step)
+        hi = top if hi is None else max(hi, top)
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def buckets(
+    tx: Tx, run: RunRow, path: str, lo: float, hi: float, count: int, *, lineage: bool = True
+) -> BucketTable:
+    """Aggregates of the visible float series over ``count`` equal step ranges of [lo, hi]."""
+    width = (hi - lo) / count if hi > lo else 1.0
+    parts = _Partials()
+
+    def index(steps: F64) -> I64:
+        return np.minimum(((steps - lo) // width).astype(np.int64), count - 1)
+
+    for segment in reversed(ancestry(tx, run, lineage=lineage)):
+        state = tx.series(segment.run.pk, [path]).get(path)
+        if state is None or state.pk is None or state.type != "floatSeries":
+            continue
+        top = min(hi, segment.up_to)
+        summaries = tx.chunk_summaries(state.pk, lo, top)
+        if not summaries:
+            continue
+        first = np.array([c.first_step for c in summaries])
+        last = np.array([c.last_step for c in summaries])
+        whole = (first >= lo) & (last <= top) & (index(first) == index(np.minimum(last, hi)))
+        if whole.any():
+            kept = [c for c, w in zip(summaries, whole, strict=True) if w]
+            _summary_rows(kept, index(first[whole]), parts)
+        _decode_partial(tx, state.pk, summaries, whole, lo, top, index, parts)
+    return _reduce(parts, lo, width, count)
+
+
+def _decode_partial(
+    tx: Tx,
+    series_pk: int,
+    summaries: list[FloatChunk],
+    whole: npt.NDArray[np.bool_],
+    lo: float,
+    top: float,
+    index: Callable[[F64], I64],
+    parts: _Partials,
+) -> None:
+    """Decode the chunks not covered by a summary, in runs of neighbours (one query each)."""
+    todo = np.flatnonzero(~whole)
+    if not len(todo):
+        return
+    groups = np.split(todo, np.flatnonzero(np.diff(todo) > 1) + 1)
+    for group in groups:
+        a, b = summaries[group[0]], summaries[group[-1]]
+        for chunk in tx.chunks(series_pk, a.first_step, b.last_step, timestamps=False):
+            if chunk.first_step < a.first_step or chunk.first_step > b.first_step:
+                continue
+            steps, values = np.frombuffer(chunk.steps), np.frombuffer(chunk.values)
+            keep = (steps >= lo) & (steps <= top)
+            s, v = steps[keep], values[keep]
+            _point_rows(s, v, index(s), parts)

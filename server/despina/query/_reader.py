@@ -1,0 +1,295 @@
+"""The ``Reader``: every read of a store, as pandas DataFrames and plain dicts."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from despina.query import _frames
+from despina.query._buckets import buckets, series_extent
+from despina.query._details import details_of
+from despina.query._points import float_points, object_points
+from despina.query._select import RunsArg, find_run, match_names, project_row, select_runs
+from despina.query._values import TYPE_NAMES, RunView
+from despina.store import Store, Tx, open_store
+
+__all__ = ["Reader"]
+
+Attributes = str | Sequence[str] | None
+StepRange = tuple[float | None, float | None]
+DEFAULT_BUCKETS = 1000
+_OBJECT_SERIES = {"stringSeries", "histogramSeries", "fileRefSeries"}
+
+
+class Reader:
+    """Reads one store: ``Reader(".neptune")``, ``Reader("postgresql://…")`` or ``Reader(store)``.
+
+    Opening a location never creates a store (StoreNotFound). Unknown projects raise
+    ProjectNotFound, unknown runs (where one run is named) RunNotFound.
+    """
+
+    def __init__(self, location_or_store: str | os.PathLike[str] | Store) -> None:
+        if isinstance(location_or_store, Store):
+            self.store, self._owned = location_or_store, False
+        else:
+            self.store, self._owned = open_store(location_or_store, create=False), True
+
+    def close(self) -> None:
+        if self._owned:
+            self.store.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _runs(self, tx: Tx, project: str, runs: RunsArg, heads: bool = False) -> list[RunView]:
+        return select_runs(tx, project_row(tx, project), runs, heads_only=heads)
+
+    # listings
+    def list_projects(self) -> list[str]:
+        with self.store.engine.read() as tx:
+            return [p.name for p in tx.projects()]
+
+    def list_experiments(self, project: str, experiments: str | None = None) -> list[str]:
+        """Names of experiments (of their head runs), sorted; ``experiments`` is a regex."""
+        with self.store.engine.read() as tx:
+            rows = tx.runs(project_row(tx, project).pk)
+        names = {r.experiment for r in rows if r.is_head and r.experiment}
+        return match_names(sorted(names), experiments)
+
+    def list_runs(self, project: str, runs: RunsArg = None) -> list[str]:
+        """Custom run ids, in creation order."""
+        with self.store.engine.read() as tx:
+            return [v.run.custom_id for v in self._runs(tx, project, runs)]
+
+    def list_attributes(
+        self, project: str, runs: RunsArg = None, attributes: str | None = None
+    ) -> list[str]:
+        """Attribute names (sys/ included, inherited series included) of the runs, sorted."""
+        return sorted(self.attribute_types(project, runs, attributes))
+
+    def attribute_types(
+        self, project: str, runs: RunsArg = None, attributes: str | None = None
+    ) -> dict[str, str]:
+        """Attribute name -> type (``float_series``, ``string``, …) over the chosen runs."""
+        with self.store.engine.read() as tx:
+            found: dict[str, str] = {}
+            for view in self._runs(tx, project, runs):
+                for path, kind in view.types.items():
+                    found.setdefault(path, TYPE_NAMES.get(kind, kind))
+        return {name: found[name] for name in match_names(list(found), attributes)}
+
+    # tables
+    def fetch_runs_table(
+        self,
+        project: str,
+        runs: RunsArg = None,
+        attributes: Attributes = None,
+        *,
+        sort_by: str = "sys/creation_time",
+        sort_direction: str = "desc",
+        limit: int | None = None,
+        heads_only: bool = False,
+        type_suffix_in_column_names: bool = False,
+    ) -> pd.DataFrame:
+        """One row per run, index ``run`` (custom run id); a column per attribute.
+
+        ``attributes``: a list of names (in that order), a regex, or None = every attribute not
+        under ``sys/``. Series show their last value (inherited ones included). Missing = NaN/None.
+        Rows sorted by ``sort_by`` (runs lacking it last); ``heads_only`` keeps experiment heads.
+        """
+        with self.store.engine.read() as tx:
+            views = self._runs(tx, project, runs, heads_only)
+        names: dict[str, str] = {}
+        for view in views:
+            for path, kind in view.types.items():
+                names.setdefault(path, TYPE_NAMES.get(kind, kind))
+        if attributes is None:
+            chosen = sorted(n for n in names if not n.startswith("sys/"))
+        else:
+            chosen = match_names(list(names), attributes)
+            if not isinstance(attributes, str):  # asked for by name: keep even when absent
+                chosen = list(dict.fromkeys(attributes))
+        views = _sorted(views, sort_by, sort_direction)[:limit]
+        rows = [[v.values.get(a) for a in chosen] for v in views]
+        columns = [
+            f"{a}:{names[a]}" if type_suffix_in_column_names and a in names else a for a in chosen
+        ]
+        index = pd.Index([v.run.custom_id for v in views], name="run")
+        return pd.DataFrame(rows, index=index, columns=columns)
+
+    def run_details(self, project: str, run: str) -> dict[str, Any]:
+        """One run; see :mod:`despina.query` for the keys."""
+        with self.store.engine.read() as tx:
+            row = find_run(tx, project_row(tx, project), run)
+            return details_of(tx, project, row)
+
+    # series
+    def fetch_metrics(
+        self,
+        project: str,
+        runs: RunsArg = None,
+        attributes: Attributes = None,
+        *,
+        step_range: StepRange = (None, None),
+        tail_limit: int | None = None,
+        lineage_to_the_root: bool = True,
+        include_time: str | None = None,
+        include_point_previews: bool = False,
+    ) -> pd.DataFrame:
+        """Float series points: index (``run``, ``step``), one column per attribute.
+
+        With ``include_time="absolute"`` and/or ``include_point_previews`` the columns become
+        (attribute, field) pairs: ``value``, ``absolute_time`` (UTC), ``is_preview``,
+        ``preview_completion``. ``step_range`` is inclusive (None = open); ``tail_limit`` keeps the
+        last N points per series; lineage adds ancestors' points up to each fork step.
+        """
+        lo, hi = step_range
+        parts = []
+        with self.store.engine.read() as tx:
+            for view, path in _pairs(self._runs(tx, project, runs), attributes, {"floatSeries"}):
+                cols = float_points(
+                    tx,
+                    view.run,
+                    path,
+                    lo,
+                    hi,
+                    lineage=lineage_to_the_root,
+                    previews=include_point_previews,
+                    timestamps=include_time is not None,
+                )
+                if tail_limit is not None:
+                    cols = cols.take(slice(max(len(cols) - tail_limit, 0), None))
+                parts.append((view.run.custom_id, path, cols))
+        return _frames.points_frame(
+            parts, include_time=include_time is not None, previews=include_point_previews
+        )
+
+    def fetch_series(
+        self,
+        project: str,
+        runs: RunsArg = None,
+        attributes: Attributes = None,
+        *,
+        step_range: StepRange = (None, None),
+        tail_limit: int | None = None,
+        lineage_to_the_root: bool = True,
+        include_time: str | None = None,
+    ) -> pd.DataFrame:
+        """String, histogram and file series, shaped like :meth:`fetch_metrics` (object values:
+        ``str``, histogram dicts, file dicts)."""
+        lo, hi = step_range
+        parts: list[Any] = []
+        with self.store.engine.read() as tx:
+            for view, path in _pairs(self._runs(tx, project, runs), attributes, _OBJECT_SERIES):
+                cols = object_points(tx, view.run, path, lo, hi, lineage=lineage_to_the_root)
+                if tail_limit is not None:
+                    for name in ("steps", "values", "timestamps", "preview", "completion"):
+                        setattr(cols, name, getattr(cols, name)[-tail_limit:] if tail_limit else [])
+                parts.append((view.run.custom_id, path, cols))
+        return _frames.points_frame(parts, include_time=include_time is not None, previews=False)
+
+    def fetch_metric_buckets(
+        self,
+        project: str,
+        runs: RunsArg = None,
+        attributes: Attributes = None,
+        *,
+        limit: int = DEFAULT_BUCKETS,
+        x_range: StepRange = (None, None),
+        lineage_to_the_root: bool = True,
+    ) -> pd.DataFrame:
+        """Downsampled float series: ``limit`` equal step ranges over ``x_range`` (default: from
+        the first to the last step of all chosen series), one row per (run, attribute, bucket)
+        with columns ``despina.query.BUCKET_COLUMNS``; first/last/min/max cover finite values."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1 bucket, got {limit}")
+        tables = []
+        with self.store.engine.read() as tx:
+            pairs = _pairs(self._runs(tx, project, runs), attributes, {"floatSeries"})
+            lo, hi = x_range
+            if lo is None or hi is None:
+                extents = [
+                    series_extent(tx, v.run, p, lineage=lineage_to_the_root) for v, p in pairs
+                ]
+                found = [e for e in extents if e is not None]
+                if not found:
+                    return _frames.bucket_frame([])
+                lo = min(e[0] for e in found) if lo is None else lo
+                hi = max(e[1] for e in found) if hi is None else hi
+            for view, path in pairs:
+                table = buckets(tx, view.run, path, lo, hi, limit, lineage=lineage_to_the_root)
+                tables.append((view.run.custom_id, path, table))
+        return _frames.bucket_frame(tables)
+
+    def download_files(
+        self, project: str, runs: RunsArg, attributes: Attributes, destination: str | Path
+    ) -> pd.DataFrame:
+        """Copy stored files (file attributes and file series) to ``destination/<stored path>``.
+
+        Returns one row per file: ``run``, ``attribute``, ``step`` (NaN for a file attribute),
+        ``path`` (the local copy, None when the bytes were never uploaded).
+        """
+        rows = []
+        target_root = Path(destination)
+        with self.store.engine.read() as tx:
+            views = self._runs(tx, project, runs)
+            for view, path in _pairs(views, attributes, {"fileRef", "fileRefSeries"}):
+                refs = [(math.nan, view.values[path])] if view.types[path] == "fileRef" else []
+                if view.types[path] == "fileRefSeries":
+                    cols = object_points(tx, view.run, path)
+                    refs = list(zip(cols.steps, cols.values, strict=True))
+                for step, ref in refs:
+                    rows.append(
+                        (view.run.custom_id, path, step, self._copy(project, ref, target_root))
+                    )
+        return pd.DataFrame(rows, columns=["run", "attribute", "step", "path"])
+
+    def _copy(self, project: str, ref: dict[str, Any], root: Path) -> str | None:
+        target = root / ref["path"]
+        try:
+            with self.store.open_file(project, ref["path"]) as src:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+        except FileNotFoundError:
+            return None
+        return str(target)
+
+
+def _pairs(
+    views: list[RunView], attributes: Attributes, kinds: set[str]
+) -> list[tuple[RunView, str]]:
+    out = []
+    for view in views:
+        names = [p for p, k in view.types.items() if k in kinds]
+        for path in match_names(names, attributes):
+            out.append((view, path))
+    return out
+
+
+def _sorted(views: list[RunView], key: str, direction: str) -> list[RunView]:
+    if direction not in ("asc", "desc"):
+        raise ValueError(f"sort_direction must be 'asc' or 'desc', got {direction!r}")
+    have = [v for v in views if _sortable(v.values.get(key))]
+    lacking = [v for v in views if not _sortable(v.values.get(key))]
+    try:
+        have.sort(key=lambda v: v.values[key], reverse=direction == "desc")
+    except TypeError:  # mixed types: compare as text
+        have.sort(key=lambda v: str(v.values[key]), reverse=direction == "desc")
+    return have + lacking
+
+
+def _sortable(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,65 @@
+"""Choosing projects, runs and attributes from the arguments of the read API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from despina.query._filters import Filter
+from despina.query._values import RunView, run_view
+from despina.store import ProjectNotFound, ProjectRow, RunNotFound, RunRow, Tx
+
+__all__ = ["RunsArg", "find_run", "match_names", "project_row", "select_runs"]
+
+RunsArg = str | Sequence[str] | Filter | None
+
+
+def project_row(tx: Tx, project: str) -> ProjectRow:
+    row = tx.project(project)
+    if row is None:
+        known = ", ".join(p.name for p in tx.projects()) or "none"
+        raise ProjectNotFound(f"no project {project!r} in this store (projects: {known})")
+    return row
+
+
+def find_run(tx: Tx, project: ProjectRow, run: str) -> RunRow:
+    """A run by custom run id, or by short id (``sys/id``) when no custom id matches."""
+    row = tx.run(project.pk, run) or tx.run_by_short_id(project.pk, run)
+    if row is None:
+        raise RunNotFound(f"no run {run!r} in project {project.name}")
+    return row
+
+
+def select_runs(
+    tx: Tx, project: ProjectRow, runs: RunsArg, *, heads_only: bool = False
+) -> list[RunView]:
+    """Runs in creation order (oldest first) with their visible values.
+
+    ``runs``: None = all; a string = regular expression searched in the custom run id; a list =
+    exact custom run ids (or short ids; unknown ones are skipped); a :class:`Filter`.
+    """
+    rows = tx.runs(project.pk)
+    if isinstance(runs, str):
+        pattern = re.compile(runs)
+        rows = [r for r in rows if pattern.search(r.custom_id)]
+    elif runs is not None and not isinstance(runs, Filter):
+        wanted = list(runs)
+        by_id = {r.custom_id: r for r in rows} | {r.short_id: r for r in rows}
+        rows = [by_id[w] for w in dict.fromkeys(wanted) if w in by_id]
+    if heads_only:
+        rows = [r for r in rows if r.is_head]
+    views = [run_view(tx, r) for r in rows]
+    if isinstance(runs, Filter):
+        views = [v for v in views if runs(v.values)]
+    return views
+
+
+def match_names(names: Sequence[str], attributes: str | Sequence[str] | None) -> list[str]:
+    """Names chosen by a list (exact, in its order), a regex (search, sorted) or None (all)."""
+    if attributes is None:
+        return sorted(names)
+    if isinstance(attributes, str):
+        pattern = re.compile(attributes)
+        return sorted(n for n in names if pattern.search(n))
+    present = set(names)
+    return [a for a in dict.fromkeys(attributes) if a in present]
