@@ -31,13 +31,18 @@ class RedactSecrets(logging.Filter):
     """Rewrites a record's message so that no signature, JWT or API key is ever written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = message
-        for pattern, replacement in _SECRET_PATTERNS:
-            redacted = pattern.sub(replacement, redacted)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        # uvicorn's access formatter unpacks ``args``: redact inside them, keeping the shape.
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
         return True
+
+
+def _redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -39,11 +39,20 @@ class ServerProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
+        """Launch and wait until the server answers."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> ServerProcess:
+        """Start the child process without waiting (start several, then ``wait_ready`` each)."""
         command = [sys.executable, "-m", "despina.api", "--db", self.db, "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
             )
+        return self
+
+    def wait_ready(self) -> ServerProcess:
+        assert self._process is not None, "launch() first"
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
