@@ -81,15 +81,13 @@ class Transport(Protocol):
         """Hand over one serialized ``RunOperation`` (``project``/``run_id`` repeat its fields)."""
         ...
 
-    def check(
-        self, project: str, request_ids: Sequence[str]
-    ) -> list[Processed | None] | Failed:
+    def check(self, project: str, request_ids: Sequence[str]) -> list[Processed | None] | Failed:
         """The state of earlier submissions, one entry per id in order; None = not processed yet."""
         ...
 
     def upload_file(
         self, project: str, destination: str, source: Path, mime_type: str
-    ) -> None | Failed:
+    ) -> Failed | None:
         """Store a file's bytes under ``destination`` (relative to the project)."""
         ...
 

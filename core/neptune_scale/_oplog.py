@@ -1,0 +1,317 @@
+"""The durable operation log of one run: append-only segment files written through ``mmap``.
+
+Layout of a run folder (``<log_directory>/runs/<name>/``)::
+
+    meta.json           project, run_id, format version
+    lock                flock()ed by the process that owns the folder
+    ops-00000000.log    segments of SEGMENT_BYTES, records back to back, zeros after the end
+    acked               position up to which the destination confirmed everything
+    blobs/              copies of ``bytes`` file payloads until they are uploaded
+
+A record is an 8-byte header ``<II`` (kind << 28 | payload length, crc32 of the payload) and the
+payload. The writer copies the payload first and the header last, so a record whose header is
+visible is complete: writes into a MAP_SHARED mapping belong to the kernel's page cache and
+survive SIGKILL of the process. The crc catches records torn by a power loss (the flusher msyncs
+about once a second, so at most about the last second is lost then).
+
+A position is ``segment index * SEGMENT_BYTES + offset``: global and increasing.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "KIND_CREATE",
+    "KIND_FILE",
+    "KIND_SNAPSHOT",
+    "SEGMENT_BYTES",
+    "LogReader",
+    "LogWriter",
+    "Record",
+    "read_acked",
+    "read_meta",
+    "write_acked",
+]
+
+SEGMENT_BYTES = 32 * 1024 * 1024  # small enough that mapped pages keep RSS low, big enough to
+# hold the largest record (a 2 MiB snapshot) many times over
+HEADER = struct.Struct("<II")
+HEADER_BYTES = HEADER.size
+KIND_SHIFT = 28
+LENGTH_MASK = (1 << KIND_SHIFT) - 1
+KIND_CREATE = 1  # payload: a neptune.ingest.v1.Run message
+KIND_SNAPSHOT = 2  # payload: a framed UpdateRunSnapshot (UpdateRunSnapshots.snapshots entry)
+KIND_FILE = 3  # payload: JSON {source, destination, mime_type, temporary}
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+ACKED_FILE = "acked"
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def segment_path(folder: Path, index: int) -> Path:
+    return folder / f"ops-{index:08d}.log"
+
+
+def segment_indexes(folder: Path) -> list[int]:
+    return sorted(int(p.name[4:12]) for p in folder.glob("ops-*.log"))
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads((folder / META_FILE).read_text("utf-8"))
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(
+            f"{folder} holds operation log format {meta.get('format')!r}, "
+            f"this client reads format {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def write_meta(folder: Path, project: str, run_id: str) -> None:
+    meta = {"format": FORMAT_VERSION, "project": project, "run_id": run_id}
+    _replace(folder / META_FILE, json.dumps(meta).encode("utf-8"))
+
+
+def read_acked(folder: Path) -> int:
+    try:
+        data = (folder / ACKED_FILE).read_bytes()
+    except FileNotFoundError:
+        return 0
+    position, crc = struct.unpack("<QI", data[:12])
+    return position if zlib.crc32(data[:8]) == crc else 0
+
+
+def write_acked(folder: Path, position: int) -> None:
+    raw = struct.pack("<Q", position)
+    _replace(folder / ACKED_FILE, raw + struct.pack("<I", zlib.crc32(raw)))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# A record as read back: (kind, payload, position just after it). A plain tuple, because the
+# sender reads millions of them.
+Record = tuple[int, bytes, int]
+
+
+class LogWriter:
+    """Appends records; ``append`` is the hot path (one lock, two memory copies, no syscall)."""
+
+    def __init__(self, folder: Path, end: int, ops: int) -> None:
+        self.folder = folder
+        self.ops = ops  # records appended, including those recovered from disk
+        self._lock = threading.Lock()
+        self._segment = end // SEGMENT_BYTES
+        self._offset = end % SEGMENT_BYTES
+        self._mm = self._map(self._segment)
+        self._crc = zlib.crc32
+        self._pack_into = HEADER.pack_into
+        self._abandoned = False
+
+    @property
+    def position(self) -> int:
+        return self._segment * SEGMENT_BYTES + self._offset
+
+    def _map(self, index: int) -> mmap.mmap:
+        path = segment_path(self.folder, index)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size != SEGMENT_BYTES:
+                os.ftruncate(fd, SEGMENT_BYTES)  # sparse: zeros cost no disk until written
+            return mmap.mmap(fd, SEGMENT_BYTES, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
+
+    def append(self, kind: int, payload: bytes) -> None:
+        """Append one record (payload first, header last: see the module docstring)."""
+        n = len(payload)
+        crc = self._crc(payload)
+        with self._lock:
+            offset = self._offset
+            end = offset + HEADER_BYTES + n
+            if end > SEGMENT_BYTES:
+                if n + HEADER_BYTES > SEGMENT_BYTES or n > LENGTH_MASK:
+                    raise ValueError(f"operation of {n} bytes exceeds the log segment size")
+                self._roll()
+                offset, end = 0, HEADER_BYTES + n
+            mm = self._mm
+            mm[offset + HEADER_BYTES : end] = payload
+            self._pack_into(mm, offset, (kind << KIND_SHIFT) | n, crc)
+            self._offset = end
+            self.ops += 1
+
+    def _roll(self) -> None:
+        # The next segment appears only after the last write to this one: readers rely on it.
+        if self._abandoned:
+            raise RuntimeError("this operation log belongs to the parent process")
+        old = self._mm
+        self._mm = self._map(self._segment + 1)
+        self._segment += 1
+        self._offset = 0
+        old.flush()
+        old.close()
+
+    def flush(self) -> None:
+        """msync: make what was appended survive a power loss."""
+        with self._lock:
+            mm = self._mm
+        if not mm.closed:
+            mm.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._mm.closed:
+                self._mm.flush()
+                self._mm.close()
+
+    def abandon(self) -> None:
+        """Forget the mapping (a forked child must never write the parent's log)."""
+        self._abandoned = True
+        self._offset = SEGMENT_BYTES + 1  # any append would have to roll, which is refused
+        self._mm = _ClosedMap()  # type: ignore[assignment]
+
+
+class _ClosedMap:
+    closed = True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class LogReader:
+    """Reads records from a position onward; tolerates a writer appending concurrently."""
+
+    def __init__(self, folder: Path, position: int) -> None:
+        self.folder = folder
+        self.position = position
+        self._fd: int | None = None
+        self._fd_segment = -1
+
+    def _segment_fd(self, index: int) -> int | None:
+        if self._fd_segment != index:
+            self.close()
+            try:
+                self._fd = os.open(segment_path(self.folder, index), os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            self._fd_segment = index
+        return self._fd
+
+    def read(self, max_bytes: int = READ_CHUNK_BYTES) -> list[Record]:
+        """Complete records after ``position`` (up to about ``max_bytes``); advances position."""
+        records: list[Record] = []
+        budget = max_bytes
+        while budget > 0:
+            got = self._read_segment(budget, records)
+            if got == 0 and not self._next_segment():
+                break
+            budget -= got
+        return records
+
+    def _read_segment(self, budget: int, records: list[Record]) -> int:
+        index, offset = divmod(self.position, SEGMENT_BYTES)
+        fd = self._segment_fd(index)
+        if fd is None:
+            return 0
+        chunk = os.pread(fd, min(budget + HEADER_BYTES, SEGMENT_BYTES - offset), offset)
+        consumed = _parse(chunk, index * SEGMENT_BYTES + offset, records)
+        if consumed == 0 and len(chunk) >= HEADER_BYTES:
+            # A record larger than the budget: read exactly that record.
+            header, _ = HEADER.unpack_from(chunk, 0)
+            size = header & LENGTH_MASK
+            if header and offset + HEADER_BYTES + size <= SEGMENT_BYTES:
+                chunk = os.pread(fd, HEADER_BYTES + size, offset)
+                consumed = _parse(chunk, index * SEGMENT_BYTES + offset, records)
+        self.position += consumed
+        return consumed
+
+    def _next_segment(self) -> bool:
+        """Move to the next segment if this one is finished (the next one exists)."""
+        index, offset = divmod(self.position, SEGMENT_BYTES)
+        if not segment_path(self.folder, index + 1).exists():
+            return False
+        fd = self._segment_fd(index)
+        if fd is not None and offset + HEADER_BYTES <= SEGMENT_BYTES:
+            # Re-read after seeing the next segment: the writer may have appended just before.
+            header, _ = HEADER.unpack(os.pread(fd, HEADER_BYTES, offset))
+            if header:
+                return True
+        self.position = (index + 1) * SEGMENT_BYTES
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._fd_segment = -1
+
+
+def _parse(chunk: bytes, base: int, records: list[Record]) -> int:
+    """Append the complete, intact records at the start of ``chunk``; bytes consumed."""
+    pos = 0
+    limit = len(chunk)
+    unpack_from = HEADER.unpack_from
+    crc32 = zlib.crc32
+    append = records.append
+    while pos + HEADER_BYTES <= limit:
+        header, crc = unpack_from(chunk, pos)
+        if header == 0:
+            break
+        size = header & LENGTH_MASK
+        end = pos + HEADER_BYTES + size
+        if end > limit:
+            break
+        payload = chunk[pos + HEADER_BYTES : end]
+        if crc32(payload) != crc:
+            break  # not fully written yet (live) or torn by a power loss (recovery)
+        append((header >> KIND_SHIFT, payload, base + end))
+        pos = end
+    return pos
+
+
+def scan_end(folder: Path, start: int) -> tuple[int, int]:
+    """Position after the last intact record from ``start`` on, and the number of records."""
+    reader = LogReader(folder, start)
+    count = 0
+    try:
+        while True:
+            records = reader.read()
+            if not records:
+                return reader.position, count
+            count += len(records)
+    finally:
+        reader.close()
+
+
+def truncate_after(folder: Path, position: int) -> None:
+    """Zero everything after ``position`` (a torn tail) so new records start on clean space."""
+    index, offset = divmod(position, SEGMENT_BYTES)
+    path = segment_path(folder, index)
+    if path.exists():
+        with open(path, "r+b") as f:
+            f.truncate(offset)
+            f.truncate(SEGMENT_BYTES)
+    for later in segment_indexes(folder):
+        if later > index:
+            segment_path(folder, later).unlink()
+
+
+def delete_segments_before(folder: Path, position: int) -> None:
+    """Remove segments every record of which lies before ``position`` (all confirmed)."""
+    first_needed = position // SEGMENT_BYTES
+    for index in segment_indexes(folder):
+        if index < first_needed:
+            segment_path(folder, index).unlink(missing_ok=True)

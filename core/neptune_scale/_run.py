@@ -1,0 +1,473 @@
+"""``Run``: the thin facade. Validate, stamp, append to the durable log, return."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from neptune_scale import _encoding as enc
+from neptune_scale import _files, _modes
+from neptune_scale import _validation as v
+from neptune_scale._errors import Callbacks
+from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
+from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT
+from neptune_scale._pipeline import Pipeline, run_folder
+from neptune_scale._snapshots import SnapshotBuilder
+from neptune_scale.exceptions import NeptuneUnableToLogData
+from neptune_scale.transport import Transport
+
+if TYPE_CHECKING:
+    from neptune_scale._attribute import Attribute
+    from neptune_scale.types import File
+
+__all__ = ["Run"]
+
+logger = logging.getLogger("neptune")
+
+DEFAULT_MAX_QUEUE_SIZE = 1_000_000
+ATEXIT_TIMEOUT_S = 60.0
+MAX_STEP = v.MAX_STEP
+DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
+_time_ns = time.time_ns
+_step_field = enc.step_field
+_timestamp_field = enc.timestamp_field
+
+
+class Run:
+    """A run: everything logged through it goes to one run of one project.
+
+    Keyword arguments follow the official client (``run_id``, ``project``, ``api_token``,
+    ``resume``, ``mode``, ``experiment_name``, ``creation_time``, ``fork_run_id`` + ``fork_step``,
+    ``log_directory``, ``max_queue_size``, ``async_lag_threshold``, the callbacks,
+    ``enable_console_log_capture``, ``runtime_namespace``, ``source_tracking_config``,
+    ``inherit_configs``). ``transport`` is internal, for tests: a
+    :class:`neptune_scale.transport.Transport` that replaces the one mode resolution picks.
+
+    Raises ValueError/TypeError for invalid arguments; after construction, delivery problems go
+    to the callbacks and never raise into the caller.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        api_token: str | None = None,
+        resume: bool = False,
+        mode: str | None = None,
+        experiment_name: str | None = None,
+        creation_time: datetime | None = None,
+        fork_run_id: str | None = None,
+        fork_step: int | float | None = None,
+        log_directory: str | Path | None = None,
+        max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        async_lag_threshold: float | None = None,
+        on_async_lag_callback: Callable[[], None] | None = None,
+        on_queue_full_callback: Callable[[BaseException, float | None], None] | None = None,
+        on_network_error_callback: Callable[[BaseException, float | None], None] | None = None,
+        on_error_callback: Callable[[BaseException, float | None], None] | None = None,
+        on_warning_callback: Callable[[BaseException, float | None], None] | None = None,
+        enable_console_log_capture: bool = True,
+        runtime_namespace: str | None = None,
+        source_tracking_config: SourceTrackingConfig | None = DEFAULT_SOURCE_TRACKING,
+        inherit_configs: bool = True,
+        transport: Transport | None = None,
+    ) -> None:
+        self._pipeline: Pipeline | None = None
+        self._closed = False
+        self._ts_ms = -1
+        self._ts = b""
+        self._sf_step: float | int = -1
+        self._sf = b""
+        self._series_counters: dict[str, float] = {}
+        self._raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
+        self._builder = SnapshotBuilder(self._report_invalid)
+        fork = v.check_fork(fork_run_id, fork_step)
+        if resume and fork is not None:
+            raise ValueError(
+                "resume=True continues an existing run; it cannot be combined "
+                "with fork_run_id/fork_step"
+            )
+        if creation_time is not None:
+            v.check_timestamp(creation_time)
+        if experiment_name is not None:
+            v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
+        if not isinstance(max_queue_size, int) or max_queue_size < 1:
+            raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
+        if async_lag_threshold is not None and not async_lag_threshold > 0:
+            raise ValueError(f"async_lag_threshold must be > 0 seconds, got {async_lag_threshold}")
+        callbacks = Callbacks(
+            on_error=v.check_callback(on_error_callback, "on_error_callback"),
+            on_warning=v.check_callback(on_warning_callback, "on_warning_callback"),
+            on_network_error=v.check_callback(
+                on_network_error_callback, "on_network_error_callback"
+            ),
+            on_queue_full=v.check_callback(on_queue_full_callback, "on_queue_full_callback"),
+            on_async_lag=v.check_callback(on_async_lag_callback, "on_async_lag_callback"),
+        )
+        dest = _modes.resolve(
+            mode=mode, api_token=api_token, project=project, log_directory=log_directory
+        )
+        self._project = v.check_project(dest.project)
+        self._run_id = v.check_name(
+            run_id if run_id is not None else v.generate_run_id(),
+            "run_id",
+            limit=v.MAX_RUN_ID_BYTES,
+            allow_slash=False,
+        )
+        self._destination = dest
+        self._experiment_name = experiment_name
+        self._fork = fork
+        if dest.mode == "disabled":
+            return
+        injected = transport is not None
+        if transport is None and dest.kind != "none":
+            transport = _modes.make_transport(dest.kind, dest)
+        if dest.mode == "offline":
+            transport = None
+        self._start_pipeline(transport, callbacks, max_queue_size, async_lag_threshold)
+        if not resume:
+            self._append_create(creation_time, inherit_configs)
+        if not injected:
+            self._announce(transport)
+        self._extras: Extras | None = start_extras(
+            self,
+            console=enable_console_log_capture,
+            namespace=runtime_namespace,
+            source=source_tracking_config or False,
+        )
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _start_pipeline(
+        self,
+        transport: Transport | None,
+        callbacks: Callbacks,
+        max_queue_size: int,
+        lag_threshold: float | None,
+    ) -> None:
+        folder = run_folder(self._destination.log_directory, self._project, self._run_id)
+        self._pipeline = Pipeline(
+            folder, self._project, self._run_id, transport=transport, callbacks=callbacks,
+            max_queue_size=max_queue_size, lag_threshold_s=lag_threshold,
+        )  # fmt: skip
+        if self._pipeline.recovered_ops:
+            logger.info(
+                "Found %d operations of run %r left by an earlier process in %s; "
+                "delivering them first",
+                self._pipeline.recovered_ops,
+                self._run_id,
+                self._pipeline.folder,
+            )
+        self._pipeline.start()
+
+    def _append_create(self, creation_time: datetime | None, inherit_configs: bool) -> None:
+        assert self._pipeline is not None
+        created = creation_time or datetime.now().astimezone()
+        fork = None if self._fork is None else (self._project, *self._fork)
+        payload = enc.encode_create_run(
+            family=self._run_id, creation_time=enc.datetime_parts(created),
+            experiment_name=self._experiment_name, fork=fork,
+            inherit_configs=bool(inherit_configs),
+        )  # fmt: skip
+        self._pipeline.append(KIND_CREATE, payload)
+        self._pipeline.wake_sender()
+
+    def _announce(self, transport: Transport | None) -> None:
+        dest = self._destination
+        if dest.kind == "local" and transport is not None:
+            where = dest.log_directory.resolve()
+            print(
+                f"neptune: run {self._run_id!r} is logged into the embedded store in {where} "
+                f"(project {self._project}); look at it with: despina ui --store {where}",
+                file=sys.stderr,
+            )
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def log_folder(self) -> Path | None:
+        """The folder holding this run's durable operation log (None when disabled)."""
+        return None if self._pipeline is None else self._pipeline.folder
+
+    # -- logging ------------------------------------------------------------------------------
+    def log_metrics(
+        self,
+        data: Mapping[str, float | int],
+        step: float | int,
+        *,
+        timestamp: datetime | None = None,
+        preview: bool = False,
+        preview_completion: float | None = None,
+    ) -> None:
+        """Append one point per metric at ``step`` (0 <= step < 1e12, increasing per metric)."""
+        # The hot path: every line here costs on each training step (see benchmarks/client).
+        if step != self._sf_step:
+            self._set_step(step)
+        if timestamp is None:
+            ms = _time_ns() // 1_000_000
+            if ms != self._ts_ms:
+                self._ts_ms = ms
+                self._ts = _timestamp_field(ms // 1000, ms % 1000 * 1_000_000)
+            head = self._sf + self._ts
+        else:
+            head = self._sf + self._stamp(timestamp)
+        pipeline = self._pipeline
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise TypeError(
+                f"data must be a dict of metric name -> number, got {type(data).__name__}"
+            )
+        if preview or preview_completion is not None:
+            records = self._builder.metrics(data, head, self._preview(preview, preview_completion))
+        else:
+            record = self._builder.metric_record(data, head)
+            records = self._builder.metrics(data, head) if record is None else [record]
+        if pipeline is None:
+            return self._inactive()
+        for record in records:
+            pipeline.append(KIND_SNAPSHOT, record)
+
+    def _set_step(self, step: Any) -> None:
+        step = v.check_step(step)
+        self._sf = enc.fast_step_field(step)
+        self._sf_step = step
+
+    def log_configs(
+        self,
+        data: Mapping[str, Any] | None = None,
+        flatten: bool = False,
+        cast_unsupported: bool = False,
+    ) -> None:
+        """Assign single values (float, bool, int, str, datetime, list/set/tuple of str)."""
+        if data is None:
+            return
+        data = _files.flatten(data) if flatten else _files.require_mapping(data, "data")
+        self._append_all(
+            self._builder.configs(data, self._stamp(None), cast_unsupported=cast_unsupported)
+        )
+
+    def add_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
+        self._modify_tags(tags, group_tags, 1)
+
+    def remove_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
+        self._modify_tags(tags, group_tags, 2)
+
+    def _modify_tags(self, tags: Iterable[str], group: bool, operation: int) -> None:
+        try:
+            valid = v.check_tags(tags)
+        except TypeError as e:
+            self._report_invalid(f"{'add' if operation == 1 else 'remove'}_tags: {e}; dropped")
+            return
+        path = "sys/group_tags" if group else "sys/tags"
+        self._append_all(self._builder.tags(path, valid, operation, self._stamp(None)))
+
+    def log_string_series(
+        self, data: Mapping[str, str], step: float | int, *, timestamp: datetime | None = None
+    ) -> None:
+        head = _step_field(v.check_step(step)) + self._stamp(timestamp)
+        self._append_all(self._builder.string_series(_files.require_mapping(data, "data"), head))
+
+    def log_histograms(
+        self,
+        histograms: Mapping[str, Any],
+        step: float | int,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        head = _step_field(v.check_step(step)) + self._stamp(timestamp)
+        data = _files.require_mapping(histograms, "histograms")
+        self._append_all(self._builder.histograms(data, head))
+
+    def assign_files(self, files: Mapping[str, str | Path | bytes | File]) -> None:
+        """Store files as single values; paths must exist, bytes are kept until uploaded."""
+        self._log_files(files, None, None)
+
+    def log_files(
+        self,
+        files: Mapping[str, str | Path | bytes | File],
+        step: float | int,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        """Append files to file series at ``step``."""
+        self._log_files(files, v.check_step(step), timestamp)
+
+    def _log_files(
+        self, files: Mapping[str, Any], step: float | int | None, timestamp: datetime | None
+    ) -> None:
+        files = _files.require_mapping(files, "files")
+        pipeline = self._pipeline
+        if pipeline is None:
+            return self._inactive()
+        entries = _files.prepare(
+            files, step, pipeline, self._run_id, self._report_invalid, self._builder
+        )
+        if not entries:
+            return
+        head = (b"" if step is None else _step_field(step)) + self._stamp(timestamp)
+        self._append_all(self._builder.entries_snapshots(head, entries))
+
+    def _append_all(self, records: list[bytes]) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return self._inactive()
+        for record in records:
+            pipeline.append(KIND_SNAPSHOT, record)
+
+    def _stamp(self, timestamp: datetime | None) -> bytes:
+        if timestamp is None:
+            ns = _time_ns()
+            return _timestamp_field(ns // 1_000_000_000, ns % 1_000_000_000 // 1000 * 1000)
+        return _timestamp_field(*enc.datetime_parts(v.check_timestamp(timestamp)))
+
+    @staticmethod
+    def _preview(preview: bool, completion: float | None) -> bytes:
+        if completion is not None:
+            if not isinstance(completion, (int, float)) or not 0.0 <= completion <= 1.0:
+                raise ValueError(
+                    f"preview_completion must be a float in [0, 1], got {completion!r}"
+                )
+            if not preview and completion != 1.0:
+                raise ValueError("preview_completion needs preview=True")
+        return enc.preview_field(completion) if preview else b""
+
+    def _report_invalid(self, message: str) -> None:
+        if self._raise_invalid:
+            raise NeptuneUnableToLogData(message)
+        if self._pipeline is not None:
+            self._pipeline.report(NeptuneUnableToLogData(message))
+        else:
+            logger.warning("%s", message)
+
+    def _inactive(self) -> None:
+        if self._closed:
+            logger.warning("Run %r is closed; the data was not logged", self._run_id)
+
+    # -- dict-style access --------------------------------------------------------------------
+    def __getitem__(self, path: str) -> Attribute:
+        from neptune_scale._attribute import Attribute
+
+        return Attribute(self, path)
+
+    def __setitem__(self, path: str, value: Any) -> None:
+        self[path].assign(value)
+
+    def _next_series_step(self, path: str, step: float | int | None) -> float | int:
+        if step is None:
+            last = self._series_counters.get(path)
+            step = 0 if last is None else int(last) + 1
+        self._series_counters[path] = step
+        return step
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def wait_for_submission(self, timeout: float | None = None, verbose: bool = True) -> bool:
+        """Wait until everything logged so far was handed over; False on timeout."""
+        self._flush_extras()
+        if self._pipeline is None:
+            return True
+        return self._pipeline.wait(processed=False, timeout=timeout, verbose=verbose)
+
+    def wait_for_processing(self, timeout: float | None = None, verbose: bool = True) -> bool:
+        """Wait until everything logged so far is durable where it landed; False on timeout."""
+        self._flush_extras()
+        if self._pipeline is None:
+            return True
+        return self._pipeline.wait(processed=True, timeout=timeout, verbose=verbose)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is pending (waiting at most ``timeout`` seconds) and end the run."""
+        self._stop_extras()
+        pipeline = self._pipeline
+        if pipeline is None or self._closed:
+            self._closed = True
+            return
+        self._closed = True
+        delivered = pipeline.close(timeout, verbose=True)
+        self._pipeline = None
+        if not delivered and not pipeline.state.fatal and pipeline.pending_ops():
+            print(
+                f"neptune: {pipeline.pending_ops()} operations of run {self._run_id!r} are "
+                f"kept in {pipeline.folder}; deliver them with: neptune sync "
+                f"{pipeline.folder}",
+                file=sys.stderr,
+            )
+
+    def terminate(self) -> None:
+        """Stop at once (e.g. from an error callback); undelivered data stays on disk."""
+        self._stop_extras()
+        pipeline, self._pipeline = self._pipeline, None
+        self._closed = True
+        if pipeline is not None:
+            pipeline.terminate()
+
+    def stop(self) -> None:
+        """Same as :meth:`close` (the neptune 2.x name)."""
+        self.close()
+
+    def get_run_url(self) -> str:
+        dest = self._destination
+        base = _modes.api_url_from_token(dest.api_token) if dest.api_token else None
+        if base is None:
+            base = f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}"
+        return f"{base}/{self._project}/-/run/?customId={self._run_id}"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _flush_extras(self) -> None:
+        extras = getattr(self, "_extras", None)
+        if extras is not None:
+            extras.flush()
+
+    def _stop_extras(self) -> None:
+        extras = getattr(self, "_extras", None)
+        if extras is not None:
+            extras.stop()
+            self._extras = None
+
+
+def _close_at_exit(ref: weakref.ReferenceType[Run]) -> None:
+    run = ref()
+    if run is None or run._pipeline is None or not run._pipeline.writer:
+        return
+    pipeline = run._pipeline
+    if pipeline.closed or not pipeline.writer.folder.exists():
+        return
+    pending = pipeline.pending_ops()
+    if pending and pipeline.sending:
+        print(
+            f"neptune: run {run.run_id!r}: waiting up to {ATEXIT_TIMEOUT_S:.0f} s for "
+            f"{pending} pending operations (Ctrl-C leaves them on disk)",
+            file=sys.stderr,
+        )
+    try:
+        run.close(timeout=ATEXIT_TIMEOUT_S)
+    except KeyboardInterrupt:
+        run.terminate()
+        print(
+            f"neptune: interrupted; deliver the rest with: neptune sync {pipeline.folder}",
+            file=sys.stderr,
+        )

@@ -1,0 +1,306 @@
+"""Sender and status checker: from the operation log to the transport, and back to the log.
+
+The sender reads records after the last submitted position, batches them into ``RunOperation``
+messages by concatenating bytes (a CreateRun alone, snapshots up to ``MAX_REQUEST_BYTES``),
+submits them and records the request ids. The status checker asks the transport about those ids
+in order; what is confirmed processed is marked in the log's ``acked`` file, and the rules broken
+where the data landed go to the callbacks as their exceptions.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from neptune_scale import _encoding as enc
+from neptune_scale import _oplog
+from neptune_scale._retry import Backoff
+from neptune_scale._worker import IDLE, Worker
+from neptune_scale.exceptions import (
+    FATAL_ERRORS,
+    NeptuneConnectionLostError,
+    NeptuneFileUploadError,
+    NeptuneScaleError,
+    NeptuneSynchronizationStopped,
+    exception_for_ingest_code,
+)
+from neptune_scale.transport import Failed, IngestIssue, Processed, Transport
+
+__all__ = ["InFlight", "PipelineState", "Sender", "StatusChecker"]
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024 - 200  # protocol §2.5, minus room for the envelope
+MAX_CHECK_IDS = 1000  # ids per check() call (protocol §2.2)
+FIRST_POLL_S = 0.005  # status polling starts fast (the local transport answers at once)
+MAX_POLL_S = 1.0  # ... and slows down to the official client's period
+
+Report = Callable[[BaseException], None]
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    request_id: str | None  # None: finished locally (a file upload)
+    end: int  # log position after the last record of the request
+    ops: int
+
+
+class PipelineState:
+    """Positions shared by the stages and the waiting user thread."""
+
+    def __init__(self, folder: Path, acked_position: int) -> None:
+        self.folder = folder
+        self.cond = threading.Condition()
+        self.sent_position = acked_position
+        self.acked_position = acked_position
+        self.sent_ops = 0
+        self.acked_ops = 0
+        self.inflight: collections.deque[InFlight] = collections.deque()
+        self.fatal: BaseException | None = None
+
+    def mark_sent(self, entry: InFlight) -> None:
+        with self.cond:
+            self.inflight.append(entry)
+            self.sent_position = entry.end
+            self.sent_ops += entry.ops
+            self.cond.notify_all()
+
+    def head(self, limit: int) -> list[InFlight]:
+        with self.cond:
+            return [self.inflight[i] for i in range(min(limit, len(self.inflight)))]
+
+    def mark_acked(self, count: int) -> None:
+        with self.cond:
+            done = [self.inflight.popleft() for _ in range(count)]
+            position = done[-1].end
+        _oplog.write_acked(self.folder, position)
+        _oplog.delete_segments_before(self.folder, position)
+        with self.cond:
+            self.acked_position = position
+            self.acked_ops += sum(e.ops for e in done)
+            self.cond.notify_all()
+
+    def set_fatal(self, error: BaseException) -> None:
+        with self.cond:
+            if self.fatal is None:
+                self.fatal = error
+            self.cond.notify_all()
+
+
+class Sender(Worker):
+    name = "neptune-sender"
+
+    def __init__(
+        self,
+        state: PipelineState,
+        transport: Transport,
+        project: str,
+        run_id: str,
+        report: Report,
+        on_sent: Callable[[], None],
+    ) -> None:
+        super().__init__(on_internal_error=report)
+        self._state = state
+        self._transport = transport
+        self._project = project
+        self._run_id = run_id
+        self._report = report
+        self._on_sent = on_sent
+        self._reader = _oplog.LogReader(state.folder, state.sent_position)
+        self._records: list[_oplog.Record] = []  # read from the log, not yet batched
+        self._index = 0
+        self._prefix = enc.run_operation_prefix(project, run_id)
+        self._budget = MAX_REQUEST_BYTES - len(self._prefix)
+        self._batch: tuple[int, bytes, int, int] | None = None  # kind, payload, end, ops
+        self._backoff = Backoff()
+
+    def work(self) -> float | None:
+        if self._state.fatal is not None:
+            return IDLE
+        wait = self._backoff.remaining_s()
+        if wait:
+            return wait
+        if self._batch is None:
+            self._batch = self._next_batch()
+            if self._batch is None:
+                return IDLE
+        kind, payload, end, ops = self._batch
+        if kind == _oplog.KIND_FILE:
+            done = self._upload(payload)
+            if not done:
+                return self._backoff.remaining_s()
+            self._finish(InFlight(None, end, ops))
+            return 0
+        result = self._transport.submit(self._project, self._run_id, payload)
+        if isinstance(result, Failed):
+            return self._failed(result)
+        self._finish(InFlight(result.request_id, end, ops))
+        return 0
+
+    def _finish(self, entry: InFlight) -> None:
+        self._backoff.succeeded()
+        self._batch = None
+        self._state.mark_sent(entry)
+        self._on_sent()
+
+    def _failed(self, failure: Failed) -> float | None:
+        if not failure.retryable:
+            error = failure.error
+            if not isinstance(error, FATAL_ERRORS):
+                error = NeptuneSynchronizationStopped(
+                    f"Delivery failed and cannot be retried ({error!r}); sending stopped, "
+                    "the data stays on disk"
+                )
+            self._state.set_fatal(error)
+            self._report(error)
+            return IDLE
+        delay = self._backoff.failed(failure.retry_after_s)
+        if self._backoff.should_report():
+            self._report(_retryable(failure.error, delay))
+        return delay
+
+    def _next_batch(self) -> tuple[int, bytes, int, int] | None:
+        records, index = self._records, self._index
+        if index >= len(records):
+            records, index = self._refill()
+            if not records:
+                return None
+        kind, payload, end = records[index]
+        if kind != _oplog.KIND_SNAPSHOT:
+            self._index = index + 1
+            if kind == _oplog.KIND_CREATE:
+                payload = enc.run_operation_create(self._prefix, payload)
+            return kind, payload, end, 1
+        parts: list[bytes] = []
+        size = 0
+        budget = self._budget
+        while True:
+            if index >= len(records):
+                self._index = index
+                records, index = self._refill()
+                if not records:
+                    break
+            kind, payload, record_end = records[index]
+            n = len(payload)
+            if kind != _oplog.KIND_SNAPSHOT or (parts and size + n > budget):
+                break
+            index += 1
+            parts.append(payload)
+            size += n
+            end = record_end
+        self._index = index
+        header = enc.run_operation_batch_header(self._prefix, size)
+        return _oplog.KIND_SNAPSHOT, header + b"".join(parts), end, len(parts)
+
+    def _refill(self) -> tuple[list[_oplog.Record], int]:
+        self._records = self._reader.read()
+        self._index = 0
+        return self._records, 0
+
+    def _upload(self, payload: bytes) -> bool:
+        request = json.loads(payload)
+        source = Path(request["source"])
+        if not source.exists():
+            self._report(
+                NeptuneFileUploadError(
+                    f"File {str(source)!r} for {request['destination']!r} no longer exists; skipped"
+                )
+            )
+            return True
+        result = self._transport.upload_file(
+            self._project, request["destination"], source, request["mime_type"]
+        )
+        if isinstance(result, Failed):
+            if result.retryable:
+                self._failed(result)
+                return False
+            self._report(
+                NeptuneFileUploadError(
+                    f"Uploading {str(source)!r} to {request['destination']!r} failed: "
+                    f"{result.error}"
+                )
+            )
+            return True
+        if request.get("temporary"):
+            source.unlink(missing_ok=True)
+        return True
+
+    def on_close(self) -> None:
+        self._reader.close()
+
+
+class StatusChecker(Worker):
+    name = "neptune-status"
+
+    def __init__(
+        self, state: PipelineState, transport: Transport, project: str, report: Report
+    ) -> None:
+        super().__init__(on_internal_error=report)
+        self._state = state
+        self._transport = transport
+        self._project = project
+        self._report = report
+        self._backoff = Backoff()
+        self._poll_s = FIRST_POLL_S
+
+    def work(self) -> float | None:
+        if self._state.fatal is not None:
+            return IDLE
+        wait = self._backoff.remaining_s()
+        if wait:
+            return wait
+        entries = self._state.head(MAX_CHECK_IDS)
+        if not entries:
+            return IDLE
+        ids = [e.request_id for e in entries if e.request_id is not None]
+        statuses = self._transport.check(self._project, ids) if ids else []
+        if isinstance(statuses, Failed):
+            delay = self._backoff.failed(statuses.retry_after_s)
+            if self._backoff.should_report():
+                self._report(_retryable(statuses.error, delay))
+            return delay
+        self._backoff.succeeded()
+        done = self._count_processed(entries, statuses)
+        if done:
+            self._state.mark_acked(done)
+            self._poll_s = FIRST_POLL_S
+        if self._state.fatal is not None:
+            return IDLE
+        if done < len(entries):
+            self._poll_s = min(MAX_POLL_S, self._poll_s * 2)
+            return self._poll_s
+        return 0
+
+    def _count_processed(self, entries: list[InFlight], statuses: list[Processed | None]) -> int:
+        done = 0
+        index = 0
+        for entry in entries:
+            if entry.request_id is not None:
+                status = statuses[index] if index < len(statuses) else None
+                index += 1
+                if status is None:
+                    break
+                if self._handle_issues(status.issues):
+                    break  # fatal: this request's operations stay on disk
+            done += 1
+        return done
+
+    def _handle_issues(self, issues: tuple[IngestIssue, ...]) -> bool:
+        fatal = False
+        for issue in issues:
+            error = exception_for_ingest_code(issue.code, issue.message, issue.path)
+            if error is None:
+                continue
+            if isinstance(error, FATAL_ERRORS):
+                fatal = True
+                self._state.set_fatal(error)
+            self._report(error)
+        return fatal
+
+
+def _retryable(error: BaseException, delay: float) -> NeptuneScaleError:
+    if isinstance(error, NeptuneScaleError):
+        return error
+    return NeptuneConnectionLostError(f"Delivery failed ({error!r}); retrying in {delay:.1f} s")

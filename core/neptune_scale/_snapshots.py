@@ -1,0 +1,267 @@
+"""Turning ``log_*`` arguments into framed ``UpdateRunSnapshot`` records (protocol §3.4, §7.1).
+
+Invalid values are dropped and handed to ``report`` (which logs, calls the warning callback, or
+raises under ``NEPTUNE_LOG_FAILURE_ACTION=raise``); valid ones are encoded. A call bigger than
+``MAX_SNAPSHOT_BYTES`` is split into several snapshots with the same step and timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from neptune_scale import _encoding as enc
+
+__all__ = ["MAX_ATTRIBUTE_PATH_BYTES", "MAX_SNAPSHOT_BYTES", "SnapshotBuilder"]
+
+MAX_ATTRIBUTE_PATH_BYTES = 1024
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024  # the official splitter's limit per UpdateRunSnapshot
+MAX_STRING_SERIES_BYTES = 1024 * 1024
+MAX_HISTOGRAM_BIN_EDGES = 513
+MAX_CACHED_KEY_SETS = 4096  # metric key sets whose encoding plan is kept
+
+SMALL_FRAME_LIMIT = 1 << 14  # snapshots below this size get a precomputed frame prefix
+_FRAMES = tuple(b"\x0a" + enc.varint(n) for n in range(SMALL_FRAME_LIMIT))
+_INVALID_KEYS = object()  # plan marker: some key of this key set is not a valid path
+
+Report = Callable[[str], None]
+
+
+class SnapshotBuilder:
+    """Encodes validated values into framed snapshots; one per run."""
+
+    def __init__(self, report: Report) -> None:
+        self._report = report
+        self._plans: dict[tuple[Any, ...], Any] = {}
+
+    # -- metrics: the hot path --------------------------------------------------------------
+    def metric_record(self, data: Mapping[str, Any], head: bytes) -> bytes | None:
+        """The framed snapshot appending one float point per key, or None when the fast path
+        does not apply (unseen invalid key, a value struct cannot pack, a big snapshot): then
+        call :meth:`metrics`, which validates value by value."""
+        keys = tuple(data)
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
+        if plan is _INVALID_KEYS:
+            return None
+        packer, template, body_len = plan
+        size = len(head) + body_len
+        if size >= SMALL_FRAME_LIMIT:
+            return None
+        args = template.copy()
+        args[1::2] = data.values()
+        try:
+            record: bytes = _FRAMES[size] + head + packer.pack(*args)
+            return record
+        except (TypeError, struct.error, OverflowError):
+            return None
+
+    def metrics(self, data: Mapping[str, Any], head: bytes, tail: bytes = b"") -> list[bytes]:
+        """Framed snapshot(s) appending float points; ``head`` = step + timestamp fields."""
+        return self._split(head, tail, self._metric_entries(data))
+
+    def _plan(self, keys: tuple[Any, ...]) -> Any:
+        if len(self._plans) >= MAX_CACHED_KEY_SETS:
+            self._plans.clear()
+        prefixes: list[bytes] = []
+        for key in keys:
+            if not _path_ok(key):
+                self._plans[keys] = _INVALID_KEYS
+                return _INVALID_KEYS
+            prefixes.append(_metric_prefix(key))
+        packer = struct.Struct("<" + "".join(f"{len(p)}sd" for p in prefixes))
+        template: list[Any] = [None] * (2 * len(prefixes))
+        template[0::2] = prefixes
+        plan = (packer, template, packer.size)
+        self._plans[keys] = plan
+        return plan
+
+    def _metric_entries(self, data: Mapping[Any, Any]) -> list[bytes]:
+        entries = []
+        for key, value in data.items():
+            if not self._check_path(key, "log_metrics"):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                self._report(
+                    f"log_metrics: value of {key!r} must be a number (int or float), "
+                    f"got {type(value).__name__}; dropped"
+                )
+                continue
+            entries.append(enc.map_entry(enc.TAG_APPEND, key, enc.value_float(number)))
+        return entries
+
+    # -- the other calls --------------------------------------------------------------------
+    def configs(
+        self, data: Mapping[str, Any], head: bytes, *, cast_unsupported: bool
+    ) -> list[bytes]:
+        entries = []
+        for key, value in data.items():
+            if not self._check_path(key, "log_configs"):
+                continue
+            encoded = self._config_value(key, value, cast_unsupported)
+            if encoded is not None:
+                entries.append(enc.map_entry(enc.TAG_ASSIGN, key, encoded))
+        return self._split(head, b"", entries)
+
+    def _config_value(self, key: str, value: Any, cast: bool) -> bytes | None:
+        # Order matters: bool is an int, so it is tested before int (as the official client).
+        if isinstance(value, float):
+            return enc.value_float(value)
+        if isinstance(value, bool):
+            return enc.value_bool(value)
+        if isinstance(value, int):
+            if enc.INT64_MIN <= value <= enc.INT64_MAX:
+                return enc.value_int(value)
+            self._report(f"log_configs: int {key!r} is outside the int64 range; dropped")
+            return None
+        if isinstance(value, str):
+            return enc.value_string(value)
+        if isinstance(value, datetime):
+            return enc.value_datetime(value)
+        if isinstance(value, (list, set, tuple, frozenset)):
+            bad = [v for v in value if not isinstance(v, str)]
+            if bad:
+                raise TypeError(
+                    f"log_configs: {key!r} is a collection, so all its items must be str; "
+                    f"got {type(bad[0]).__name__}"
+                )
+            return enc.value_string_set(value)
+        if cast:
+            return enc.value_string("" if value is None else str(value))
+        self._report(
+            f"log_configs: {key!r} has unsupported type {type(value).__name__} (supported: "
+            "float, bool, int, str, datetime, list/set/tuple of str); dropped "
+            "(pass cast_unsupported=True to store it as a string)"
+        )
+        return None
+
+    def tags(self, path: str, tags: Iterable[str], operation: int, head: bytes) -> list[bytes]:
+        """``modify_sets`` snapshot for ``sys/tags`` or ``sys/group_tags`` (1 ADD, 2 REMOVE)."""
+        entry = enc.modify_string_set_entry(path, {tag: operation for tag in tags})
+        return self._split(head, b"", [entry])
+
+    def string_series(self, data: Mapping[str, Any], head: bytes) -> list[bytes]:
+        entries = []
+        for key, value in data.items():
+            if not self._check_path(key, "log_string_series"):
+                continue
+            if not isinstance(value, str):
+                self._report(
+                    f"log_string_series: value of {key!r} must be str, got "
+                    f"{type(value).__name__}; dropped"
+                )
+                continue
+            if len(value.encode("utf-8")) > MAX_STRING_SERIES_BYTES:
+                self._report(
+                    f"log_string_series: value of {key!r} exceeds {MAX_STRING_SERIES_BYTES} "
+                    "bytes; dropped"
+                )
+                continue
+            entries.append(enc.map_entry(enc.TAG_APPEND, key, enc.value_string(value)))
+        return self._split(head, b"", entries)
+
+    def histograms(self, data: Mapping[str, Any], head: bytes) -> list[bytes]:
+        entries = []
+        for key, value in data.items():
+            if not self._check_path(key, "log_histograms"):
+                continue
+            encoded = self._histogram(key, value)
+            if encoded is not None:
+                entries.append(enc.map_entry(enc.TAG_APPEND, key, encoded))
+        return self._split(head, b"", entries)
+
+    def _histogram(self, key: str, value: Any) -> bytes | None:
+        from neptune_scale.types import Histogram
+
+        if not isinstance(value, Histogram):
+            self._report(f"log_histograms: {key!r} must be a Histogram; dropped")
+            return None
+        try:
+            edges = value.bin_edges_as_list()
+            counts = value.counts_as_list()
+            densities = value.densities_as_list()
+        except (TypeError, ValueError) as e:
+            self._report(f"log_histograms: {key!r} holds values that are not numbers ({e})")
+            return None
+        problem = _histogram_problem(edges, counts, densities)
+        if problem:
+            self._report(f"log_histograms: {key!r} {problem}; dropped")
+            return None
+        return enc.value_histogram(edges, counts, densities)
+
+    def entries_snapshots(self, head: bytes, entries: list[bytes]) -> list[bytes]:
+        """Snapshots for ready-made map entries (files)."""
+        return self._split(head, b"", entries)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _check_path(self, key: Any, call: str) -> bool:
+        if _path_ok(key):
+            return True
+        if not isinstance(key, str):
+            self._report(f"{call}: attribute path must be str, got {type(key).__name__}; dropped")
+        else:
+            self._report(
+                f"{call}: attribute path {key[:64]!r}... exceeds {MAX_ATTRIBUTE_PATH_BYTES} "
+                "bytes; dropped"
+            )
+        return False
+
+    def _split(self, head: bytes, tail: bytes, entries: list[bytes]) -> list[bytes]:
+        """Pack entries into as few snapshots of at most MAX_SNAPSHOT_BYTES as possible."""
+        if not entries:
+            return []
+        budget = MAX_SNAPSHOT_BYTES - len(head) - len(tail)
+        out: list[bytes] = []
+        current: list[bytes] = []
+        size = 0
+        for entry in entries:
+            if len(entry) > budget:
+                self._report(
+                    f"a single value of {len(entry)} bytes exceeds the {MAX_SNAPSHOT_BYTES}-byte "
+                    "operation limit; dropped"
+                )
+                continue
+            if size + len(entry) > budget:
+                out.append(enc.frame_snapshot(head + b"".join(current) + tail))
+                current, size = [], 0
+            current.append(entry)
+            size += len(entry)
+        if current:
+            out.append(enc.frame_snapshot(head + b"".join(current) + tail))
+        return out
+
+
+def _path_ok(key: Any) -> bool:
+    return isinstance(key, str) and len(key.encode("utf-8")) <= MAX_ATTRIBUTE_PATH_BYTES
+
+
+def _metric_prefix(key: str) -> bytes:
+    """Everything of an ``append`` entry before the 8 bytes of the double."""
+    key_field = enc.field(0x0A, key.encode("utf-8"))
+    value_field = b"\x12\x09\x09"  # Value (9 bytes) holding float64 (tag 0x09)
+    entry_len = len(key_field) + len(value_field) + 8
+    return bytes((enc.TAG_APPEND,)) + enc.varint(entry_len) + key_field + value_field
+
+
+def _histogram_problem(
+    edges: list[float], counts: list[int] | None, densities: list[float] | None
+) -> str | None:
+    if (counts is None) == (densities is None):
+        return "needs exactly one of counts or densities"
+    if not 1 <= len(edges) <= MAX_HISTOGRAM_BIN_EDGES:
+        return f"needs 1 to {MAX_HISTOGRAM_BIN_EDGES} bin edges, got {len(edges)}"
+    values = counts if counts is not None else densities
+    assert values is not None
+    if len(values) != len(edges) - 1:
+        return f"has {len(values)} values for {len(edges)} bin edges (needs len(bin_edges) - 1)"
+    if counts is not None and any(c < 0 for c in counts):
+        return "has negative counts"
+    if any(math.isnan(e) for e in edges):
+        return "has NaN bin edges"
+    return None

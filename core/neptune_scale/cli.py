@@ -1,0 +1,60 @@
+"""The ``neptune`` command: ``neptune sync PATH`` delivers runs left on disk."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="neptune", description="Neptune Scale client tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sync = commands.add_parser(
+        "sync",
+        help="deliver operations kept on disk (offline runs, interrupted or killed processes)",
+    )
+    sync.add_argument(
+        "path", type=Path, help="a run folder (<log_directory>/runs/<run>) or a log directory"
+    )
+    sync.add_argument(
+        "--api-token",
+        default=None,
+        help="send to this server (default: $NEPTUNE_API_TOKEN; none: the "
+        "embedded store of the log directory)",
+    )
+    sync.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    args = parser.parse_args(argv)
+    return _sync(args.path, args.api_token, args.timeout)
+
+
+def _sync(path: Path, api_token: str | None, timeout: float | None) -> int:
+    from neptune_scale._sync import find_run_folders, sync_run
+
+    if not path.exists():
+        print(f"neptune sync: {path} does not exist", file=sys.stderr)
+        return 2
+    folders = find_run_folders(path)
+    if not folders:
+        print(f"neptune sync: no run folders under {path}", file=sys.stderr)
+        return 1
+    failed = 0
+    for folder in folders:
+        try:
+            ok = sync_run(folder, api_token=api_token, timeout=timeout)
+        except (RuntimeError, ValueError, OSError) as e:
+            print(f"neptune sync: {folder}: {e}", file=sys.stderr)
+            ok = False
+        if not ok:
+            failed += 1
+            print(
+                f"neptune sync: {folder} was not fully delivered; it stays on disk", file=sys.stderr
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
