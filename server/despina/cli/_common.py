@@ -1,0 +1,111 @@
+"""Shared by the read commands: where the store is, which project, printing values."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+from typing import Any
+
+from despina.query import Reader
+from despina.store import ProjectNotFound, RunNotFound
+
+__all__ = ["add_store_options", "find_project_of_run", "jsonable", "open_reader", "store_location"]
+
+DB_ENV = "DESPINA_DB"
+LOG_DIRECTORY_ENV = "NEPTUNE_LOG_DIRECTORY"
+PROJECT_ENV = "NEPTUNE_PROJECT"
+DEFAULT_LOCATION = ".neptune"
+
+
+def store_location(explicit: str | None) -> str:
+    """``--store``, else $DESPINA_DB, else $NEPTUNE_LOG_DIRECTORY, else ``./.neptune``."""
+    return (
+        explicit or os.environ.get(DB_ENV) or os.environ.get(LOG_DIRECTORY_ENV) or DEFAULT_LOCATION
+    )
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        "--db",
+        dest="store",
+        default=None,
+        help=f"store: a folder, sqlite:///FOLDER or postgresql://… (default: ${DB_ENV}, "
+        f"else ${LOG_DIRECTORY_ENV}, else {DEFAULT_LOCATION})",
+    )
+    parser.add_argument(
+        "--project", default=None, help=f"workspace/project (default: ${PROJECT_ENV}, else all)"
+    )
+
+
+def open_reader(args: argparse.Namespace) -> Reader:
+    """A reader over an existing store; never creates one (StoreNotFound instead)."""
+    return Reader(store_location(args.store))
+
+
+def chosen_projects(reader: Reader, explicit: str | None) -> list[str]:
+    project = explicit or os.environ.get(PROJECT_ENV)
+    known = reader.list_projects()
+    if project is None:
+        return known
+    if project not in known:
+        raise ProjectNotFound(
+            f"no project {project!r} in this store (projects: {', '.join(known) or 'none'})"
+        )
+    return [project]
+
+
+def find_project_of_run(reader: Reader, explicit: str | None, run: str) -> str:
+    """The one project holding ``run`` (custom id or short id)."""
+    projects = chosen_projects(reader, explicit)
+    holding = [p for p in projects if run in _ids(reader, p)]
+    if not holding:
+        where = projects[0] if len(projects) == 1 else f"{len(projects)} projects"
+        raise RunNotFound(f"no run {run!r} in {where}")
+    if len(holding) > 1:
+        raise RunNotFound(f"run {run!r} exists in {', '.join(holding)}; choose one with --project")
+    return holding[0]
+
+
+def _ids(reader: Reader, project: str) -> set[str]:
+    table = reader.fetch_runs_table(project, attributes=["sys/id"])
+    return set(table.index) | set(table["sys/id"])
+
+
+def jsonable(value: Any) -> Any:
+    """Values of the read API as JSON: datetimes ISO 8601, sets sorted, NaN/inf as strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v) for v in items]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+
+
+def short(value: Any, width: int = 40) -> str:
+    """One cell of a terminal table."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, dt.datetime):
+        plain = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value  # pandas
+        text = plain.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, (set, frozenset, list)):
+        text = ", ".join(sorted(str(v) for v in value))
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
