@@ -59,6 +59,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             ``metric_for_best_model``) or ``"all"``.
         log_parameters: log TrainingArguments, model/PEFT config and parameter counts.
         tags, group_tags: added to every run the callback opens.
+        description: stored as the ``description`` config of every run the callback opens.
         **run_kwargs: passed to ``Run`` (``mode``, ``log_directory``, ...).
 
     Raises ``ValueError`` at construction (bad ``log_checkpoints``) or at ``Trainer`` construction
@@ -78,6 +79,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         log_parameters: bool = True,
         tags: Iterable[str] = (),
         group_tags: Iterable[str] = (),
+        description: str | None = None,
         **run_kwargs: Any,
     ) -> None:
         self._policy = CheckpointPolicy.parse(log_checkpoints)
@@ -87,6 +89,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         self._log_parameters = log_parameters
         self._tags = list(tags)
         self._group_tags = list(group_tags)
+        self._description = description
         self._run_kwargs = dict(run_kwargs)
         if api_token is not None:
             self._run_kwargs["api_token"] = api_token
@@ -139,6 +142,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             "log_parameters": self._log_parameters,
             "tags": self._tags,
             "group_tags": self._group_tags,
+            "description": self._description,
         }
         for key, value in self._run_kwargs.items():
             if key != "api_token" and isinstance(value, _JSON_SCALARS):
@@ -258,6 +262,8 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
     ) -> None:
         run = session.run
         configs: dict[str, Any] = {_paths.INTEGRATION: "despina_hf.NeptuneScaleCallback"}
+        if self._description is not None:
+            configs[_paths.DESCRIPTION] = self._description
         if self._log_parameters:
             configs.update(trainer_arg_configs(args))
             if model is not None:

@@ -35,7 +35,10 @@ class ErrorDetails:
     def __init__(self, exc: BaseException) -> None:
         self.type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         self.message = str(exc)[:MAX_MESSAGE_CHARS]
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = exc.__traceback__
+        if tb is not None and tb.tb_frame.f_code is _WatchedTrain.__call__.__code__:
+            tb = tb.tb_next  # our wrapper's frame says nothing about the failure
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
         self.traceback = text[-MAX_TRACEBACK_CHARS:]
 
 

@@ -13,6 +13,7 @@ TRIAL_NUMBER = "trial/number"
 TRIAL_PARAMS = "trial/params"
 RESUMED_FROM_CHECKPOINT_STEP = "trainer/resumed_from_step"
 INTEGRATION = "trainer/integration"
+DESCRIPTION = "description"  # same place as the Lightning logger's
 
 # Outcome of the last train(): "running", "succeeded" or "failed", plus error details.
 STATUS = "trainer/status"

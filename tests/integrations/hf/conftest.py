@@ -70,3 +70,20 @@ def make_trainer(make_args: Callable[..., Any]) -> Callable[..., Any]:
         )
 
     return make
+
+
+@pytest.fixture
+def stored(store_dir: Path) -> Iterator[Any]:
+    """Call after the runs are closed; reads the store through ``despina.query.Reader``."""
+    from hf_store import Stored
+
+    opened: list[Stored] = []
+
+    def open_reader() -> Stored:
+        reader = Stored(store_dir)
+        opened.append(reader)
+        return reader
+
+    yield open_reader
+    for reader in opened:
+        reader.close()
