@@ -14,14 +14,14 @@ from despina.store._rules import MAX_EXPERIMENT_NAME_BYTES, MAX_RUN_ID_BYTES
 
 __all__ = ["create_run", "project_key", "step_value"]
 
-_MICRO = 1e-6
+_MICRO_PER_UNIT = 1e6  # Step.micro counts millionths
 _KEY_LENGTH = 4  # letters of the project name in short ids, as in "MYPR-2"
 _MS_PER_S = 1000
 _NS_PER_MS = 1_000_000
 
 
 def step_value(step: common_pb2.Step) -> float:
-    return step.whole + step.micro * _MICRO
+    return step.whole + step.micro / _MICRO_PER_UNIT
 
 
 def project_key(name: str) -> str:

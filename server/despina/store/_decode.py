@@ -28,7 +28,7 @@ _FLOAT_BYTES = 8
 _FLOAT_ENTRY_TAIL = len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES
 _MS_PER_S = 1000
 _NS_PER_MS = 1_000_000
-_MICRO = 1e-6
+_MICRO_PER_UNIT = 1e6  # Step.micro counts millionths
 
 
 def _build_view_classes() -> tuple[type[Message], type[Message], type[Message]]:
@@ -192,7 +192,7 @@ def _decode_snapshots(snapshots: Sequence[Message]) -> DecodedUpdate:
 def _decode_header(snap: Message, i: int, out: DecodedUpdate) -> None:
     if snap.HasField("step"):
         step = snap.step
-        out.steps[i] = step.whole + step.micro * _MICRO
+        out.steps[i] = step.whole + step.micro / _MICRO_PER_UNIT
         out.has_step[i] = True
     if snap.HasField("timestamp"):
         ts = snap.timestamp

@@ -1,0 +1,108 @@
+"""Conformance: several writer processes at once; opening, schema versions and corrupt files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from despina.store import SchemaVersionError, StoreCorrupt, StoreNotFound, open_store
+from opbuild import create, float_points, metrics
+
+WRITERS = 4
+BATCHES = 15
+POINTS_PER_BATCH = 200
+
+
+def _writer(location: str, index: int) -> None:
+    run_id = f"rank-{index}"
+    with open_store(location) as store:
+        assert store.apply([create(run_id, experiment="sweep")]) == [()]
+        for b in range(BATCHES):
+            start = b * POINTS_PER_BATCH
+            values = np.arange(start, start + POINTS_PER_BATCH) * (index + 1.0)
+            assert store.apply([metrics(run_id, {"loss": values, "lr": values}, start=start)]) == [
+                ()
+            ]
+
+
+def test_several_processes_write_different_runs_at_once(store_location: str) -> None:
+    open_store(store_location).close()  # create the schema once; writers race on everything else
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(store_location, i)) for i in range(WRITERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * WRITERS
+    total = BATCHES * POINTS_PER_BATCH
+    with open_store(store_location) as store:
+        with store.engine.read() as tx:
+            runs = tx.runs(tx.projects()[0].pk)
+        assert sorted(r.short_id for r in runs) == [f"PROJ-{i}" for i in range(1, WRITERS + 1)]
+        assert sum(r.is_head for r in runs) == 1
+        for i in range(WRITERS):
+            points = float_points(store, f"rank-{i}", "loss")
+            assert np.array_equal(points[:, 0], np.arange(total))
+            assert np.array_equal(points[:, 1], np.arange(total) * (i + 1.0))
+
+
+def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotFound, match="no despina store"):
+        open_store(tmp_path / "nothing", create=False)
+    assert not (tmp_path / "nothing").exists()
+    with pytest.raises(StoreNotFound):
+        open_store(f"sqlite:///{tmp_path}/nothing", create=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sqlite_url_and_folder_open_the_same_store(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path}/s") as store:
+        store.apply([create("a")])
+    with open_store(tmp_path / "s", create=False) as store, store.engine.read() as tx:
+        assert [p.name for p in tx.projects()] == ["ws/proj"]
+
+
+def test_corrupt_file_is_reported_and_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "despina.sqlite3").write_bytes(b"this is not a database" * 100)
+    before = (folder / "despina.sqlite3").read_bytes()
+    for create_flag in (False, True):
+        with pytest.raises(StoreCorrupt, match="not a readable despina store"):
+            open_store(folder, create=create_flag)
+    assert (folder / "despina.sqlite3").read_bytes() == before
+
+
+def test_foreign_sqlite_file_is_not_a_store(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    sqlite3.connect(folder / "despina.sqlite3").close()
+    with pytest.raises(StoreCorrupt, match="not a despina store"):
+        open_store(folder, create=False)
+
+
+def test_newer_schema_says_to_upgrade(tmp_path: Path) -> None:
+    open_store(tmp_path / "s").close()
+    conn = sqlite3.connect(tmp_path / "s" / "despina.sqlite3")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="upgrade despina"):
+        open_store(tmp_path / "s")
+
+
+def test_older_schema_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from despina.store import _sqlite, _sqlite_schema
+
+    open_store(tmp_path / "s").close()  # a version-1 store
+    upgraded = {**_sqlite_schema.MIGRATIONS, 1: "CREATE TABLE added_in_v2 (x INTEGER)"}
+    monkeypatch.setattr(_sqlite_schema, "MIGRATIONS", upgraded)
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 2)
+    open_store(tmp_path / "s").close()
+    conn = sqlite3.connect(tmp_path / "s" / "despina.sqlite3")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM added_in_v2").fetchone()[0] == 0
+    conn.close()
