@@ -11,6 +11,7 @@ official client does).
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -78,11 +79,12 @@ class _Tee:
         self._original = original
         self._sink = sink
         self._name = name
+        self._pid = os.getpid()
         self.active = True
 
     def write(self, text: str) -> int:
         written = self._original.write(text)
-        if self.active:
+        if self.active and os.getpid() == self._pid:  # a forked child does not capture
             self._sink.collect(self._name, text)
         return written
 

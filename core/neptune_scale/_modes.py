@@ -9,7 +9,7 @@
 
 The local transport is found through the ``neptune_scale.transports`` entry point (name
 ``local``) so this package never imports server code; the HTTP transport lives in
-``neptune_scale._http`` as ``HttpTransport(api_token=...)``.
+``neptune_scale._http.create_http_transport(api_token)``.
 """
 
 from __future__ import annotations
@@ -105,14 +105,14 @@ def _local_transport(log_directory: Path) -> Transport:
 
 def _http_transport(api_token: str) -> Transport:
     try:
-        from neptune_scale._http import HttpTransport  # type: ignore[import-not-found,unused-ignore]
+        from neptune_scale._http import create_http_transport
     except ImportError as e:
         raise RuntimeError(
             "Sending to a server needs the HTTP transport (neptune_scale._http), which is not "
             "part of this installation yet. Use mode='offline', or unset the API token to log "
             "into the embedded store."
         ) from e
-    transport: Transport = HttpTransport(api_token=api_token)
+    transport: Transport = create_http_transport(api_token)
     return transport
 
 

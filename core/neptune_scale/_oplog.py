@@ -33,9 +33,9 @@ __all__ = [
     "KIND_FILE",
     "KIND_SNAPSHOT",
     "SEGMENT_BYTES",
+    "Batch",
     "LogReader",
     "LogWriter",
-    "Record",
     "read_acked",
     "read_meta",
     "write_acked",
@@ -99,11 +99,6 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-# A record as read back: (kind, payload, position just after it). A plain tuple, because the
-# sender reads millions of them.
-Record = tuple[int, bytes, int]
-
-
 class LogWriter:
     """Appends records; ``append`` is the hot path (one lock, two memory copies, no syscall)."""
 
@@ -113,14 +108,12 @@ class LogWriter:
         self._lock = threading.Lock()
         self._segment = end // SEGMENT_BYTES
         self._offset = end % SEGMENT_BYTES
+        self._base = self._segment * SEGMENT_BYTES
+        self.position = end  # after the last record appended
         self._mm = self._map(self._segment)
         self._crc = zlib.crc32
         self._pack_into = HEADER.pack_into
         self._abandoned = False
-
-    @property
-    def position(self) -> int:
-        return self._segment * SEGMENT_BYTES + self._offset
 
     def _map(self, index: int) -> mmap.mmap:
         path = segment_path(self.folder, index)
@@ -148,6 +141,7 @@ class LogWriter:
             mm[offset + HEADER_BYTES : end] = payload
             self._pack_into(mm, offset, (kind << KIND_SHIFT) | n, crc)
             self._offset = end
+            self.position = self._base + end  # one store: readers never see a torn position
             self.ops += 1
 
     def _roll(self) -> None:
@@ -158,6 +152,7 @@ class LogWriter:
         self._mm = self._map(self._segment + 1)
         self._segment += 1
         self._offset = 0
+        self._base = self._segment * SEGMENT_BYTES
         old.flush()
         old.close()
 
@@ -192,7 +187,12 @@ class _ClosedMap:
 
 
 class LogReader:
-    """Reads records from a position onward; tolerates a writer appending concurrently."""
+    """Reads records from a position onward; tolerates a writer appending concurrently.
+
+    ``limit`` is the writer's position when the caller knows it (everything before it is
+    complete, so nothing past it is read); without one (recovery), reading stops at the first
+    missing or damaged record.
+    """
 
     def __init__(self, folder: Path, position: int) -> None:
         self.folder = folder
@@ -210,45 +210,50 @@ class LogReader:
             self._fd_segment = index
         return self._fd
 
-    def read(self, max_bytes: int = READ_CHUNK_BYTES) -> list[Record]:
-        """Complete records after ``position`` (up to about ``max_bytes``); advances position."""
-        records: list[Record] = []
-        budget = max_bytes
-        while budget > 0:
-            got = self._read_segment(budget, records)
-            if got == 0 and not self._next_segment():
+    def read_batch(self, budget: int, limit: int | None = None) -> Batch | None:
+        """The next request's records: one record of another kind alone, or consecutive
+        snapshots whose payloads total at most ``budget`` bytes (at least one). Advances
+        ``position`` past them; None when nothing complete is there yet."""
+        parts: list[bytes] = []
+        total = 0
+        want = READ_CHUNK_BYTES
+        while limit is None or self.position < limit:
+            index, offset = divmod(self.position, SEGMENT_BYTES)
+            fd = self._segment_fd(index)
+            if fd is None:
                 break
-            budget -= got
-        return records
-
-    def _read_segment(self, budget: int, records: list[Record]) -> int:
-        index, offset = divmod(self.position, SEGMENT_BYTES)
-        fd = self._segment_fd(index)
-        if fd is None:
-            return 0
-        chunk = os.pread(fd, min(budget + HEADER_BYTES, SEGMENT_BYTES - offset), offset)
-        consumed = _parse(chunk, index * SEGMENT_BYTES + offset, records)
-        if consumed == 0 and len(chunk) >= HEADER_BYTES:
-            # A record larger than the budget: read exactly that record.
-            header, _ = HEADER.unpack_from(chunk, 0)
-            size = header & LENGTH_MASK
-            if header and offset + HEADER_BYTES + size <= SEGMENT_BYTES:
-                chunk = os.pread(fd, HEADER_BYTES + size, offset)
-                consumed = _parse(chunk, index * SEGMENT_BYTES + offset, records)
-        self.position += consumed
-        return consumed
+            size = min(want, SEGMENT_BYTES - offset)
+            if limit is not None:
+                size = min(size, limit - self.position)
+            chunk = os.pread(fd, size, offset) if size >= HEADER_BYTES else b""
+            pos, total, status, single = _walk(chunk, parts, total, budget)
+            self.position += pos
+            if single is not None:
+                return single[0], [single[1]], self.position, 1
+            if status == _FULL:
+                break
+            if status == _END or not chunk:
+                if self._next_segment():
+                    want = READ_CHUNK_BYTES
+                    continue
+                break
+            if status == _PARTIAL and pos == 0:
+                # One record bigger than the chunk: read exactly that record (once).
+                need = HEADER_BYTES + (HEADER.unpack_from(chunk, 0)[0] & LENGTH_MASK)
+                if need <= want or need > SEGMENT_BYTES - offset:
+                    break  # not there (a torn tail in recovery)
+                want = need
+                continue
+            want = READ_CHUNK_BYTES
+        if not parts:
+            return None
+        return KIND_SNAPSHOT, parts, self.position, len(parts)
 
     def _next_segment(self) -> bool:
-        """Move to the next segment if this one is finished (the next one exists)."""
-        index, offset = divmod(self.position, SEGMENT_BYTES)
+        """Move to the next segment if one exists (the writer never returns to this one)."""
+        index = self.position // SEGMENT_BYTES
         if not segment_path(self.folder, index + 1).exists():
             return False
-        fd = self._segment_fd(index)
-        if fd is not None and offset + HEADER_BYTES <= SEGMENT_BYTES:
-            # Re-read after seeing the next segment: the writer may have appended just before.
-            header, _ = HEADER.unpack(os.pread(fd, HEADER_BYTES, offset))
-            if header:
-                return True
         self.position = (index + 1) * SEGMENT_BYTES
         return True
 
@@ -259,27 +264,44 @@ class LogReader:
             self._fd_segment = -1
 
 
-def _parse(chunk: bytes, base: int, records: list[Record]) -> int:
-    """Append the complete, intact records at the start of ``chunk``; bytes consumed."""
+# What a batch read returns: (kind, payloads, position after the last, record count).
+Batch = tuple[int, list[bytes], int, int]
+_FULL, _END, _PARTIAL, _MORE = range(4)
+
+
+def _walk(
+    chunk: bytes, parts: list[bytes], total: int, budget: int
+) -> tuple[int, int, int, tuple[int, bytes] | None]:
+    """Collect snapshot payloads from the start of ``chunk`` into ``parts``.
+
+    Returns (bytes consumed, payload bytes collected so far, why it stopped, a lone record of
+    another kind if that came first).
+    """
     pos = 0
     limit = len(chunk)
     unpack_from = HEADER.unpack_from
     crc32 = zlib.crc32
-    append = records.append
+    append = parts.append
     while pos + HEADER_BYTES <= limit:
         header, crc = unpack_from(chunk, pos)
         if header == 0:
-            break
+            return pos, total, _END, None
         size = header & LENGTH_MASK
         end = pos + HEADER_BYTES + size
         if end > limit:
-            break
+            return pos, total, _PARTIAL, None
+        kind = header >> KIND_SHIFT
+        if (kind != KIND_SNAPSHOT and parts) or (parts and total + size > budget):
+            return pos, total, _FULL, None
         payload = chunk[pos + HEADER_BYTES : end]
         if crc32(payload) != crc:
-            break  # not fully written yet (live) or torn by a power loss (recovery)
-        append((header >> KIND_SHIFT, payload, base + end))
+            return pos, total, _END, None  # torn by a power loss (recovery): the log ends here
+        if kind != KIND_SNAPSHOT:
+            return end, total, _FULL, (kind, payload)
+        append(payload)
+        total += size
         pos = end
-    return pos
+    return pos, total, (_PARTIAL if pos < limit else _MORE), None
 
 
 def scan_end(folder: Path, start: int) -> tuple[int, int]:
@@ -288,10 +310,10 @@ def scan_end(folder: Path, start: int) -> tuple[int, int]:
     count = 0
     try:
         while True:
-            records = reader.read()
-            if not records:
+            batch = reader.read_batch(READ_CHUNK_BYTES)
+            if batch is None:
                 return reader.position, count
-            count += len(records)
+            count += batch[3]
     finally:
         reader.close()
 

@@ -99,7 +99,13 @@ class Pipeline:
         if transport is not None:
             self._checker = StatusChecker(self.state, transport, project, self.report)
             self._sender = Sender(
-                self.state, transport, project, run_id, self.report, self._checker.wake
+                self.state,
+                transport,
+                project,
+                run_id,
+                self.report,
+                self._checker.wake,
+                limit=_position_of(self.writer),
             )
         self._closed = False
         self._close_lock = threading.Lock()
@@ -236,9 +242,23 @@ class Pipeline:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def forked(self) -> bool:
+        return self._forked
+
+
+def _position_of(writer: _oplog.LogWriter) -> Callable[[], int]:
+    return lambda: writer.position
+
+
+_child_warned = False
+
 
 def _refuse_in_child(kind: int, payload: bytes) -> None:
-    logger.warning(
-        "A run created before os.fork() cannot log from the child process; "
-        "create a new Run in the child (the data was not logged)"
-    )
+    global _child_warned
+    if not _child_warned:
+        _child_warned = True
+        logger.warning(
+            "A run created before os.fork() does not log from the child process (the parent "
+            "owns it); create a new Run in the child. Data logged here is not kept."
+        )

@@ -84,10 +84,11 @@ class Run:
     ) -> None:
         self._pipeline: Pipeline | None = None
         self._closed = False
-        self._ts_ms = -1
-        self._ts = b""
-        self._sf_step: float | int = -1
-        self._sf = b""
+        self._warned_closed = False
+        # (value, encoded field) pairs, each read and replaced as one attribute so threads
+        # logging into the same run never mix one call's step with another's field.
+        self._step_cache: tuple[float | int, bytes] = (-1, b"")
+        self._ts_cache: tuple[int, bytes] = (-1, b"")
         self._series_counters: dict[str, float] = {}
         self._raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
         self._builder = SnapshotBuilder(self._report_invalid)
@@ -217,35 +218,36 @@ class Run:
     ) -> None:
         """Append one point per metric at ``step`` (0 <= step < 1e12, increasing per metric)."""
         # The hot path: every line here costs on each training step (see benchmarks/client).
-        if step != self._sf_step:
-            self._set_step(step)
-        if timestamp is None:
-            ms = _time_ns() // 1_000_000
-            if ms != self._ts_ms:
-                self._ts_ms = ms
-                self._ts = _timestamp_field(ms // 1000, ms % 1000 * 1_000_000)
-            head = self._sf + self._ts
-        else:
-            head = self._sf + self._stamp(timestamp)
-        pipeline = self._pipeline
+        cached = self._step_cache
+        step_field = cached[1] if step == cached[0] else self._step_field(step)
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(
                 f"data must be a dict of metric name -> number, got {type(data).__name__}"
             )
+        pipeline = self._pipeline
+        if pipeline is None:
+            return self._inactive()
+        if timestamp is None:
+            ms = _time_ns() // 1_000_000
+            ts = self._ts_cache
+            if ms != ts[0]:
+                ts = self._ts_cache = (ms, _timestamp_field(ms // 1000, ms % 1000 * 1_000_000))
+            head = step_field + ts[1]
+        else:
+            head = step_field + self._stamp(timestamp)
         if preview or preview_completion is not None:
             records = self._builder.metrics(data, head, self._preview(preview, preview_completion))
         else:
             record = self._builder.metric_record(data, head)
             records = self._builder.metrics(data, head) if record is None else [record]
-        if pipeline is None:
-            return self._inactive()
         for record in records:
             pipeline.append(KIND_SNAPSHOT, record)
 
-    def _set_step(self, step: Any) -> None:
+    def _step_field(self, step: Any) -> bytes:
         step = v.check_step(step)
-        self._sf = enc.fast_step_field(step)
-        self._sf_step = step
+        field = enc.fast_step_field(step)
+        self._step_cache = (step, field)
+        return field
 
     def log_configs(
         self,
@@ -279,7 +281,7 @@ class Run:
     def log_string_series(
         self, data: Mapping[str, str], step: float | int, *, timestamp: datetime | None = None
     ) -> None:
-        head = _step_field(v.check_step(step)) + self._stamp(timestamp)
+        head = self._step_field(step) + self._stamp(timestamp)
         self._append_all(self._builder.string_series(_files.require_mapping(data, "data"), head))
 
     def log_histograms(
@@ -289,7 +291,7 @@ class Run:
         *,
         timestamp: datetime | None = None,
     ) -> None:
-        head = _step_field(v.check_step(step)) + self._stamp(timestamp)
+        head = self._step_field(step) + self._stamp(timestamp)
         data = _files.require_mapping(histograms, "histograms")
         self._append_all(self._builder.histograms(data, head))
 
@@ -355,8 +357,9 @@ class Run:
             logger.warning("%s", message)
 
     def _inactive(self) -> None:
-        if self._closed:
-            logger.warning("Run %r is closed; the data was not logged", self._run_id)
+        if self._closed and not self._warned_closed:
+            self._warned_closed = True
+            logger.warning("Run %r is closed; data logged after close() is not kept", self._run_id)
 
     # -- dict-style access --------------------------------------------------------------------
     def __getitem__(self, path: str) -> Attribute:
@@ -397,8 +400,10 @@ class Run:
             self._closed = True
             return
         self._closed = True
-        delivered = pipeline.close(timeout, verbose=True)
         self._pipeline = None
+        if pipeline.forked:
+            return  # the parent process owns the run
+        delivered = pipeline.close(timeout, verbose=True)
         if not delivered and not pipeline.state.fatal and pipeline.pending_ops():
             print(
                 f"neptune: {pipeline.pending_ops()} operations of run {self._run_id!r} are "
@@ -451,10 +456,8 @@ class Run:
 
 def _close_at_exit(ref: weakref.ReferenceType[Run]) -> None:
     run = ref()
-    if run is None or run._pipeline is None or not run._pipeline.writer:
-        return
-    pipeline = run._pipeline
-    if pipeline.closed or not pipeline.writer.folder.exists():
+    pipeline = None if run is None else run._pipeline
+    if run is None or pipeline is None or pipeline.closed or pipeline.forked:
         return
     pending = pipeline.pending_ops()
     if pending and pipeline.sending:

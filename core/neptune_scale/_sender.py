@@ -100,6 +100,7 @@ class Sender(Worker):
         run_id: str,
         report: Report,
         on_sent: Callable[[], None],
+        limit: Callable[[], int],
     ) -> None:
         super().__init__(on_internal_error=report)
         self._state = state
@@ -109,8 +110,7 @@ class Sender(Worker):
         self._report = report
         self._on_sent = on_sent
         self._reader = _oplog.LogReader(state.folder, state.sent_position)
-        self._records: list[_oplog.Record] = []  # read from the log, not yet batched
-        self._index = 0
+        self._limit = limit  # the writer's position: everything before it is complete
         self._prefix = enc.run_operation_prefix(project, run_id)
         self._budget = MAX_REQUEST_BYTES - len(self._prefix)
         self._batch: tuple[int, bytes, int, int] | None = None  # kind, payload, end, ops
@@ -162,42 +162,16 @@ class Sender(Worker):
         return delay
 
     def _next_batch(self) -> tuple[int, bytes, int, int] | None:
-        records, index = self._records, self._index
-        if index >= len(records):
-            records, index = self._refill()
-            if not records:
-                return None
-        kind, payload, end = records[index]
+        batch = self._reader.read_batch(self._budget, self._limit())
+        if batch is None:
+            return None
+        kind, parts, end, count = batch
+        if kind == _oplog.KIND_CREATE:
+            return kind, enc.run_operation_create(self._prefix, parts[0]), end, 1
         if kind != _oplog.KIND_SNAPSHOT:
-            self._index = index + 1
-            if kind == _oplog.KIND_CREATE:
-                payload = enc.run_operation_create(self._prefix, payload)
-            return kind, payload, end, 1
-        parts: list[bytes] = []
-        size = 0
-        budget = self._budget
-        while True:
-            if index >= len(records):
-                self._index = index
-                records, index = self._refill()
-                if not records:
-                    break
-            kind, payload, record_end = records[index]
-            n = len(payload)
-            if kind != _oplog.KIND_SNAPSHOT or (parts and size + n > budget):
-                break
-            index += 1
-            parts.append(payload)
-            size += n
-            end = record_end
-        self._index = index
-        header = enc.run_operation_batch_header(self._prefix, size)
-        return _oplog.KIND_SNAPSHOT, header + b"".join(parts), end, len(parts)
-
-    def _refill(self) -> tuple[list[_oplog.Record], int]:
-        self._records = self._reader.read()
-        self._index = 0
-        return self._records, 0
+            return kind, parts[0], end, 1
+        body = b"".join(parts)
+        return kind, enc.run_operation_batch_header(self._prefix, len(body)) + body, end, count
 
     def _upload(self, payload: bytes) -> bool:
         request = json.loads(payload)
