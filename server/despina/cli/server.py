@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
+import importlib.util
 from typing import Any
 
-__all__ = ["default_location", "register", "run_server"]
+from despina.cli._common import DB_ENV, store_location
 
-DB_ENV = "DESPINA_DB"
+__all__ = ["register", "run_server"]
 
-
-def default_location() -> str:
-    """The store a command uses without ``--db``: $DESPINA_DB, else the embedded store folder."""
-    return os.environ.get(DB_ENV) or os.environ.get("NEPTUNE_LOG_DIRECTORY") or ".neptune"
+# Without the server extra this command is not offered (the CLI skips modules that fail to import).
+for _module in ("fastapi", "uvicorn", "jwt"):
+    if importlib.util.find_spec(_module) is None:
+        raise ImportError(f"`despina server` needs the server extra ({_module} is missing)")
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +29,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--db",
+        "--store",
+        dest="db",
         default=None,
         help="store: a folder, sqlite:///FOLDER or postgresql://… "
         f"(default: ${DB_ENV}, else $NEPTUNE_LOG_DIRECTORY, else .neptune)",
@@ -58,9 +60,10 @@ def log_config(level: str) -> dict[str, Any]:
 
 def run_server(args: argparse.Namespace) -> int:
     import uvicorn
+
     from despina.api import ServerSettings, create_app
 
-    settings = ServerSettings(db=args.db or default_location(), public_url=args.public_url)
+    settings = ServerSettings(db=store_location(args.db), public_url=args.public_url)
     app = create_app(settings)
     print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
     uvicorn.run(

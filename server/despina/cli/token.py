@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import os
 from typing import Any
 
-from despina.cli.server import default_location
+from despina.cli._common import store_location
 
 __all__ = ["register"]
 
 URL_ENV = "DESPINA_URL"
+
+if importlib.util.find_spec("jwt") is None:  # the server extra: no tokens without a server
+    raise ImportError("`despina token` needs the server extra (PyJWT is missing)")
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +52,7 @@ def register(subparsers: Any) -> None:
 def _ring(args: argparse.Namespace) -> Any:
     from despina.auth import KeyRing, ServerDatabase
 
-    return KeyRing(ServerDatabase(args.db or default_location()))
+    return KeyRing(ServerDatabase(store_location(args.db)))
 
 
 def _create(args: argparse.Namespace) -> int:

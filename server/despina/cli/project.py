@@ -1,0 +1,55 @@
+"""``despina project create | ls``: projects of the store a server serves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from despina.cli._common import store_location
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``project`` command group to the ``despina`` argument parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "project", help="create or list projects (workspace/project)"
+    )
+    parser.add_argument("--db", "--store", dest="db", default=None, help="store (as for `server`)")
+    commands = parser.add_subparsers(dest="project_command", required=True)
+    create = commands.add_parser("create", help="create a project ahead of its first run")
+    create.add_argument("name", help="workspace/project")
+    create.set_defaults(func=_create)
+    listing = commands.add_parser("ls", help="list projects and their short-id keys")
+    listing.set_defaults(func=_list)
+
+
+def _create(args: argparse.Namespace) -> int:
+    from despina.api._projects import ProjectExists, create_project
+    from despina.store import open_store
+
+    with open_store(store_location(args.db)) as store:
+        try:
+            name, key = create_project(store, args.name)
+        except ProjectExists as exc:
+            print(f"despina project create: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"despina project create: {exc}", file=sys.stderr)
+            return 2
+    print(f"created {name} (run ids {key}-1, {key}-2, …)")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from despina.api._projects import list_projects
+    from despina.store import open_store
+
+    with open_store(store_location(args.db), create=False) as store:
+        rows = list_projects(store)
+    if not rows:
+        print("no projects yet; `despina project create workspace/project` makes one")
+    for name, key in rows:
+        print(f"{name:<40} {key}")
+    return 0
