@@ -37,6 +37,7 @@ DEFAULT_MAX_QUEUE_SIZE = 1_000_000
 ATEXIT_TIMEOUT_S = 60.0
 MAX_STEP = v.MAX_STEP
 DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
+_NO_STEP = object()  # equal to no step value, so the first step is always validated
 _time_ns = time.time_ns
 _step_field = enc.step_field
 _timestamp_field = enc.timestamp_field
@@ -87,7 +88,7 @@ class Run:
         self._warned_closed = False
         # (value, encoded field) pairs, each read and replaced as one attribute so threads
         # logging into the same run never mix one call's step with another's field.
-        self._step_cache: tuple[float | int, bytes] = (-1, b"")
+        self._step_cache: tuple[object, bytes] = (_NO_STEP, b"")
         self._ts_cache: tuple[int, bytes] = (-1, b"")
         self._series_counters: dict[str, float] = {}
         self._raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
