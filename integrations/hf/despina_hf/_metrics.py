@@ -7,7 +7,8 @@ second, total FLOs, mean loss) are single values, so they go to configs instead 
 The run refuses a series point whose step is not above the series' last one. The Trainer logs the
 same step more than once (the final summary repeats ``epoch``; ``trainer.evaluate()`` after
 training repeats the last evaluation's step), so a per-series guard drops such points before they
-are sent: an exact repeat silently (nothing is lost), a different value with a warning.
+are sent: an exact repeat or a repeated speed figure (``eval/runtime``...) silently, a different
+value with a warning. NaN and infinities are logged as they are (the store keeps them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ SUMMARY_KEYS = frozenset(
         "train_loss",
         "total_flos",
     }
+)
+# Per-evaluation speed figures (``eval_runtime`` ...), never the same twice.
+TIMING_NAMES = frozenset(
+    {"runtime", "samples_per_second", "steps_per_second", "model_preparation_time"}
 )
 _PREFIXES = ((f"{_paths.EVAL}_", _paths.EVAL), (f"{_paths.TEST}_", _paths.TEST))
 
@@ -107,7 +112,7 @@ class StepGuard:
             if last is None or step > last[0]:
                 admitted[path] = value
                 self._last[path] = (step, value)
-            elif not (last[0] == step and _same(last[1], value)):
+            elif not (last[0] == step and (_same(last[1], value) or _is_timing(path))):
                 rejected.append(path)
         if rejected:
             logger.warning(
@@ -117,6 +122,12 @@ class StepGuard:
                 step,
             )
         return admitted
+
+
+def _is_timing(path: str) -> bool:
+    """Speed figures of a repeated evaluation at the same step (``trainer.evaluate()`` right
+    after training evaluated at its last step) differ by nature; the metrics themselves match."""
+    return path.rsplit("/", 1)[-1] in TIMING_NAMES
 
 
 def _same(a: object, b: object) -> bool:

@@ -47,6 +47,10 @@ def test_step_guard_drops_repeats_silently_and_conflicts_loudly(
     assert "not logging b at step 3" in caplog.text
     assert guard.admit({"a": math.nan}, 4) == {"a": pytest.approx(math.nan, nan_ok=True)}
     assert guard.admit({"a": math.nan}, 4) == {}
+    caplog.clear()
+    assert guard.admit({"eval/runtime": 0.5}, 5) == {"eval/runtime": 0.5}
+    assert guard.admit({"eval/runtime": 0.7}, 5) == {}  # a second evaluate() at the same step
+    assert "not logging" not in caplog.text
 
 
 def test_step_guard_of_a_fork_refuses_steps_up_to_the_fork_step() -> None:
