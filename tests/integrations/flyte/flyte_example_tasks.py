@@ -6,6 +6,7 @@ imports tasks by module and name. The training is a tiny synthetic linear fit on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 
@@ -96,6 +97,15 @@ def failing_task(x: int) -> int:
 def under_task(x: int) -> int:
     current_context().user_space_params.NEPTUNE_RUN.log_metrics({"value": float(x)}, step=0)
     return x + 1
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET)
+@task
+async def async_task(x: int) -> int:
+    run = current_context().user_space_params.NEPTUNE_RUN
+    await asyncio.sleep(0)
+    run.log_metrics({"async_value": float(x)}, step=0)
+    return x * 3
 
 
 @neptune_scale_run(project=PROJECT, secret=SECRET, host="http://neptune.example:8080")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -87,6 +88,13 @@ def test_upstream_decorator_order_works(stored: StoredRuns) -> None:
     attrs = stored.attributes(run_id)
     assert "under-task" in attrs["sys/group_tags"]
     assert stored.floats(run_id, "value") == [(0.0, 4.0)]
+
+
+def test_async_task_is_tracked_until_it_finishes(stored: StoredRuns) -> None:
+    assert asyncio.run(tasks.async_task(x=2)) == 6
+    run_id = _only_run(stored, "async_task-")
+    assert stored.floats(run_id, "async_value") == [(0.0, 2.0)]
+    assert stored.attributes(run_id)["task/status"] == "succeeded"
 
 
 def _deck_html() -> dict[str, Any]:

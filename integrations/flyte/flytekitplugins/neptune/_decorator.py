@@ -10,7 +10,9 @@ flytekit `ClassDecorator`, as upstream; then the secret must be requested on `@t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flytekit import Secret
@@ -41,7 +43,19 @@ class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
         super().__init__(task_function, options=options)
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
-        """Open the run, inject it as `NEPTUNE_RUN`, call the task, finish the run in `finally`."""
+        """Call the task function inside one run; async functions get an awaitable."""
+        if inspect.iscoroutinefunction(self.task_function):
+            return self._execute_async(*args, **kwargs)
+        with self._tracked():
+            return self.task_function(*args, **kwargs)
+
+    async def _execute_async(self, *args: Any, **kwargs: Any) -> Any:
+        with self._tracked():
+            return await self.task_function(*args, **kwargs)
+
+    @contextmanager
+    def _tracked(self) -> Iterator[Any]:
+        """Open the run, inject it as `NEPTUNE_RUN`, finish the run in `finally`."""
         ctx = FlyteContextManager.current_context()
         fn_name = getattr(self.task_function, "__name__", "task")
         identity = identify(ctx, self.options, fn_name)
@@ -56,7 +70,7 @@ class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
         error: BaseException | None = None
         try:
             with FlyteContextManager.with_context(ctx.with_execution_state(state)):
-                return self.task_function(*args, **kwargs)
+                yield run
         except BaseException as caught:
             error = caught
             raise

@@ -51,6 +51,14 @@ def open_run(options: TrackingOptions, identity: AttemptIdentity, token: str | N
         kwargs["api_token"] = token
     if identity.fork_run_id is not None:
         kwargs.update(fork_run_id=identity.fork_run_id, fork_step=options.retry_fork_step)
+        logger.info(
+            "neptune: attempt %d forks %r at step %g: run %r shows its points up to that step "
+            "and stores its own points after it (set retry_fork_step to where training resumes)",
+            identity.attempt,
+            identity.fork_run_id,
+            options.retry_fork_step,
+            identity.run_id,
+        )
     return recording_run_class()(**kwargs)
 
 
