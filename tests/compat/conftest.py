@@ -16,8 +16,10 @@ def official_python() -> Path:
     return oracle_venv(ORACLE_SCALE)
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the session (starting one costs seconds); tests use their own projects."""
+    tmp_path = tmp_path_factory.mktemp("live-server")
     location = str(tmp_path / "store")
     ring = KeyRing(ServerDatabase(location))
     process = ServerProcess(location, tmp_path / "server.log")

@@ -1,0 +1,67 @@
+"""``despina sync PATH``: deliver runs kept on disk (offline runs, interrupted processes).
+
+Our client's run folders go through ``neptune sync`` (one implementation, in the client:
+``neptune_scale.cli``). A folder or file from the *official* client (``run_operations.sqlite3``,
+protocol §6.2) is first copied into a run folder of ours and then delivered the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run_sync"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sync`` command to the ``despina`` argument parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sync",
+        help="upload runs kept on disk (offline mode, interrupted runs) with a progress bar",
+        description="Deliver the operations of run folders (ours or the official client's "
+        "run_operations.sqlite3) to the server in the API token, or to the embedded store.",
+    )
+    parser.add_argument("path", type=Path, help="a run folder, a log directory or a .sqlite3 file")
+    parser.add_argument(
+        "--api-token", default=None, help="send to this server (default: $NEPTUNE_API_TOKEN)"
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    parser.set_defaults(func=run_sync)
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    from neptune_scale import cli
+
+    from despina.cli._official_sync import convert_official, find_official_databases
+
+    path: Path = args.path
+    if not path.exists():
+        print(f"despina sync: {path} does not exist", file=sys.stderr)
+        return 2
+    extra = ["--api-token", args.api_token] if args.api_token else []
+    extra += ["--timeout", str(args.timeout)] if args.timeout is not None else []
+    official = find_official_databases(path)
+    if not official:
+        return cli.main(["sync", str(path), *extra])
+    if not (args.api_token or os.environ.get("NEPTUNE_API_TOKEN")):
+        print(
+            "despina sync: runs of the official client go to a server: pass --api-token or set "
+            "NEPTUNE_API_TOKEN",
+            file=sys.stderr,
+        )
+        return 2
+    status = 0
+    for database in official:
+        folder = convert_official(database)
+        if folder is None:  # nothing left to deliver
+            continue
+        code = cli.main(["sync", str(folder), *extra])
+        if code == 0:
+            from despina.cli._official_sync import mark_delivered
+
+            mark_delivered(database, folder)
+        status = status or code
+    return status
