@@ -82,6 +82,8 @@ def _parse_condition(part: str) -> Condition:
         if not found:
             attribute, found, value = part.partition(operator)
         if found and attribute.strip():
+            if not value.strip():
+                raise FilterError(f"filter: cannot read {part!r}; a value must follow {operator!r}")
             value = _unquote(value.strip(), part)
             if operator in ("~", "!~"):
                 _compile(value, part)
@@ -148,7 +150,7 @@ def _mask(table: pd.DataFrame, condition: Condition) -> np.ndarray[Any, np.dtype
         return np.full(n, condition.operator in ("!=", "!~"), dtype=bool)
     column = table[condition.attribute]
     if condition.kind == "exists":
-        return column.notna().to_numpy()
+        return np.asarray(column.notna(), dtype=bool)
     return _compare(column, condition.operator, condition.value)
 
 

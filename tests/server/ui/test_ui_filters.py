@@ -45,6 +45,7 @@ def test_parse_reads_every_kind_of_condition() -> None:
     ("text", "fragment"),
     [
         ("params/lr", "cannot read 'params/lr'"),
+        ("params/lr >", "a value must follow '>'"),
         ("tag:", "needs a value"),
         ("name:([", "bad regular expression"),
         ("tag:a AND ", "empty condition"),
