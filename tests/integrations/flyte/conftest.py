@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,80 +13,47 @@ _CLIENT_ENV = ("NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "NEPTUNE_MODE", "NEPTUNE_
 
 
 class StoredRuns:
-    """What the store at `location` holds, read back through the store's read primitives.
+    """What the store at `location` holds, read back through `despina.query.Reader`.
 
-    # TODO(reader): switch to despina.query.Reader.run_details / fetch_metrics once it lands;
-    # the reader is not in the tree yet (issue of the query part).
+    A reader is opened per question: the tests write between questions (from subprocesses too).
     """
 
     def __init__(self, location: Path) -> None:
         self.location = location
 
-    def _read(self) -> Any:
-        """A read transaction on a store opened for this one question (tests write between)."""
-        from despina.store import open_store
+    def _reader(self) -> Any:
+        from despina.query import Reader
 
-        stack = ExitStack()
-        store = stack.enter_context(open_store(self.location, create=False))
-        tx = stack.enter_context(store.engine.read())
-        return stack, store, tx
+        return Reader(self.location)
 
     def run_ids(self, project: str = PROJECT) -> list[str]:
-        stack, _, tx = self._read()
-        with stack:
-            row = tx.project(project)
-            return [] if row is None else sorted(r.custom_id for r in tx.runs(row.pk))
+        with self._reader() as reader:
+            return sorted(reader.list_runs(project))
 
-    def run(self, run_id: str, project: str = PROJECT) -> Any:
-        stack, _, tx = self._read()
-        with stack:
-            row = tx.project(project)
-            run = None if row is None else tx.run(row.pk, run_id)
-        assert run is not None, f"run {run_id!r} is not in the store"
-        return run
+    def details(self, run_id: str, project: str = PROJECT) -> dict[str, Any]:
+        """`Reader.run_details`: configs, tags, group_tags, experiment, lineage, ..."""
+        with self._reader() as reader:
+            return dict(reader.run_details(project, run_id))
 
-    def parent_id(self, run_id: str) -> str | None:
-        run = self.run(run_id)
-        if run.parent_pk is None:
-            return None
-        stack, _, tx = self._read()
-        with stack:
-            parent = tx.run_by_pk(run.parent_pk)
-        return None if parent is None else str(parent.custom_id)
-
-    def attributes(self, run_id: str, project: str = PROJECT) -> dict[str, Any]:
-        from despina.store import decode_value
-
-        run = self.run(run_id, project)
-        stack, _, tx = self._read()
-        with stack:
-            return {p: decode_value(v) for p, (_, v) in tx.attributes(run.pk).items()}
+    def configs(self, run_id: str, project: str = PROJECT) -> dict[str, Any]:
+        return dict(self.details(run_id, project)["configs"])
 
     def floats(self, run_id: str, path: str, project: str = PROJECT) -> list[tuple[float, float]]:
-        """The visible float series: own points, then ancestors' up to the fork step."""
-        import numpy as np
-        from despina.store import ancestry
+        """The visible float series (own points, then ancestors' up to the fork step)."""
+        with self._reader() as reader:
+            frame = reader.fetch_metrics(project, [run_id], [path])
+        if path not in frame.columns:
+            return []
+        column = frame[path].dropna()
+        return [(float(step), float(value)) for (_, step), value in column.items()]
 
-        run = self.run(run_id, project)
-        points: dict[float, float] = {}
-        stack, _, tx = self._read()
-        with stack:
-            for segment in ancestry(tx, run):
-                state = tx.series(segment.run.pk, [path]).get(path)
-                if state is None:
-                    continue
-                for chunk in tx.chunks(state.pk, None, segment.up_to):
-                    steps = np.frombuffer(chunk.steps, "<f8")
-                    values = np.frombuffer(chunk.values, "<f8")
-                    for step, value in zip(steps, values, strict=True):
-                        if step <= segment.up_to:
-                            points.setdefault(float(step), float(value))
-        return sorted(points.items())
-
-    def file_bytes(self, destination: str, project: str = PROJECT) -> bytes:
-        stack, store, _ = self._read()
-        with stack, store.open_file(project, destination) as handle:
-            return bytes(handle.read())
+    def file_bytes(
+        self, run_id: str, path: str, destination: Path, project: str = PROJECT
+    ) -> bytes:
+        with self._reader() as reader:
+            files = reader.download_files(project, [run_id], [path], destination)
+        assert len(files) == 1 and files["path"][0] is not None, files
+        return Path(files["path"][0]).read_bytes()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def test_pyflyte_run_example(store_dir: Path) -> None:
     trains = [r for r in runs if r.startswith("train-")]
     evaluations = [r for r in runs if r.startswith("evaluate-")]
     assert len(trains) == 1 and len(evaluations) == 3
-    train = stored.attributes(trains[0], "examples/flyte")
+    train = stored.configs(trains[0], "examples/flyte")
     assert train["parameters/epochs"] == 5
     assert train["description"] == "gradient descent on y = 3x + 1"
     assert train["task/status"] == "succeeded"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import flyte_example_tasks as tasks
@@ -18,21 +19,22 @@ def _only_run(stored: StoredRuns, prefix: str) -> str:
     return ids[0]
 
 
-def test_seed_example_runs_unchanged_and_is_stored(stored: StoredRuns) -> None:
+def test_seed_example_runs_unchanged_and_is_stored(stored: StoredRuns, tmp_path: Path) -> None:
     hyper = {"lr": 0.01, "optimizer": "adam", "layers": {"hidden": 32}}
     assert tasks.seed_training_task(hyperparameters=hyper, data_path="/data") == 0.92
     run_id = _only_run(stored, "seed_training_task-")
-    attrs = stored.attributes(run_id)
-    assert stored.run(run_id).experiment == "My Flyte Experiment"
+    details = stored.details(run_id)
+    attrs = details["configs"]
+    assert details["experiment"] == "My Flyte Experiment"
     assert attrs["hyperparameters/lr"] == 0.01
     assert attrs["hyperparameters/optimizer"] == "adam"
     assert attrs["hyperparameters/layers/hidden"] == 32
     assert attrs["metrics/accuracy"] == 0.92
-    assert set(attrs["sys/tags"]) == {"flyte", "example", "model-training"}
-    assert len(attrs["sys/group_tags"]) == 1
+    assert details["tags"] == ["example", "flyte", "model-training"]
+    assert len(details["group_tags"]) == 1
     assert attrs["task/status"] == "succeeded"
-    file_ref = attrs["model_summary"]
-    assert stored.file_bytes(file_ref["path"]) == b"Model trained successfully."
+    summary = stored.file_bytes(run_id, "model_summary", tmp_path / "downloads")
+    assert summary == b"Model trained successfully."
     # Local executions skip the Flyte execution metadata.
     assert not [path for path in attrs if path.startswith("flyte/")]
 
@@ -44,9 +46,9 @@ def test_local_workflow_logs_metrics_per_epoch(stored: StoredRuns) -> None:
     assert [step for step, _ in series] == [0, 1, 2, 3, 4, 5]
     assert series[-1][1] == pytest.approx(loss)
     assert series[-1][1] < series[0][1]
-    attrs = stored.attributes(run_id)
-    assert attrs["params/epochs"] == 6
-    assert stored.run(run_id).experiment == "line-fit"
+    details = stored.details(run_id)
+    assert details["configs"]["params/epochs"] == 6
+    assert details["experiment"] == "line-fit"
 
 
 def test_each_local_execution_gets_its_own_run_even_with_a_fixed_run_id(
@@ -56,14 +58,14 @@ def test_each_local_execution_gets_its_own_run_even_with_a_fixed_run_id(
     assert tasks.fixed_id_task(x=2) == 4
     ids = [r for r in stored.run_ids() if r.startswith("fixed-prefix-")]
     assert len(ids) == 2
-    assert sorted(stored.attributes(r)["x"] for r in ids) == [1, 2]
+    assert sorted(stored.configs(r)["x"] for r in ids) == [1, 2]
 
 
 def test_failure_closes_the_run_with_status_and_error_details(stored: StoredRuns) -> None:
     with pytest.raises(Exception, match="bad input x=-3"):
         tasks.failing_task(x=-3)
     run_id = _only_run(stored, "failing_task-")
-    attrs = stored.attributes(run_id)
+    attrs = stored.configs(run_id)
     assert attrs["task/status"] == "failed"
     assert attrs["task/error/type"] == "builtins.ValueError"
     assert attrs["task/error/message"] == "bad input x=-3"
@@ -78,15 +80,14 @@ def test_map_task_gives_each_element_a_run_in_one_group(stored: StoredRuns) -> N
     assert len(ids) == 3
     squares = sorted(stored.floats(r, "square")[0][1] for r in ids)
     assert squares == [1.0, 4.0, 9.0]
-    groups = {frozenset(stored.attributes(r)["sys/group_tags"]) for r in ids}
+    groups = {tuple(stored.details(r)["group_tags"]) for r in ids}
     assert len(groups) == 1
 
 
 def test_upstream_decorator_order_works(stored: StoredRuns) -> None:
     assert tasks.under_task(x=4) == 5
     run_id = _only_run(stored, "under_task-")
-    attrs = stored.attributes(run_id)
-    assert "under-task" in attrs["sys/group_tags"]
+    assert "under-task" in stored.details(run_id)["group_tags"]
     assert stored.floats(run_id, "value") == [(0.0, 4.0)]
 
 
@@ -94,7 +95,7 @@ def test_async_task_is_tracked_until_it_finishes(stored: StoredRuns) -> None:
     assert asyncio.run(tasks.async_task(x=2)) == 6
     run_id = _only_run(stored, "async_task-")
     assert stored.floats(run_id, "async_value") == [(0.0, 2.0)]
-    assert stored.attributes(run_id)["task/status"] == "succeeded"
+    assert stored.configs(run_id)["task/status"] == "succeeded"
 
 
 def _deck_html() -> dict[str, Any]:

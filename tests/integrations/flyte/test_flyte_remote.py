@@ -148,7 +148,8 @@ def test_remote_attempt_logs_flyte_metadata_and_links_to_the_server(
     done, out = _execute(tmp_path, server, "train", {"epochs": (4, int)}, node="n1")
     _succeeded(done, out)
     run_id = f"{EXECUTION}-n1-0"
-    attrs = server.store.attributes(run_id)
+    details = server.store.details(run_id)
+    attrs = details["configs"]
     expected = {
         "flyte/execution_id": run_id,
         "flyte/project": "flytesnacks",
@@ -165,7 +166,7 @@ def test_remote_attempt_logs_flyte_metadata_and_links_to_the_server(
     }
     assert {k: attrs.get(k) for k in expected} == expected
     assert attrs["flyte/working_directory"]
-    assert attrs["sys/group_tags"] == [EXECUTION] or set(attrs["sys/group_tags"]) == {EXECUTION}
+    assert details["group_tags"] == [EXECUTION]
     assert [s for s, _ in server.store.floats(run_id, "train/loss")] == [0, 1, 2, 3]
     deck = (out / "deck.html").read_text()
     assert f'href="{server.url}/flyte-ws/flyte-proj/-/run/?customId={run_id}"' in deck
@@ -181,14 +182,14 @@ def test_retry_forks_the_failed_attempt(tmp_path: Path, server: Server) -> None:
     )
     _succeeded(second, out1)
     failed_id, retry_id = f"{EXECUTION}-n2-0", f"{EXECUTION}-n2-1"
-    failed = server.store.attributes(failed_id)
+    failed = server.store.configs(failed_id)
     assert failed["task/status"] == "failed"
     assert failed["task/error/type"] == "builtins.RuntimeError"
     assert "simulated failure after 5 epochs" in failed["task/error/message"]
     assert "simulated failure" in failed["task/error/traceback"]
-    assert server.store.parent_id(retry_id) == failed_id
-    assert server.store.run(retry_id).fork_step == 0
-    retry = server.store.attributes(retry_id)
+    lineage = server.store.details(retry_id)["lineage"]
+    assert (lineage["parent"], lineage["fork_step"]) == (failed_id, 0)
+    retry = server.store.configs(retry_id)
     assert retry["task/status"] == "succeeded" and retry["flyte/attempt"] == 1
     # The retry sees the failed attempt's point at the fork step, then its own points.
     steps = [s for s, _ in server.store.floats(retry_id, "train/loss")]
@@ -235,4 +236,4 @@ def test_map_task_element_runs_and_keeps_metadata(tmp_path: Path, server: Server
     for index, value in ((0, 9.0), (1, 25.0)):
         run_id = f"{EXECUTION}-n5-{index}-0"
         assert server.store.floats(run_id, "square") == [(0.0, value)]
-        assert server.store.attributes(run_id)["flyte/array_index"] == index
+        assert server.store.configs(run_id)["flyte/array_index"] == index
