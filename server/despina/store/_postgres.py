@@ -1,0 +1,151 @@
+"""The PostgreSQL engine: a team server's store (``open_store("postgresql://…")``).
+
+Every write is one transaction that first takes a transaction-scoped advisory lock, so writers
+are serialized exactly as the engine contract says (the rules read series states, run counters
+and experiment heads, then write them back; one writer at a time makes that read-modify-write
+safe across threads, processes and server machines). Readers never wait: a read is one
+``REPEATABLE READ`` snapshot. Commits use PostgreSQL's default ``synchronous_commit``, so a
+write is durable when ``write()`` returns. Connections are per thread and re-opened after
+``fork``. Needs the ``postgres`` extra (psycopg 3), imported only when a PostgreSQL URL is opened.
+
+A URL may carry libpq options, e.g. ``?options=-csearch_path%3Dteam_a`` to keep a store in its
+own schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreError, StoreNotFound
+from despina.store._postgres_schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from despina.store._postgres_tx import PostgresTx
+
+__all__ = ["PostgresEngine"]
+
+# Advisory lock keys (arbitrary constants, "despina" in ASCII-ish): one for writers, one for
+# schema migration. Both are transaction-scoped, so a crashed process never holds them.
+WRITE_LOCK_KEY = 0x64657370_696E6101
+MIGRATE_LOCK_KEY = 0x64657370_696E6102
+CONNECT_TIMEOUT_S = 10  # a PostgreSQL that does not answer at all fails the open this fast
+LOCK_TIMEOUT_MS = 60_000  # how long a writer waits for another writer's transaction
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+class PostgresEngine:
+    """One PostgreSQL database (or schema). ``create`` False refuses to create the tables."""
+
+    def __init__(self, url: str, *, create: bool) -> None:
+        try:
+            import psycopg  # optional extra: only a PostgreSQL store needs it
+        except ImportError as error:  # pragma: no cover - depends on the installed extras
+            raise StoreError(
+                "a PostgreSQL store needs psycopg: pip install 'despina[postgres]'"
+            ) from error
+        self._psycopg = psycopg
+        self.url = url
+        self.description = redact(url)
+        self._local = threading.local()
+        self._all: list[Any] = []  # every thread's connection, so close() reaches them all
+        self._all_lock = threading.Lock()
+        self._prepare(create=create)
+
+    def _prepare(self, *, create: bool) -> None:
+        conn = self._connection()
+        with conn.transaction():
+            found = self._version(conn)
+            if found == SCHEMA_VERSION:
+                return
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"the store {self.description} has schema version {found}, newer than this "
+                    f"despina understands ({SCHEMA_VERSION}); upgrade despina (pip install -U "
+                    "despina)"
+                )
+            if found == 0 and not create:
+                raise StoreNotFound(f"no despina store at {self.description} (no tables)")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
+            # Another process may have migrated while we waited for the lock.
+            self._migrate(conn, self._version(conn))
+
+    def _version(self, conn: Any) -> int:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,)).fetchone()
+        if not exists[0]:
+            return 0
+        row = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
+        if row is None:
+            raise StoreCorrupt(f"{self.description}: {VERSION_TABLE} holds no schema version")
+        return int(row[0])
+
+    def _migrate(self, conn: Any, found: int) -> None:
+        if found == 0:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
+            conn.execute(
+                f"INSERT INTO {VERSION_TABLE} (version) SELECT 0 WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {VERSION_TABLE})"
+            )
+        for version in range(found, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (version + 1,))
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid() and not conn.closed:
+            return conn
+        try:
+            conn = self._psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+        except self._psycopg.OperationalError as error:
+            raise StoreNotFound(f"cannot connect to {self.description}: {error}") from error
+        conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        self._local.depth = 0
+        with self._all_lock:
+            self._all.append((os.getpid(), conn))
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresTx]:
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+            self._local.depth += 1
+            try:
+                yield PostgresTx(conn)
+            finally:
+                self._local.depth -= 1
+
+    @contextmanager
+    def read(self) -> Iterator[PostgresTx]:
+        conn = self._connection()
+        if self._local.depth:  # nested read inside a write: reuse it
+            yield PostgresTx(conn)
+            return
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._local.depth += 1
+            try:
+                yield PostgresTx(conn)
+            finally:
+                self._local.depth -= 1
+
+    def close(self) -> None:
+        with self._all_lock:
+            opened, self._all = self._all, []
+        for pid, conn in opened:
+            if pid == os.getpid():  # a forked child must not close its parent's sessions
+                conn.close()
+        self._local = threading.local()

@@ -1,0 +1,106 @@
+"""Only the PostgreSQL engine: its URL, schema version row, and writers racing on one run."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from despina.store import SchemaVersionError, StoreNotFound, open_store
+from opbuild import create, float_points, metrics
+from postgres_support import postgres_location
+
+pytestmark = pytest.mark.postgres
+
+RACERS = 4
+ROUNDS = 20
+BARRIER_TIMEOUT_S = 60
+
+
+@pytest.fixture
+def pg_location(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))
+    return postgres_location()
+
+
+def test_empty_schema_is_not_a_store_when_reading(pg_location: str) -> None:
+    with pytest.raises(StoreNotFound, match="no despina store"):
+        open_store(pg_location, create=False)
+    open_store(pg_location).close()
+    open_store(pg_location, create=False).close()
+
+
+def test_newer_schema_is_refused_with_upgrade_hint(pg_location: str) -> None:
+    import psycopg
+
+    open_store(pg_location).close()
+    with psycopg.connect(pg_location, autocommit=True) as conn:
+        conn.execute("UPDATE despina_store_meta SET version = 999")
+    with pytest.raises(SchemaVersionError, match="upgrade despina"):
+        open_store(pg_location)
+
+
+def test_description_hides_the_password(pg_location: str) -> None:
+    with open_store(pg_location) as store:
+        assert ":despina@" not in store.engine.description
+        assert "***@" in store.engine.description
+
+
+def test_missing_files_folder_setting_is_explained(
+    pg_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DESPINA_FILES_DIR")
+    with pytest.raises(StoreNotFound, match="DESPINA_FILES_DIR"):
+        open_store(pg_location)
+
+
+def test_unreachable_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path))
+    with pytest.raises(
+        StoreNotFound, match=r"cannot connect to postgresql://u:\*\*\*@127.0.0.1:1/"
+    ):
+        open_store("postgresql://u:secret@127.0.0.1:1/x")
+
+
+def test_stores_racing_on_one_series_keep_every_point(pg_location: str) -> None:
+    """Separate engines (as separate server processes) append to the same series in turn.
+
+    Each append reads the series state and writes it back; the engine's writer lock must make
+    those read-modify-writes serial, or counts and chunks would lose points.
+    """
+    open_store(pg_location).apply([create("shared")])
+    turn = threading.Barrier(RACERS)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    next_step = iter(range(RACERS * ROUNDS))
+
+    def racer() -> None:
+        with open_store(pg_location) as store:
+            try:
+                for _ in range(ROUNDS):
+                    turn.wait(timeout=BARRIER_TIMEOUT_S)
+                    with lock:
+                        step = next(next_step)
+                    # Steps are handed out in order but may land out of order: a late step is
+                    # rejected by the rules (an issue), never lost silently or double counted.
+                    store.apply([metrics("shared", {"m": [float(step)]}, start=step)])
+            except BaseException as error:  # collected: a thread cannot fail the test itself
+                errors.append(error)
+                turn.abort()  # release the others instead of leaving them at the barrier
+
+    threads = [threading.Thread(target=racer) for _ in range(RACERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_store(pg_location) as store:
+        points = float_points(store, "shared", "m")
+        with store.engine.read() as tx:
+            project = tx.projects()[0]
+            run = tx.run(project.pk, "shared")
+            assert run is not None
+            state = tx.series(run.pk)["m"]
+    assert np.all(np.diff(points[:, 0]) > 0)
+    assert np.array_equal(points[:, 0], points[:, 1])
+    assert state.count == len(points) and state.last_step == points[-1, 0]
