@@ -5,7 +5,6 @@ What a run holds is read back from the embedded store the client wrote into.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +85,7 @@ def make_trainer(logger: Any, root: Path, **kwargs: Any) -> Any:
 
 @dataclass
 class StoredRun:
-    """One run as the store holds it: configs, tags, float series (own and with lineage)."""
+    """One run as ``despina.query.Reader`` returns it: configs, types, float series, files."""
 
     run_id: str
     configs: dict[str, Any]
@@ -104,75 +103,55 @@ class StoredRun:
         return [v for _, v in self.series[path]]
 
 
-def _float_points(tx: Any, series_pk: int, up_to: float) -> list[tuple[float, float]]:
-    import numpy as np
-
-    points: list[tuple[float, float]] = []
-    for chunk in tx.chunks(series_pk, None, None, timestamps=False):
-        steps = np.frombuffer(chunk.steps, dtype="<f8")
-        values = np.frombuffer(chunk.values, dtype="<f8")
-        points += [(float(s), float(v)) for s, v in zip(steps, values, strict=True) if s <= up_to]
-    return points
-
-
 def stored_runs(store_dir: Path, project: str = PROJECT) -> list[str]:
-    from despina.store import open_store
+    from despina.query import Reader
 
     if not (store_dir / "despina.sqlite3").exists():
         return []
-    store = open_store(str(store_dir))
-    try:
-        with store.engine.read() as tx:
-            row = tx.project(project)
-            return [] if row is None else sorted(r.custom_id for r in tx.runs(row.pk))
-    finally:
-        store.close()
+    with Reader(str(store_dir)) as reader:
+        if project not in reader.list_projects():
+            return []
+        return sorted(reader.list_runs(project))
+
+
+def _points(reader: Any, project: str, run_id: str, path: str, lineage: bool) -> Any:
+    # One attribute per call: every row is then a stored point, so a NaN is a stored NaN.
+    frame = reader.fetch_metrics(project, [run_id], [path], lineage_to_the_root=lineage)
+    return [(float(step), float(value)) for (_, step), value in frame[path].items()]
 
 
 def stored_run(store_dir: Path, run_id: str, project: str = PROJECT) -> StoredRun:
-    """Read one run back from the store (configs decoded, float series with and without lineage).
+    """Read one run back through ``despina.query.Reader``."""
+    from despina.query import Reader
 
-    Reads the store engine directly: ``despina.query.Reader`` had not landed when these tests
-    were written; switch to it once it has.
-    """
-    from despina.store import ancestry, decode_value, open_store
-
-    store = open_store(str(store_dir))
-    try:
-        with store.engine.read() as tx:
-            project_row = tx.project(project)
-            assert project_row is not None, f"project {project} not in the store"
-            run = tx.run(project_row.pk, run_id)
-            assert run is not None, f"run {run_id} not in the store"
-            attrs = tx.attributes(run.pk)
-            configs = {path: decode_value(text) for path, (_, text) in attrs.items()}
-            types = {path: kind for path, (kind, _) in attrs.items()}
-            own = {
-                path: _float_points(tx, state.pk, math.inf)
-                for path, state in tx.series(run.pk).items()
-                if state.type == "floatSeries"
-            }
-            lineage: dict[str, list[tuple[float, float]]] = {}
-            for segment in reversed(ancestry(tx, run)):
-                for path, state in tx.series(segment.run.pk).items():
-                    if state.type == "floatSeries":
-                        points = _float_points(tx, state.pk, segment.up_to)
-                        lineage.setdefault(path, []).extend(points)
-            parent = tx.run_by_pk(run.parent_pk) if run.parent_pk is not None else None
-            files = {}
-            for path, kind in types.items():
-                if kind == "fileRef":
-                    with store.open_file(project, configs[path]["path"]) as handle:
-                        files[path] = handle.read()
-        return StoredRun(
-            run_id=run_id,
-            configs=configs,
-            types=types,
-            series=own,
-            parent_id=parent.custom_id if parent else None,
-            fork_step=run.fork_step,
-            lineage=lineage,
-            files=files,
-        )
-    finally:
-        store.close()
+    with Reader(str(store_dir)) as reader:
+        details = reader.run_details(project, run_id)
+        types = reader.attribute_types(project, [run_id])
+        configs = dict(details["configs"])
+        configs["sys/tags"] = details["tags"]
+        configs["sys/group_tags"] = details["group_tags"]
+        metrics = [p for p, kind in types.items() if kind == "float_series"]
+        own = details["series"]
+        series = {
+            p: _points(reader, project, run_id, p, False)
+            for p in metrics
+            if own.get(p) and not own[p]["inherited"]
+        }
+        lineage = {p: _points(reader, project, run_id, p, True) for p in metrics}
+        files: dict[str, bytes] = {}
+        file_paths = [p for p, kind in types.items() if kind == "file"]
+        if file_paths:
+            target = store_dir.parent / f"downloads-{run_id}"
+            table = reader.download_files(project, [run_id], file_paths, target)
+            for row in table.itertuples():
+                files[str(row.attribute)] = Path(str(row.path)).read_bytes()
+    return StoredRun(
+        run_id=run_id,
+        configs=configs,
+        types=types,
+        series=series,
+        parent_id=details["lineage"]["parent"],
+        fork_step=details["lineage"]["fork_step"],
+        lineage=lineage,
+        files=files,
+    )

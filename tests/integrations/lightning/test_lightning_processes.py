@@ -1,0 +1,67 @@
+"""System metrics on a thread, and ddp_spawn with two CPU processes (gloo)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from despina_lightning import NeptuneScaleLogger
+from lightning_support import (
+    BATCHES_PER_EPOCH,
+    TinyModule,
+    loader,
+    make_trainer,
+    needs_client_and_store,
+    stored_run,
+    stored_runs,
+)
+
+pytestmark = needs_client_and_store
+
+QUIET = {"enable_console_log_capture": False}
+SAMPLE_INTERVAL_S = 0.05
+
+
+class SlowModule(TinyModule):
+    """Long enough per step for the sampler to take a few samples during fit."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        time.sleep(SAMPLE_INTERVAL_S)
+        return super().training_step(batch, batch_idx)
+
+
+def test_system_metrics_are_sampled_on_the_training_step_axis(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("psutil")
+    logger = NeptuneScaleLogger(
+        system_metrics=True, system_metrics_interval_s=SAMPLE_INTERVAL_S, **QUIET
+    )
+    make_trainer(logger, tmp_path, max_epochs=1).fit(SlowModule(), loader(), loader(1))
+    logger.close()
+    run = stored_run(store_dir, logger.version)
+    cpu = run.steps("training/system/cpu/percent")
+    assert len(cpu) >= 2 and cpu == sorted(set(cpu))
+    assert 0 <= cpu[-1] <= BATCHES_PER_EPOCH  # on the training step axis, not wall time
+    memory = run.values("training/system/memory/used_percent")
+    assert all(0 < v <= 100 for v in memory)
+    assert all(v > 0 for v in run.values("training/system/process/rss_mib"))
+
+
+@pytest.mark.slow
+def test_ddp_spawn_two_processes_log_one_run_from_rank_zero(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    logger = NeptuneScaleLogger(run_id="ddp", tags=["ddp"], **QUIET)
+    trainer = make_trainer(
+        logger, tmp_path, max_epochs=1, strategy="ddp_spawn", devices=2, num_nodes=1
+    )
+    trainer.fit(TinyModule(), loader(), loader(1))
+    assert stored_runs(store_dir) == ["ddp"]
+    run = stored_run(store_dir, "ddp")
+    # Each of the two processes sees half of the 4 batches.
+    assert run.steps("training/train/loss_step") == [0, 1]
+    assert run.configs["training/status"] == "success"
+    assert run.configs["sys/tags"] == ["ddp"]
