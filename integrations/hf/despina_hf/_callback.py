@@ -22,7 +22,7 @@ from transformers.trainer_callback import ExportableState
 
 from . import _paths
 from ._checkpoints import CheckpointPolicy, CheckpointUploader, find_checkpoint_dir
-from ._configs import model_configs, parameter_counts, trainer_arg_configs
+from ._describe import describe_run, resumed_record
 from ._failure import ErrorDetails, find_calling_trainer, watch
 from ._guard import contained
 from ._metrics import split_logs
@@ -40,6 +40,9 @@ __all__ = ["NeptuneScaleCallback"]
 
 logger = logging.getLogger("despina_hf")
 
+# Name under which a checkpoint's trainer_state.json remembers the run that wrote it (the Trainer
+# also sets it as an attribute on a callback it restores).
+CHECKPOINT_ATTRIBUTE = "_checkpoint_run"
 # Run() keyword values that can be written into a checkpoint's trainer_state.json.
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -131,7 +134,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
 
     def state(self) -> dict[str, Any]:
         record = None if self._session is None else self._session.record.to_json()
-        return {"args": self._checkpoint_args(), "attributes": {"_checkpoint_run": record}}
+        return {"args": self._checkpoint_args(), "attributes": {CHECKPOINT_ATTRIBUTE: record}}
 
     def _checkpoint_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -209,7 +212,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
     # ----- internals -------------------------------------------------------------------------
 
     def _start_training(self, args: Any, state: Any, model: Any) -> None:
-        resume_from = self._resumed_record(state)
+        resume_from = resumed_record(state, type(self).__name__, CHECKPOINT_ATTRIBUTE)
         search = bool(state.is_hyper_param_search)
         session = self._session
         if session is not None and (session.trained or search or resume_from is not None):
@@ -238,7 +241,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
                 run_id = derived_run_id(base, f"resume{state.global_step}")
             elif search:
                 self._trials += 1
-                run_id = derived_run_id(self._base_run_id, f"trial{self._trial_number(state)}")
+                run_id = derived_run_id(self._base_run_id, f"trial{self._trial_number()}")
                 experiment = None  # trials are siblings, not successive heads of one experiment
             elif self._opened == 0:
                 run_id = self._run_id or self._base_run_id
@@ -260,67 +263,33 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
     def _describe(
         self, session: RunSession, args: Any, state: Any, model: Any, fork: tuple[str, int] | None
     ) -> None:
-        run = session.run
-        configs: dict[str, Any] = {_paths.INTEGRATION: "despina_hf.NeptuneScaleCallback"}
-        if self._description is not None:
-            configs[_paths.DESCRIPTION] = self._description
-        if self._log_parameters:
-            configs.update(trainer_arg_configs(args))
-            if model is not None:
-                configs.update(model_configs(model))
-                configs.update(parameter_counts(model))
-        if fork is not None:
-            configs[_paths.RESUMED_FROM_CHECKPOINT_STEP] = fork[1]
-        if getattr(state, "is_hyper_param_search", False):
-            configs.update(self._trial_configs(state))
-        run.log_configs(configs)
+        search = bool(getattr(state, "is_hyper_param_search", False))
+        configs = describe_run(
+            args,
+            state,
+            model,
+            log_parameters=self._log_parameters,
+            description=self._description,
+            fork_step=None if fork is None else fork[1],
+            trial_number=self._trial_number() if search else None,
+        )
+        session.run.log_configs(configs)
         group_tags = list(self._group_tags)
-        if getattr(state, "is_hyper_param_search", False):
+        if search:
             if self._search_tag is None:
                 self._search_tag = f"hpo-{self._base_run_id}-{secrets.token_hex(2)}"
             group_tags.append(self._search_tag)
         if self._tags:
-            run.add_tags(self._tags)
+            session.run.add_tags(self._tags)
         if group_tags:
-            run.add_tags(group_tags, group_tags=True)
+            session.run.add_tags(group_tags, group_tags=True)
 
-    def _trial_number(self, state: Any) -> int:
+    def _trial_number(self) -> int:
         """The search backend's trial number (optuna's ``trial.number``, as in the BestRun the
         search returns) when the Trainer holds a trial object, else our own count."""
         trainer = find_calling_trainer(Trainer)
         number = getattr(getattr(trainer, "_trial", None), "number", None)
         return number if isinstance(number, int) else self._trials
-
-    def _trial_configs(self, state: Any) -> dict[str, Any]:
-        number = self._trial_number(state)
-        configs: dict[str, Any] = {
-            _paths.TRIAL_NAME: state.trial_name or f"trial-{number}",
-            _paths.TRIAL_NUMBER: number,
-        }
-        params = state.trial_params or {}
-        for key, value in params.items():
-            configs[f"{_paths.TRIAL_PARAMS}/{key}"] = (
-                value if isinstance(value, int | float | str | bool) else str(value)
-            )
-        return configs
-
-    def _resumed_record(self, state: Any) -> RunRecord | None:
-        """The run that wrote the checkpoint this training restored, if it was resumed."""
-        if int(state.global_step) <= 0:
-            return None  # a fresh training: the stored state is our own, not a checkpoint's
-        stored = state.stateful_callbacks if isinstance(state.stateful_callbacks, dict) else {}
-        entries = stored.get(type(self).__name__)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if isinstance(entry, Mapping):
-                record = RunRecord.from_json(entry.get("attributes", {}).get("_checkpoint_run"))
-                if record is not None:
-                    return record
-        logger.warning(
-            "despina_hf: training resumed at step %s from a checkpoint that names no run; "
-            "starting a new run (its steps begin there)",
-            state.global_step,
-        )
-        return None
 
     def _ensure_session(self, args: Any, state: Any, model: Any) -> RunSession:
         if self._session is None:
@@ -363,7 +332,9 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
     def _on_train_failed(self, error: ErrorDetails) -> None:
         session = self._session
         if session is None or not session.training:
-            logger.error("despina_hf: train() failed (%s) before a run was open", error.type)
+            # Failed before on_train_begin opened a run, or on a rank that does not log: the
+            # exception reaches the caller anyway and there is no run to mark.
+            logger.debug("despina_hf: train() failed (%s) with no training run open", error.type)
             return
         self._mark_failed(session, error.message, error.type, error.traceback)
         self.close()

@@ -54,3 +54,14 @@ def tiny_bert() -> Any:
 def accuracy(prediction: Any) -> dict[str, float]:
     predicted = prediction.predictions.argmax(-1)
     return {"accuracy": float((predicted == prediction.label_ids).mean())}
+
+
+class FailAtStep(transformers.TrainerCallback):
+    """Stands for a crash in the middle of training (after a checkpoint was written)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == self.step:
+            raise RuntimeError(f"simulated crash at step {self.step}")

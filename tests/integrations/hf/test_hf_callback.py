@@ -11,18 +11,7 @@ from typing import Any
 import pytest
 import transformers
 from despina_hf import NeptuneScaleCallback
-from hf_tiny import TinyClassification
-
-
-class FailAtStep(transformers.TrainerCallback):
-    """Stands for a crash in the middle of training (after a checkpoint was written)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.global_step == self.step:
-            raise RuntimeError(f"simulated crash at step {self.step}")
+from hf_tiny import FailAtStep, TinyClassification
 
 
 def test_train_evaluate_predict_land_in_one_run(make_trainer: Any, stored: Any) -> None:

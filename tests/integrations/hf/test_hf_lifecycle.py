@@ -1,0 +1,118 @@
+"""Run lifecycle corners: a callback added late, a run passed in, evaluate() before train(),
+and the exit-time backstop for a training that never ended. Real Trainer, real store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from despina_hf import NeptuneScaleCallback
+from hf_tiny import PROJECT, FailAtStep
+from neptune_scale import Run
+
+HERE = Path(__file__).parent
+
+
+def test_callback_added_later_records_failure_once_watched(make_trainer: Any, stored: Any) -> None:
+    unwatched = NeptuneScaleCallback(run_id="late-unwatched")
+    trainer = make_trainer(FailAtStep(2))
+    trainer.add_callback(unwatched)
+    with pytest.raises(RuntimeError):
+        trainer.train()
+    unwatched.close()  # no wrapper saw the exception: close() still knows training never ended
+
+    watched = NeptuneScaleCallback(run_id="late-watched")
+    trainer = make_trainer(FailAtStep(2))
+    trainer.add_callback(watched)
+    watched.watch(trainer)
+    watched.watch(trainer)  # idempotent: one wrapper, one record
+    with pytest.raises(RuntimeError):
+        trainer.train()
+
+    store = stored()
+    assert store.values("late-unwatched")["trainer/status"] == "failed"
+    assert store.values("late-unwatched")["trainer/error/message"] == "train() did not finish"
+    recorded = store.values("late-watched")
+    assert recorded["trainer/status"] == "failed"
+    assert recorded["trainer/error/message"] == "simulated crash at step 2"
+
+
+def test_a_run_passed_in_is_used_and_left_open(make_trainer: Any, stored: Any) -> None:
+    run = Run(run_id="mine", experiment_name="own-run")
+    run.log_configs({"notes/owner": "the user"})
+    callback = NeptuneScaleCallback(run=run)
+    trainer = make_trainer(callback, max_steps=3)
+    trainer.train()
+    callback.close()  # the user's run: waited for, not closed
+    run.log_configs({"notes/after": "still open"})
+    run.close()
+
+    store = stored()
+    assert store.run_ids() == ["mine"]
+    values = store.values("mine")
+    assert values["notes/owner"] == "the user" and values["notes/after"] == "still open"
+    assert values["trainer/status"] == "succeeded"
+    assert sorted(store.metric("mine", "train/loss")) == [1.0, 2.0, 3.0]
+
+
+def test_evaluate_before_train_opens_the_run_training_then_uses(
+    make_trainer: Any, stored: Any
+) -> None:
+    callback = NeptuneScaleCallback(run_id="eval-first")
+    trainer = make_trainer(callback, max_steps=2)
+    trainer.evaluate()  # baseline at step 0
+    trainer.train()
+    trainer.evaluate()
+    callback.close()
+
+    store = stored()
+    assert store.run_ids() == ["eval-first"]
+    assert sorted(store.metric("eval-first", "eval/loss")) == [0.0, 2.0]
+    assert store.values("eval-first")["model/config/hidden_size"] == 32
+
+
+@pytest.mark.slow
+def test_training_cut_short_is_marked_failed_at_exit(store_dir: Path, tmp_path: Path) -> None:
+    # A callback added after construction and never watched, and an exception nobody catches:
+    # only the exit-time backstop is left to say the training did not finish.
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(HERE)!r})
+        import transformers
+        from despina_hf import NeptuneScaleCallback
+        from hf_tiny import FailAtStep, TinyClassification, tiny_bert
+
+        args = transformers.TrainingArguments(
+            output_dir={str(tmp_path / "out")!r}, report_to="none", max_steps=4,
+            logging_steps=1, use_cpu=True, disable_tqdm=True, save_strategy="no",
+        )
+        trainer = transformers.Trainer(
+            model=tiny_bert(), args=args, train_dataset=TinyClassification(32, seed=1),
+            callbacks=[FailAtStep(3)],
+        )
+        trainer.add_callback(NeptuneScaleCallback(run_id="cut-short"))
+        trainer.train()
+        """
+    )
+    env = {**os.environ, "NEPTUNE_LOG_DIRECTORY": str(store_dir), "NEPTUNE_PROJECT": PROJECT}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 1 and "simulated crash at step 3" in done.stderr
+
+    from hf_store import Stored
+
+    store = Stored(store_dir)
+    try:
+        values = store.values("cut-short")
+        assert values["trainer/status"] == "failed"
+        assert values["trainer/error/message"] == "train() did not finish"
+        assert sorted(store.metric("cut-short", "train/loss")) == [1.0, 2.0]
+    finally:
+        store.close()
