@@ -157,11 +157,17 @@ class LogWriter:
         old.close()
 
     def flush(self) -> None:
-        """msync: make what was appended survive a power loss."""
+        """msync what was appended (so it survives a power loss), then drop the written pages
+        from this process's page tables: they stay in the page cache, but not in our RSS."""
         with self._lock:
-            mm = self._mm
-        if not mm.closed:
+            mm, offset = self._mm, self._offset
+        done = offset - offset % mmap.PAGESIZE  # the writer only touches bytes after offset
+        try:
             mm.flush()
+            if done:
+                mm.madvise(mmap.MADV_DONTNEED, 0, done)
+        except ValueError:
+            pass  # the segment was closed meanwhile (rolled over): already flushed
 
     def close(self) -> None:
         with self._lock:
@@ -180,6 +186,9 @@ class _ClosedMap:
     closed = True
 
     def flush(self) -> None:
+        return None
+
+    def madvise(self, option: int, start: int, length: int) -> None:
         return None
 
     def close(self) -> None:

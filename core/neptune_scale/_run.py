@@ -93,6 +93,7 @@ class Run:
         self._series_counters: dict[str, float] = {}
         self._raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
         self._builder = SnapshotBuilder(self._report_invalid)
+        self._metric_encoders = self._builder.plans
         fork = v.check_fork(fork_run_id, fork_step)
         if resume and fork is not None:
             raise ValueError(
@@ -228,21 +229,31 @@ class Run:
         pipeline = self._pipeline
         if pipeline is None:
             return self._inactive()
-        if timestamp is None:
+        if timestamp is None and not preview and preview_completion is None:
             ms = _time_ns() // 1_000_000
             ts = self._ts_cache
             if ms != ts[0]:
                 ts = self._ts_cache = (ms, _timestamp_field(ms // 1000, ms % 1000 * 1_000_000))
-            head = step_field + ts[1]
-        else:
-            head = step_field + self._stamp(timestamp)
-        if preview or preview_completion is not None:
-            records = self._builder.metrics(data, head, self._preview(preview, preview_completion))
-        else:
-            record = self._builder.metric_record(data, head)
-            records = self._builder.metrics(data, head) if record is None else [record]
-        for record in records:
-            pipeline.append(KIND_SNAPSHOT, record)
+            encode = self._metric_encoders.get(tuple(data))
+            if encode is None:
+                encode = self._builder.metric_encoder(tuple(data))
+            record = encode(data, step_field + ts[1])
+            if record is not None:
+                pipeline.append(KIND_SNAPSHOT, record)
+                return None
+        return self._log_metrics_checked(data, step_field, timestamp, preview, preview_completion)
+
+    def _log_metrics_checked(
+        self,
+        data: Mapping[str, Any],
+        step_field: bytes,
+        timestamp: datetime | None,
+        preview: bool,
+        preview_completion: float | None,
+    ) -> None:
+        """log_metrics beyond the fast path: explicit timestamps, previews, values to check."""
+        tail = self._preview(preview, preview_completion) if preview or preview_completion else b""
+        self._append_all(self._builder.metrics(data, step_field + self._stamp(timestamp), tail))
 
     def _step_field(self, step: Any) -> bytes:
         step = v.check_step(step)

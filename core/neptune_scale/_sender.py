@@ -1,7 +1,7 @@
 """Sender and status checker: from the operation log to the transport, and back to the log.
 
 The sender reads records after the last submitted position, batches them into ``RunOperation``
-messages by concatenating bytes (a CreateRun alone, snapshots up to ``MAX_REQUEST_BYTES``),
+messages by concatenating bytes (a CreateRun alone, snapshots up to ``MAX_BATCH_BYTES``),
 submits them and records the request ids. The status checker asks the transport about those ids
 in order; what is confirmed processed is marked in the log's ``acked`` file, and the rules broken
 where the data landed go to the callbacks as their exceptions.
@@ -33,6 +33,9 @@ from neptune_scale.transport import Failed, IngestIssue, Processed, Transport
 __all__ = ["InFlight", "PipelineState", "Sender", "StatusChecker"]
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024 - 200  # protocol §2.5, minus room for the envelope
+# Batches stay well below the protocol's limit: requests of a few MiB already amortise the
+# per-request cost, and smaller ones keep the sender's memory (and RSS) low.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_CHECK_IDS = 1000  # ids per check() call (protocol §2.2)
 FIRST_POLL_S = 0.005  # status polling starts fast (the local transport answers at once)
 MAX_POLL_S = 1.0  # ... and slows down to the official client's period
@@ -112,7 +115,7 @@ class Sender(Worker):
         self._reader = _oplog.LogReader(state.folder, state.sent_position)
         self._limit = limit  # the writer's position: everything before it is complete
         self._prefix = enc.run_operation_prefix(project, run_id)
-        self._budget = MAX_REQUEST_BYTES - len(self._prefix)
+        self._budget = min(MAX_BATCH_BYTES, MAX_REQUEST_BYTES - len(self._prefix))
         self._batch: tuple[int, bytes, int, int] | None = None  # kind, payload, end, ops
         self._backoff = Backoff()
 

@@ -25,9 +25,10 @@ MAX_CACHED_KEY_SETS = 4096  # metric key sets whose encoding plan is kept
 
 SMALL_FRAME_LIMIT = 1 << 14  # snapshots below this size get a precomputed frame prefix
 _FRAMES = tuple(b"\x0a" + enc.varint(n) for n in range(SMALL_FRAME_LIMIT))
-_INVALID_KEYS = object()  # plan marker: some key of this key set is not a valid path
+MAX_GENERATED_KEYS = 64  # key sets up to this size get a generated encoder, larger a generic one
 
 Report = Callable[[str], None]
+MetricEncoder = Callable[[Mapping[str, Any], bytes], "bytes | None"]
 
 
 class SnapshotBuilder:
@@ -35,50 +36,26 @@ class SnapshotBuilder:
 
     def __init__(self, report: Report) -> None:
         self._report = report
-        self._plans: dict[tuple[Any, ...], Any] = {}
+        self.plans: dict[tuple[Any, ...], MetricEncoder] = {}  # metric key set -> encoder
 
     # -- metrics: the hot path --------------------------------------------------------------
-    def metric_record(self, data: Mapping[str, Any], head: bytes) -> bytes | None:
-        """The framed snapshot appending one float point per key, or None when the fast path
-        does not apply (unseen invalid key, a value struct cannot pack, a big snapshot): then
-        call :meth:`metrics`, which validates value by value."""
-        keys = tuple(data)
-        plan = self._plans.get(keys)
-        if plan is None:
-            plan = self._plan(keys)
-        if plan is _INVALID_KEYS:
-            return None
-        packer, template, body_len = plan
-        size = len(head) + body_len
-        if size >= SMALL_FRAME_LIMIT:
-            return None
-        args = template.copy()
-        args[1::2] = data.values()
-        try:
-            record: bytes = _FRAMES[size] + head + packer.pack(*args)
-            return record
-        except (TypeError, struct.error, OverflowError):
-            return None
+    def metric_encoder(self, keys: tuple[Any, ...]) -> MetricEncoder:
+        """The encoder for metric dicts with exactly these keys, in this order (cached).
+
+        An encoder returns the framed snapshot appending one float point per key, or None when
+        its fast path does not apply (an invalid key, a value struct cannot pack, a big
+        snapshot, a dict changed meanwhile); :meth:`metrics` then checks value by value.
+        """
+        encoder = self.plans.get(keys)
+        if encoder is None:
+            if len(self.plans) >= MAX_CACHED_KEY_SETS:
+                self.plans.clear()
+            encoder = self.plans[keys] = _make_metric_encoder(keys)
+        return encoder
 
     def metrics(self, data: Mapping[str, Any], head: bytes, tail: bytes = b"") -> list[bytes]:
         """Framed snapshot(s) appending float points; ``head`` = step + timestamp fields."""
         return self._split(head, tail, self._metric_entries(data))
-
-    def _plan(self, keys: tuple[Any, ...]) -> Any:
-        if len(self._plans) >= MAX_CACHED_KEY_SETS:
-            self._plans.clear()
-        prefixes: list[bytes] = []
-        for key in keys:
-            if not _path_ok(key):
-                self._plans[keys] = _INVALID_KEYS
-                return _INVALID_KEYS
-            prefixes.append(_metric_prefix(key))
-        packer = struct.Struct("<" + "".join(f"{len(p)}sd" for p in prefixes))
-        template: list[Any] = [None] * (2 * len(prefixes))
-        template[0::2] = prefixes
-        plan = (packer, template, packer.size)
-        self._plans[keys] = plan
-        return plan
 
     def _metric_entries(self, data: Mapping[Any, Any]) -> list[bytes]:
         entries = []
@@ -265,3 +242,59 @@ def _histogram_problem(
     if any(math.isnan(e) for e in edges):
         return "has NaN bin edges"
     return None
+
+
+def _no_fast_path(data: Mapping[str, Any], head: bytes) -> bytes | None:
+    return None
+
+
+def _make_metric_encoder(keys: tuple[Any, ...]) -> MetricEncoder:
+    """A function specialised for one key set: the prefixes of the map entries are constants
+    bound to it, so encoding a call is one struct.pack and two concatenations.
+
+    The source is generated from the number of keys only (never from their text, which is bound
+    as data), like the dataclasses module generates ``__init__``.
+    """
+    if not keys or not all(_path_ok(key) for key in keys):
+        return _no_fast_path
+    prefixes = [_metric_prefix(key) for key in keys]
+    packer = struct.Struct("<" + "".join(f"{len(p)}sd" for p in prefixes))
+    if len(keys) > MAX_GENERATED_KEYS:
+        return _generic_encoder(packer, prefixes)
+    values = ", ".join(f"v{i}" for i in range(len(keys)))
+    packed = ", ".join(f"p{i}, v{i}" for i in range(len(keys)))
+    source = (
+        f"def encode(data, head):\n"
+        f"    size = len(head) + {packer.size}\n"
+        f"    if size >= {SMALL_FRAME_LIMIT}:\n"
+        f"        return None\n"
+        f"    try:\n"
+        f"        {values}, = data.values()\n"
+        f"        return frames[size] + head + pack({packed})\n"
+        f"    except (TypeError, ValueError, OverflowError, struct.error):\n"
+        f"        return None\n"
+    )
+    namespace: dict[str, Any] = {"frames": _FRAMES, "pack": packer.pack, "struct": struct}
+    namespace.update({f"p{i}": prefix for i, prefix in enumerate(prefixes)})
+    exec(compile(source, f"<metric encoder for {len(keys)} keys>", "exec"), namespace)
+    encoder: MetricEncoder = namespace["encode"]
+    return encoder
+
+
+def _generic_encoder(packer: struct.Struct, prefixes: list[bytes]) -> MetricEncoder:
+    template: list[Any] = [None] * (2 * len(prefixes))
+    template[0::2] = prefixes
+
+    def encode(data: Mapping[str, Any], head: bytes) -> bytes | None:
+        size = len(head) + packer.size
+        if size >= SMALL_FRAME_LIMIT or len(data) != len(prefixes):
+            return None
+        args = template.copy()
+        args[1::2] = data.values()
+        try:
+            record: bytes = _FRAMES[size] + head + packer.pack(*args)
+        except (TypeError, ValueError, OverflowError, struct.error):
+            return None
+        return record
+
+    return encode
