@@ -101,6 +101,17 @@ def under_task(x: int) -> int:
 
 @neptune_scale_run(project=PROJECT, secret=SECRET)
 @task
+def closes_early(x: int) -> int:
+    """Closes the run itself, as neptune 2.x code often does, then keeps logging."""
+    run = current_context().user_space_params.NEPTUNE_RUN
+    run.log_metrics({"before": float(x)}, step=0)
+    run.stop()
+    run.log_metrics({"after": float(x)}, step=0)
+    return x
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET)
+@task
 async def async_task(x: int) -> int:
     run = current_context().user_space_params.NEPTUNE_RUN
     await asyncio.sleep(0)

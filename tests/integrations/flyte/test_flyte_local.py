@@ -98,6 +98,14 @@ def test_async_task_is_tracked_until_it_finishes(stored: StoredRuns) -> None:
     assert stored.configs(run_id)["task/status"] == "succeeded"
 
 
+def test_closing_inside_the_task_loses_nothing(stored: StoredRuns) -> None:
+    assert tasks.closes_early(x=5) == 5
+    run_id = _only_run(stored, "closes_early-")
+    assert stored.floats(run_id, "before") == [(0.0, 5.0)]
+    assert stored.floats(run_id, "after") == [(0.0, 5.0)]
+    assert stored.configs(run_id)["task/status"] == "succeeded"
+
+
 def _deck_html() -> dict[str, Any]:
     decks = FlyteContextManager.current_context().user_space_params.decks
     return {deck.name: deck.html for deck in decks}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from ._recording import LastValues
+from ._task_run import LastValues
 
 DECK_NAME = "Neptune"
 # Long config values (paths, prompts) are cut in the Deck; the run holds them whole.

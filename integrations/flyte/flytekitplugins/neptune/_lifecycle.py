@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from ._deck import DECK_NAME, RunSummary, render_deck_html
 from ._identity import AttemptIdentity
 from ._options import TrackingOptions
-from ._recording import last_values, recording_run_class
+from ._task_run import last_values, task_run_class
 
 logger = logging.getLogger("flytekitplugins.neptune")
 
@@ -59,7 +59,7 @@ def open_run(options: TrackingOptions, identity: AttemptIdentity, token: str | N
             options.retry_fork_step,
             identity.run_id,
         )
-    return recording_run_class()(**kwargs)
+    return task_run_class()(**kwargs)
 
 
 def _best_effort(what: str, action: Callable[[], Any]) -> Any:
@@ -113,6 +113,12 @@ def _local_hint(options: TrackingOptions) -> str:
     return f"Stored in the embedded store at {folder}; look at it with `despina ui {folder}`."
 
 
+def _releaser(run: Run) -> Callable[[], None]:
+    """The call that really ends the run (the injected run defers `close()` to us)."""
+    release = getattr(run, "release", None)
+    return release if callable(release) else run.close
+
+
 def _write_deck(summary: RunSummary, run: Run) -> None:
     from flytekit import Deck
 
@@ -144,4 +150,4 @@ def finish_run(
             local_hint=_local_hint(options) if identity.is_local and url is None else None,
         )
         _best_effort("write the Neptune Flyte Deck", lambda: _write_deck(summary, run))
-    _best_effort("close the run", run.close)
+    _best_effort("close the run", _releaser(run))

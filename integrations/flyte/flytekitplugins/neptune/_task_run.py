@@ -1,9 +1,13 @@
-"""Remember the last logged values of a run, for the Flyte Deck written when the task ends.
+"""The run injected into a task: a `neptune_scale.Run` the decorator owns until the task ends.
 
-The client only writes, and reading back from a remote server would need a second client and
-credentials; so the injected run is a `neptune_scale.Run` subclass that notes, in memory, the
-last value of every config and metric it forwards. The data itself still goes through the
-client's public methods unchanged.
+Two additions, both on top of the client's public methods (the data goes through unchanged):
+
+* It notes, in memory, the last value of every config and metric, for the Flyte Deck written
+  when the task ends (the client only writes, and reading back from a remote server would need
+  a second client and credentials).
+* While the task runs, `close()` / `stop()` / leaving `with run:` only wait until everything
+  logged so far is stored: the decorator still has to record the task's status, and anything
+  the task logs afterwards must not be dropped. The decorator closes the run itself.
 """
 
 from __future__ import annotations
@@ -75,16 +79,29 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -
     return args[index] if len(args) > index else None
 
 
-def _define_recording_run() -> type[Run]:
+def _define_task_run() -> type[Run]:
     from neptune_scale import Run
 
-    class RecordingRun(Run):
-        """A `neptune_scale.Run` that also remembers last values for the task's Deck."""
+    class TaskRun(Run):
+        """A `neptune_scale.Run` owned by the decorator (see the module docstring)."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             # Set before the client starts: its constructor may already log (source info).
             self.flyte_last_values = LastValues()
+            self._flyte_owned = True
             super().__init__(*args, **kwargs)
+
+        def close(self, timeout: float | None = None) -> None:
+            if not self._flyte_owned:
+                super().close(timeout)
+                return
+            logger.info("neptune: the run is closed when the task ends; waiting for its data")
+            self.wait_for_processing(timeout)
+
+        def release(self, timeout: float | None = None) -> None:
+            """Close for real: called by the decorator once the task's outcome is logged."""
+            self._flyte_owned = False
+            super().close(timeout)
 
         def log_configs(self, *args: Any, **kwargs: Any) -> Any:
             result = super().log_configs(*args, **kwargs)
@@ -98,7 +115,7 @@ def _define_recording_run() -> type[Run]:
             _note(lambda: self.flyte_last_values.note_metrics(data, step))
             return result
 
-    return RecordingRun
+    return TaskRun
 
 
 def _note(record: Callable[[], None]) -> None:
@@ -111,9 +128,9 @@ def _note(record: Callable[[], None]) -> None:
 
 
 @functools.cache
-def recording_run_class() -> type[Run]:
+def task_run_class() -> type[Run]:
     """The `neptune_scale.Run` subclass, defined on first use so importing stays light."""
-    return _define_recording_run()
+    return _define_task_run()
 
 
 def last_values(run: object) -> LastValues | None:
