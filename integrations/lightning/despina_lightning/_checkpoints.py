@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from neptune_scale.types import File
@@ -46,7 +46,7 @@ def resolve_policy(value: bool | str | None) -> CheckpointPolicy:
     if value is True:
         return DEFAULT_POLICY
     if value in CHECKPOINT_POLICIES:
-        return cast(CheckpointPolicy, value)
+        return value
     raise ValueError(
         f"log_model_checkpoints must be a bool or one of {', '.join(CHECKPOINT_POLICIES)}; "
         f"got {value!r}"

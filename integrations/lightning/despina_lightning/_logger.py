@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch import Trainer
 from lightning.pytorch.loggers.logger import Logger
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only
 
 from despina_lightning._checkpoints import CheckpointRecorder, resolve_policy
 from despina_lightning._metrics import MetricBatcher
@@ -204,7 +204,7 @@ class NeptuneScaleLogger(Logger):
     @rank_zero_only
     def log_model_summary(self, model: LightningModule, max_depth: int = -1) -> None:
         """Store the model summary as ``<prefix>/model/summary`` and its parameter counts."""
-        from lightning.pytorch.utilities.model_summary import ModelSummary
+        from lightning.pytorch.utilities.model_summary import ModelSummary  # type: ignore[attr-defined]
         from neptune_scale.types import File
 
         with contained("logging the model summary"):

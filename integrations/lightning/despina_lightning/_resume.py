@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from lightning.pytorch import Callback, Trainer
@@ -77,7 +78,7 @@ def calling_trainer() -> TrainerCall | None:
     ``trainer.ckpt_path`` is only set once the checkpoint is being restored, after the run must
     already exist, so the argument of ``Trainer._run`` is read from its frame.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     found: Trainer | None = None
     for _ in range(MAX_FRAMES):
         if frame is None:
@@ -97,8 +98,9 @@ def calling_trainer() -> TrainerCall | None:
 
 def attach(trainer: Trainer, identity: dict[str, str | None]) -> None:
     """Add a :class:`RunLink` to the trainer's callbacks, once."""
-    if not any(isinstance(cb, RunLink) for cb in trainer.callbacks):
-        trainer.callbacks.append(RunLink(identity))
+    callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    if not any(isinstance(cb, RunLink) for cb in callbacks):
+        callbacks.append(RunLink(identity))
 
 
 def fork_point_from_checkpoint(call: TrainerCall) -> ForkPoint | None:
