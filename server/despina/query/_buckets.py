@@ -8,7 +8,6 @@ steps; the last one includes ``hi``. ``first``/``last`` are the first and last *
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,12 +102,12 @@ def _point_rows(steps: F64, values: F64, bucket: I64, out: _Partials) -> None:
     last = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
     if len(fb):
         fsteps, fvalues = steps[finite], values[finite]
-        where = np.searchsorted(bucket[starts], fb)
-        u, i_first = np.unique(where, return_index=True)
-        first[0][u], first[1][u] = fsteps[i_first], fvalues[i_first]
-        u, i_rev = np.unique(where[::-1], return_index=True)
-        i_last = len(fb) - 1 - i_rev
-        last[0][u], last[1][u] = fsteps[i_last], fvalues[i_last]
+        where = np.searchsorted(bucket[starts], fb)  # segment of each finite point, sorted
+        change = np.flatnonzero(np.r_[True, where[1:] != where[:-1]])
+        ends = np.r_[change[1:] - 1, len(where) - 1]
+        u = where[change]
+        first[0][u], first[1][u] = fsteps[change], fvalues[change]
+        last[0][u], last[1][u] = fsteps[ends], fvalues[ends]
     out.add(
         bucket[starts],
         count=np.diff(np.r_[starts, len(steps)]),
@@ -138,14 +137,15 @@ def _reduce(parts: _Partials, lo: float, width: float, count: int) -> BucketTabl
             np.add.at(table[name], b, c[name])
         np.fmin.at(table["vmin"], b, c["vmin"])
         np.fmax.at(table["vmax"], b, c["vmax"])
-        ok = ~np.isnan(c["first_step"])  # partials arrive in step order
-        u, i = np.unique(b[ok], return_index=True)
-        table["first_step"][u] = c["first_step"][ok][i]
-        table["first_value"][u] = c["first_value"][ok][i]
-        rb = b[ok][::-1]
-        u, i = np.unique(rb, return_index=True)
-        table["last_step"][u] = c["last_step"][ok][::-1][i]
-        table["last_value"][u] = c["last_value"][ok][::-1][i]
+        ok = np.flatnonzero(~np.isnan(c["first_step"]))
+        first = ok[np.lexsort((c["first_step"][ok], b[ok]))]  # by bucket, then step
+        u, i = np.unique(b[first], return_index=True)
+        table["first_step"][u] = c["first_step"][first[i]]
+        table["first_value"][u] = c["first_value"][first[i]]
+        last = ok[np.lexsort((-c["last_step"][ok], b[ok]))]  # by bucket, latest step first
+        u, i = np.unique(b[last], return_index=True)
+        table["last_step"][u] = c["last_step"][last[i]]
+        table["last_value"][u] = c["last_value"][last[i]]
     ints = {n: table[n].astype(np.int64) for n in ("count", "finite", "nan", "pinf", "ninf")}
     return BucketTable(
         from_step=edges[:-1].astype(np.float64),
@@ -190,6 +190,7 @@ def buckets(
     """Aggregates of the visible float series over ``count`` equal step ranges of [lo, hi]."""
     width = (hi - lo) / count if hi > lo else 1.0
     parts = _Partials()
+    decoded: list[tuple[F64, F64]] = []
 
     def index(steps: F64) -> I64:
         return np.minimum(((steps - lo) // width).astype(np.int64), count - 1)
@@ -208,7 +209,10 @@ def buckets(
         if whole.any():
             kept = [c for c, w in zip(summaries, whole, strict=True) if w]
             _summary_rows(kept, index(first[whole]), parts)
-        _decode_partial(tx, state.pk, summaries, whole, lo, top, index, parts)
+        decoded.extend(_decode_partial(tx, state.pk, summaries, whole, lo, top))
+    if decoded:  # one vectorized pass over every decoded point (buckets never decrease)
+        steps = np.concatenate([d[0] for d in decoded])
+        _point_rows(steps, np.concatenate([d[1] for d in decoded]), index(steps), parts)
     return _reduce(parts, lo, width, count)
 
 
@@ -219,20 +223,23 @@ def _decode_partial(
     whole: npt.NDArray[np.bool_],
     lo: float,
     top: float,
-    index: Callable[[F64], I64],
-    parts: _Partials,
-) -> None:
-    """Decode the chunks not covered by a summary, in runs of neighbours (one query each)."""
+) -> list[tuple[F64, F64]]:
+    """Points of the chunks not covered by a summary, limited to [lo, top]."""
     todo = np.flatnonzero(~whole)
     if not len(todo):
-        return
-    groups = np.split(todo, np.flatnonzero(np.diff(todo) > 1) + 1)
-    for group in groups:
-        a, b = summaries[group[0]], summaries[group[-1]]
-        for chunk in tx.chunks(series_pk, a.first_step, b.last_step, timestamps=False):
-            if chunk.first_step < a.first_step or chunk.first_step > b.first_step:
-                continue
-            steps, values = np.frombuffer(chunk.steps), np.frombuffer(chunk.values)
-            keep = (steps >= lo) & (steps <= top)
-            s, v = steps[keep], values[keep]
-            _point_rows(s, v, index(s), parts)
+        return []
+    chunks_at = getattr(tx, "chunks_at", None)  # optional primitive: one query for all
+    if chunks_at is not None:
+        chunks = chunks_at(series_pk, [summaries[i].first_step for i in todo])
+    else:
+        chunks, wanted = [], {summaries[i].first_step for i in todo}
+        for group in np.split(todo, np.flatnonzero(np.diff(todo) > 1) + 1):
+            a, b = summaries[group[0]], summaries[group[-1]]
+            found = tx.chunks(series_pk, a.first_step, b.last_step, timestamps=False)
+            chunks.extend(c for c in found if c.first_step in wanted)
+    out = []
+    for chunk in chunks:
+        steps, values = np.frombuffer(chunk.steps), np.frombuffer(chunk.values)
+        keep = (steps >= lo) & (steps <= top)
+        out.append((steps[keep], values[keep]))
+    return out

@@ -93,6 +93,7 @@ def _build_view_classes() -> tuple[type[Message], type[Message], type[Message]]:
 
 
 _Batch, _ValueEntry, _SetEntry = _build_view_classes()
+_FloatParts = dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]]
 
 
 @dataclass(slots=True)
@@ -160,33 +161,79 @@ def _decode_snapshots(snapshots: Sequence[Message]) -> DecodedUpdate:
         preview=np.zeros(n, dtype=bool),
         completion=np.full(n, np.nan),
     )
-    groups: dict[bytes, tuple[list[bytes], list[int]]] = {}
+    joined: list[bytes] = []
+    with_points: list[int] = []
     for i, snap in enumerate(snapshots):
         _decode_header(snap, i, out)
-        for raw in snap.append:
-            group = groups.get(raw[:-_FLOAT_BYTES])
-            if group is None:
-                group = groups[raw[:-_FLOAT_BYTES]] = ([], [])
-            group[0].append(raw)
-            group[1].append(i)
+        appended = snap.append
+        if appended:
+            joined.append(b"".join(appended))
+            with_points.append(i)
         for raw in snap.assign:
             entry = _ValueEntry.FromString(raw)
             out.items.append(SnapshotItem(i, "assign", entry.key, entry.value))
         for raw in snap.modify_sets:
             entry = _SetEntry.FromString(raw)
             out.items.append(SnapshotItem(i, "modify", entry.key, entry.value))
-    floats: dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]] = {}
+    if with_points:
+        index = np.asarray(with_points, dtype=np.int64)
+        uniform = _uniform_floats(list(snapshots[with_points[0]].append), joined, index)
+        if uniform is not None:
+            out.floats.extend(uniform)
+        else:
+            _grouped_floats([snapshots[i] for i in with_points], index, out)
+    out.items.sort(key=lambda item: item.snapshot)
+    return out
+
+
+def _uniform_floats(
+    first: list[bytes], joined: list[bytes], index: npt.NDArray[np.int64]
+) -> list[FloatGroup] | None:
+    """The common case in one pass: every snapshot appends the same float attributes in the
+    same order, so the snapshots' entries form a table of fixed-width rows. None otherwise."""
+    layout, width = [], 0
+    for raw in first:
+        path = _float_key(raw[:-_FLOAT_BYTES])
+        if path is None:
+            return None
+        layout.append((path, width + len(raw) - _FLOAT_BYTES))
+        width += len(raw)
+    if any(len(row) != width for row in joined):
+        return None
+    rows = np.frombuffer(b"".join(joined), dtype=np.uint8).reshape(len(joined), width)
+    fixed = np.ones(width, dtype=bool)
+    for _, offset in layout:
+        fixed[offset : offset + _FLOAT_BYTES] = False
+    if not (rows[:, fixed] == rows[0, fixed]).all():
+        return None
+    return [
+        FloatGroup(path, index, rows[:, o : o + _FLOAT_BYTES].copy().view("<f8").ravel())
+        for path, o in layout
+    ]
+
+
+def _grouped_floats(
+    snapshots: Sequence[Message], index: npt.NDArray[np.int64], out: DecodedUpdate
+) -> None:
+    """Any mix of entries: group float entries by their (key + header) prefix."""
+    groups: dict[bytes, tuple[list[bytes], list[int]]] = {}
+    for i, snap in zip(index.tolist(), snapshots, strict=True):
+        for raw in snap.append:
+            group = groups.get(raw[:-_FLOAT_BYTES])
+            if group is None:
+                group = groups[raw[:-_FLOAT_BYTES]] = ([], [])
+            group[0].append(raw)
+            group[1].append(i)
+    floats: _FloatParts = {}
     for prefix, (entries, indexes) in groups.items():
         _decode_group(prefix, entries, indexes, out, floats)
     for path, parts in floats.items():
-        index = np.concatenate([p[0] for p in parts])
+        order_index = np.concatenate([p[0] for p in parts])
         values = np.concatenate([p[1] for p in parts])
         if len(parts) > 1:  # the same attribute arrived in two encodings: restore arrival order
-            order = np.argsort(index, kind="stable")
-            index, values = index[order], values[order]
-        out.floats.append(FloatGroup(path, index, values))
-    out.items.sort(key=lambda item: item.snapshot)
-    return out
+            order = np.argsort(order_index, kind="stable")
+            order_index, values = order_index[order], values[order]
+        out.floats.append(FloatGroup(path, order_index, values))
 
 
 def _decode_header(snap: Message, i: int, out: DecodedUpdate) -> None:
@@ -221,9 +268,6 @@ def _float_key(prefix: bytes) -> str | None:
         return prefix[pos : pos + length].decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-_FloatParts = dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]]
 
 
 def _decode_group(

@@ -26,9 +26,9 @@ from despina.store._issues import Issues
 
 __all__ = ["PointBatch", "append_floats", "append_points", "pack_chunks"]
 
-CHUNK_MAX_POINTS = 4096
+CHUNK_MAX_POINTS = 1024
 # A last chunk smaller than this absorbs the next points, so slow logging still makes big chunks.
-CHUNK_MERGE_BELOW = 1024
+CHUNK_MERGE_BELOW = 256
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

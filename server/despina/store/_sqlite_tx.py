@@ -22,7 +22,6 @@ _SUMMARY_COLUMNS = (
     "series_pk, first_step, last_step, count, finite_count, nan_count, pinf_count, ninf_count, "
     "vmin, vmax, vsum, first_fstep, first_fvalue, last_fstep, last_fvalue"
 )
-_SUMMARY_NAMES = tuple(name.strip() for name in _SUMMARY_COLUMNS.split(","))
 # SQLite allows 32766 bound parameters; stay well below it when expanding IN (...) lists.
 _MAX_IN_LIST = 10_000
 
@@ -67,8 +66,26 @@ def _series(row: Sequence[Any]) -> SeriesState:
 
 
 def _chunk(row: Sequence[Any], arrays: Sequence[bytes] = (b"", b"", b"")) -> FloatChunk:
-    summary = dict(zip(_SUMMARY_NAMES, row[:15], strict=True))
-    return FloatChunk(**summary, steps=arrays[0], values=arrays[1], timestamps=arrays[2])
+    return FloatChunk(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        arrays[0],
+        arrays[1],
+        arrays[2],
+    )
 
 
 def _range(lo: float | None, hi: float | None, first: str, last: str) -> tuple[str, list[float]]:
@@ -80,6 +97,20 @@ def _range(lo: float | None, hi: float | None, first: str, last: str) -> tuple[s
         clauses.append(f" AND {first} <= ?")
         params.append(hi)
     return "".join(clauses), params
+
+
+def _chunk_range(series_pk: int, lo: float | None, hi: float | None) -> tuple[str, list[Any]]:
+    """Chunks overlapping [lo, hi], as an index range: chunks are disjoint and sorted, so the
+    first one needed is the last starting at or before ``lo`` (without this lower bound on
+    first_step SQLite would scan every earlier chunk to test last_step)."""
+    where, params = _range(lo, hi, "first_step", "last_step")
+    if lo is not None:
+        where += (
+            " AND first_step >= coalesce((SELECT max(first_step) FROM float_chunks "
+            "WHERE series_pk = ? AND first_step <= ?), ?)"
+        )
+        params += [series_pk, lo, lo]
+    return where, params
 
 
 def _chunks_of(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -299,7 +330,7 @@ class SQLiteTx:
     def chunk_summaries(
         self, series_pk: int, lo: float | None, hi: float | None
     ) -> list[FloatChunk]:
-        where, params = _range(lo, hi, "first_step", "last_step")
+        where, params = _chunk_range(series_pk, lo, hi)
         sql = (
             f"SELECT {_SUMMARY_COLUMNS} FROM float_chunks WHERE series_pk = ?{where} "
             "ORDER BY first_step"
@@ -309,13 +340,29 @@ class SQLiteTx:
     def chunks(
         self, series_pk: int, lo: float | None, hi: float | None, *, timestamps: bool = True
     ) -> list[FloatChunk]:
-        where, params = _range(lo, hi, "first_step", "last_step")
+        where, params = _chunk_range(series_pk, lo, hi)
         ts = "ts" if timestamps else "x''"
         sql = (
             f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM float_chunks "
             f"WHERE series_pk = ?{where} ORDER BY first_step"
         )
         return [_chunk(row, row[15:]) for row in self._c.execute(sql, (series_pk, *params))]
+
+    def chunks_at(
+        self, series_pk: int, first_steps: Sequence[float], *, timestamps: bool = False
+    ) -> list[FloatChunk]:
+        """Chunks by their first step, in step order (an optional primitive readers use when
+        present: one statement instead of one per range)."""
+        ts = "ts" if timestamps else "x''"
+        out: list[FloatChunk] = []
+        for part in _chunks_of(sorted(first_steps)):
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM float_chunks "
+                f"WHERE series_pk = ? AND first_step IN ({marks}) ORDER BY first_step"
+            )
+            out.extend(_chunk(row, row[15:]) for row in self._c.execute(sql, (series_pk, *part)))
+        return out
 
     # points
     def put_points(self, series_pk: int, points: Sequence[Point]) -> None:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from despina.store import Store, decode_value
+from despina.store._series import CHUNK_MAX_POINTS, CHUNK_MERGE_BELOW
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from opbuild import T0, Snap, codes, create, float_points, metrics, update
 
@@ -140,7 +141,7 @@ def test_small_batches_are_packed_into_chunks(store: Store) -> None:
         state = tx.series(1)["x"]
         chunks = tx.chunk_summaries(state.pk, None, None)  # type: ignore[arg-type]
     assert sum(c.count for c in chunks) == 3000
-    assert len(chunks) <= 3  # merged up to CHUNK_MERGE_BELOW, not one chunk per apply
+    assert len(chunks) <= 3000 // CHUNK_MERGE_BELOW  # merged, not one chunk per apply
     points = float_points(store, "a", "x")
     assert np.array_equal(points[:, 0], np.arange(3000.0)) and np.array_equal(
         points[:, 1], points[:, 0]
@@ -157,6 +158,10 @@ def test_large_batch_is_split_into_bounded_chunks(store: Store) -> None:
     store.apply([create("a"), metrics("a", {"x": np.arange(10_000.0)})])
     with store.engine.read() as tx:
         chunks = tx.chunk_summaries(tx.series(1)["x"].pk, None, None)  # type: ignore[arg-type]
-    assert [c.count for c in chunks] == [4096, 4096, 1808]
-    assert [(c.first_step, c.last_step) for c in chunks][1] == (4096.0, 8191.0)
+    full, rest = divmod(10_000, CHUNK_MAX_POINTS)
+    assert [c.count for c in chunks] == [CHUNK_MAX_POINTS] * full + [rest]
+    assert (chunks[1].first_step, chunks[1].last_step) == (
+        CHUNK_MAX_POINTS,
+        2 * CHUNK_MAX_POINTS - 1,
+    )
     assert chunks[0].first_fvalue == 0.0 and chunks[-1].last_fvalue == 9999.0
