@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,12 +25,42 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
+def _postgres_database() -> Iterator[str]:
+    """A scratch database on the test PostgreSQL server, dropped afterwards."""
+    url = os.environ.get("DESPINA_TEST_POSTGRES")
+    if not url:
+        pytest.skip("DESPINA_TEST_POSTGRES is not set (scripts/postgres-start sets it)")
+    import psycopg
+
+    name = f"despina_api_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{url.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def two_servers(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ServerProcess, ServerProcess, str]]:
+    """Two server processes over one database (SQLite folder, or PostgreSQL)."""
     tmp_path = tmp_path_factory.mktemp("servers")
-    location = str(tmp_path / "store")
+    if request.param == "sqlite":
+        yield from _serve_two(str(tmp_path / "store"), tmp_path)
+        return
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # file bytes of a PG store
+        for url in _postgres_database():
+            yield from _serve_two(url, tmp_path)
+
+
+def _serve_two(location: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess, str]]:
     api_key, _ = KeyRing(ServerDatabase(location)).create_key("team")
     first = ServerProcess(location, tmp_path / "first.log")
     second = ServerProcess(location, tmp_path / "second.log")
