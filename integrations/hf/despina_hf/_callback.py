@@ -113,6 +113,17 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         """The run being written to, or ``None`` before the first hook opened one."""
         return None if self._session is None else self._session.run
 
+    @classmethod
+    def get_run(cls, trainer: Any) -> Any:
+        """The run of the ``NeptuneScaleCallback`` among ``trainer``'s callbacks (as
+        transformers' ``NeptuneCallback.get_run``); ``None`` before a run was opened.
+
+        Raises ValueError when the trainer has no such callback."""
+        for callback in trainer.callback_handler.callbacks:
+            if isinstance(callback, cls):
+                return callback.run
+        raise ValueError("the trainer has no NeptuneScaleCallback among its callbacks")
+
     def watch(self, trainer: Any) -> None:
         """Record a failed ``trainer.train()`` as failed (done automatically when the callback is
         passed to the ``Trainer`` constructor; call it after ``trainer.add_callback(cb)``)."""

@@ -48,6 +48,7 @@ def test_a_run_passed_in_is_used_and_left_open(make_trainer: Any, stored: Any) -
     callback = NeptuneScaleCallback(run=run)
     trainer = make_trainer(callback, max_steps=3)
     trainer.train()
+    assert NeptuneScaleCallback.get_run(trainer) is run
     callback.close()  # the user's run: waited for, not closed
     run.log_configs({"notes/after": "still open"})
     run.close()
