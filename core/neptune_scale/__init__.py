@@ -19,6 +19,7 @@ from __future__ import annotations
 from neptune_scale import exceptions, types
 from neptune_scale._extras import SourceTrackingConfig
 from neptune_scale._logging_handler import NeptuneLoggingHandler
+from neptune_scale._projects import create_project, list_projects
 from neptune_scale._run import Run
 from neptune_scale._sync import sync_run
 
@@ -26,7 +27,9 @@ __all__ = [
     "NeptuneLoggingHandler",
     "Run",
     "SourceTrackingConfig",
+    "create_project",
     "exceptions",
+    "list_projects",
     "sync_run",
     "types",
 ]

@@ -108,6 +108,7 @@ class Pipeline:
                 limit=_position_of(self.writer),
             )
         self._closed = False
+        self._released = False
         self._close_lock = threading.Lock()
         self._forked = False
         _live.add(self)
@@ -214,9 +215,10 @@ class Pipeline:
         return complete
 
     def terminate(self) -> None:
-        """Stop at once; whatever is not delivered stays on disk."""
+        """Stop at once; whatever is not delivered stays on disk. Also ends an interrupted
+        close()."""
         with self._close_lock:
-            if self._closed or self._forked:
+            if self._forked or self._released:
                 return
             self._closed = True
         for worker in (self._sender, self._checker, self.monitor, self.errors):
@@ -228,6 +230,7 @@ class Pipeline:
         self._release(remove=False)
 
     def _release(self, *, remove: bool) -> None:
+        self._released = True
         if remove:
             shutil.rmtree(self.folder, ignore_errors=True)
         os.close(self._lock_fd)

@@ -13,12 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from neptune_scale import _encoding as enc
 from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
 from neptune_scale._errors import Callbacks
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
+from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._snapshots import SnapshotBuilder
@@ -83,6 +85,7 @@ class Run:
         inherit_configs: bool = True,
         transport: Transport | None = None,
     ) -> None:
+        setup_client_logger()
         self._pipeline: Pipeline | None = None
         self._closed = False
         self._warned_closed = False
@@ -415,7 +418,16 @@ class Run:
         self._pipeline = None
         if pipeline.forked:
             return  # the parent process owns the run
-        delivered = pipeline.close(timeout, verbose=True)
+        try:
+            delivered = pipeline.close(timeout, verbose=True)
+        except KeyboardInterrupt:
+            pipeline.terminate()
+            print(
+                f"neptune: interrupted; what was not delivered stays on disk: neptune sync "
+                f"{pipeline.folder}",
+                file=sys.stderr,
+            )
+            raise
         if not delivered and not pipeline.state.fatal and pipeline.pending_ops():
             print(
                 f"neptune: {pipeline.pending_ops()} operations of run {self._run_id!r} are "
@@ -437,11 +449,13 @@ class Run:
         self.close()
 
     def get_run_url(self) -> str:
+        """The run's page: on the server the token names, else in ``despina ui`` (default port)."""
         dest = self._destination
         base = _modes.api_url_from_token(dest.api_token) if dest.api_token else None
         if base is None:
-            base = f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}"
-        return f"{base}/{self._project}/-/run/?customId={self._run_id}"
+            query = urlencode({"project": self._project, "run": self._run_id})
+            return f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}/run?{query}"
+        return f"{base}/{self._project}/-/run/?customId={quote(self._run_id, safe='')}"
 
     def __enter__(self) -> Run:
         return self

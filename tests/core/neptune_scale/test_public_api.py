@@ -11,7 +11,9 @@ def test_package_all_is_pinned() -> None:
         "NeptuneLoggingHandler",
         "Run",
         "SourceTrackingConfig",
+        "create_project",
         "exceptions",
+        "list_projects",
         "sync_run",
         "types",
     ]
