@@ -39,7 +39,7 @@ def runs_page(source: UiSource, query: RunsQuery) -> dict[str, Any]:
     conditions = parse_filter(query.filter)
     needed = list(dict.fromkeys([*FIXED_COLUMNS, *query.columns, query.sort]))
     needed += sorted(filter_attributes(conditions) - set(needed))
-    table = source.runs_table(query.project, needed)
+    table = source.runs_table(query.project, needed)  # shared (cached): filter into copies
     total = len(table)
     table = apply_filter(table, conditions)
     table = _sorted(table, query.sort, query.descending)

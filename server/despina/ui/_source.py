@@ -18,6 +18,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from despina.ui._cache import ExpiringCache
 from despina.ui._values import json_value
 
 __all__ = ["MAX_SERIES_PAGE", "Buckets", "NotFound", "Points", "UiSource"]
@@ -26,6 +27,10 @@ MAX_SERIES_PAGE = 10_000  # string-series lines / histograms in one answer
 MAX_CHILDREN_SHOWN = 200  # a run page lists at most this many forks of the run
 MAX_FILE_SERIES_SHOWN = 100  # latest files of a file series listed on the run page
 LINEAGE_CACHE_RUNS = 10_000  # fork points never change, so they are remembered
+RUNS_TABLE_TTL_S = 10.0  # paging / sorting / filtering within this reuse one table read
+RUNS_TABLE_ENTRIES = 16
+BUCKETS_TTL_S = 30.0  # reopening a chart; its live updates fetch what is newer
+BUCKETS_ENTRIES = 512
 FILE_TYPE, FILE_SERIES = "file", "file_series"
 FLOAT_SERIES, STRING_SERIES, HISTOGRAM_SERIES = "float_series", "string_series", "histogram_series"
 
@@ -71,6 +76,10 @@ class UiSource:
 
         self._reader = Reader(store)
         self._fork_steps: dict[tuple[str, str], float | None] = {}
+        self._tables: ExpiringCache[pd.DataFrame] = ExpiringCache(
+            RUNS_TABLE_TTL_S, RUNS_TABLE_ENTRIES
+        )
+        self._buckets: ExpiringCache[Buckets | None] = ExpiringCache(BUCKETS_TTL_S, BUCKETS_ENTRIES)
 
     def projects(self) -> list[str]:
         return sorted(self._reader.list_projects())
@@ -81,7 +90,11 @@ class UiSource:
         return sorted(types.items())
 
     def runs_table(self, project: str, columns: list[str]) -> pd.DataFrame:
-        """One row per run (creation order), a column per name in ``columns``."""
+        """One row per run (creation order), a column per name in ``columns``; do not modify."""
+        key = (project, tuple(sorted(set(columns))))
+        return self._tables.get_or_compute(key, lambda: self._read_table(project, key[1]))
+
+    def _read_table(self, project: str, columns: tuple[str, ...]) -> pd.DataFrame:
         with _not_found():
             table = self._reader.fetch_runs_table(
                 project, None, list(columns), sort_direction="asc"
@@ -161,6 +174,14 @@ class UiSource:
         self, project: str, run: str, attribute: str, lo: float | None, hi: float | None, count: int
     ) -> Buckets | None:
         """``count`` equal step ranges over [lo, hi] (None = the series' own extent)."""
+        key = (project, run, attribute, lo, hi, count)
+        return self._buckets.get_or_compute(
+            key, lambda: self._read_buckets(project, run, attribute, lo, hi, count)
+        )
+
+    def _read_buckets(
+        self, project: str, run: str, attribute: str, lo: float | None, hi: float | None, count: int
+    ) -> Buckets | None:
         with _not_found():
             frame = self._reader.fetch_metric_buckets(
                 project, [run], [attribute], limit=count, x_range=(lo, hi)

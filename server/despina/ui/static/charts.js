@@ -9,6 +9,8 @@ window.DespinaCharts = (function () {
   const SYNC_KEY = "despina";
   const HEIGHT_PX = 220;
   const LIVE_INTERVAL_MS = 2000;
+  const LIVE_MAX_INTERVAL_MS = 30000; // a chart with nothing new polls less and less often...
+  const LIVE_IDLE_POLLS = 5; // ...after this many empty polls in a row
   const PALETTE = ["#2f6fde", "#e5484d", "#30a46c", "#f5a524", "#8e4ec6", "#12a594", "#d6409f", "#6e56cf", "#978365", "#0091ff"];
   const registry = (window.__despinaCharts = window.__despinaCharts || {});
   const controls = { x: "step", log: false, smoothing: 0, live: true };
@@ -165,7 +167,7 @@ window.DespinaCharts = (function () {
 
     // Live update: ask each run for the points after its last step only.
     async poll() {
-      if (!this.payload || this.range) return;
+      if (!this.payload || this.range || Date.now() < (this.nextPoll || 0)) return;
       let changed = false;
       for (const s of this.payload.series) {
         const body = await D.getJSON("/metric/tail", { project: this.project, run: s.run, attribute: this.attribute, after: s.last_step });
@@ -180,6 +182,10 @@ window.DespinaCharts = (function () {
         changed = true;
       }
       this.exposed.live_polls = (this.exposed.live_polls || 0) + 1;
+      // Back off while nothing arrives (a finished run), back to the base rate when it does.
+      this.idle = changed ? 0 : (this.idle || 0) + 1;
+      const delay = Math.min(LIVE_INTERVAL_MS * 2 ** Math.max(0, this.idle - LIVE_IDLE_POLLS), LIVE_MAX_INTERVAL_MS);
+      this.nextPoll = Date.now() + delay - LIVE_INTERVAL_MS / 2;
       if (this.appended > this.width()) return this.load(); // re-aggregate instead of piling up points
       if (changed) this.draw();
     }

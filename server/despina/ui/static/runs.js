@@ -124,9 +124,13 @@
     window.location.href = (D.page.root || "") + "/compare?" + params.toString();
   });
 
-  D.getJSON("/attributes", { project }).then((body) => {
-    $("attribute-names").replaceChildren(...body.attributes.map((a) => D.el("option", { value: a.name, text: a.type })));
-  }).catch(() => {});
+  // The attribute names (for the columns box) are read only when wanted: in a large project
+  // that read competes with the first page of the table.
+  $("columns").addEventListener("focus", () => {
+    D.getJSON("/attributes", { project }).then((body) => {
+      $("attribute-names").replaceChildren(...body.attributes.map((a) => D.el("option", { value: a.name, text: a.type })));
+    }).catch(() => {});
+  }, { once: true });
   updateCompare();
   load();
 })();
