@@ -144,3 +144,27 @@ def test_logging_after_fit_and_close(store_dir: Path, tmp_path: Path) -> None:
     logger.close()
     logger.close()  # idempotent
     assert stored_run(store_dir, logger.version).configs["notes/after"] == "still open"
+
+
+def test_tracking_failures_never_stop_training(
+    store_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import despina_lightning._safety as safety
+    from neptune_scale import Run
+
+    class FullDiskRun(Run):
+        """The real run, with metric logging failing as if the disk were full."""
+
+        def log_metrics(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("No space left on device")
+
+    safety.RERAISE = False  # production behaviour for this test
+    with FullDiskRun(run_id="flaky", **QUIET) as own:
+        logger = NeptuneScaleLogger(run=own)
+        trainer = make_trainer(logger, tmp_path, max_epochs=1)
+        trainer.fit(TinyModule(), loader(), loader(1))
+    assert trainer.global_step == BATCHES_PER_EPOCH  # training ran to the end
+    assert safety.failures["logging metrics"] >= BATCHES_PER_EPOCH
+    assert "No space left on device" in caplog.text
+    run = stored_run(store_dir, "flaky")
+    assert run.configs["training/status"] == "success"  # what could be stored, was
