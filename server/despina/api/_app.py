@@ -24,6 +24,8 @@ _SECRET_PATTERNS = (
     (re.compile(r"(sig=)[0-9a-fA-F]+"), r"\1***"),
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), "***jwt***"),
     (re.compile(r"dsp1_[0-9a-f]+_[\w-]+"), "***api-key***"),
+    # A whole API token: base64 of JSON, so it starts like every base64 '{"…'.
+    (re.compile(r"eyJ[A-Za-z0-9+/]{16,}={0,2}"), "***api-token***"),
 )
 
 

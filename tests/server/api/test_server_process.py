@@ -138,3 +138,26 @@ def test_abuse_gets_4xx_and_logs_hold_no_secret(
     signature = signed.split("sig=")[1]
     for secret in (api_key, token, tokens["accessToken"], tokens["refreshToken"], signature):
         assert secret not in log  # ...without a single secret
+
+
+def test_redaction_keeps_uvicorn_access_records_formattable() -> None:
+    import logging
+
+    from despina.api import RedactSecrets
+    from despina.auth import encode_api_token
+    from uvicorn.logging import AccessFormatter
+
+    token = encode_api_token("http://h:1", "dsp1_abc123_SECRETSECRET")
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "PUT", f"/storage/a/b/f?perm=w&exp=1&sig=abcdef0123&t={token}", "1.1", 200),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    line = AccessFormatter(use_colors=False).format(record)
+    assert "PUT /storage/a/b/f?perm=w&exp=1&sig=***" in line
+    assert "abcdef0123" not in line and token not in line and "SECRET" not in line

@@ -1,0 +1,225 @@
+"""Leaderboard search, attribute definitions and attribute values over one read transaction.
+
+Each function takes a ``Tx`` and a parsed request and returns the answer the wire wants
+(protocol §5.4–§5.6). Runs are seen as ``despina.query`` sees them (fork lineage on: a forked
+run has its ancestors' series). Pages are offsets, issued as decimal ``nextPageToken`` strings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from neptune_api.proto.neptune_pb.api.v1.model import attributes_pb2 as at
+from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
+
+from despina.api._nql import Query
+from despina.api._query_attrs import (
+    RunRef,
+    attribute_dto,
+    experiment_uuid,
+    float_aggregates,
+    parse_run_ref,
+    resolve_run,
+)
+from despina.api._query_models import NameFilter, NextPage, SearchRequest, TypeFilter
+from despina.query._values import RunView, run_view
+from despina.store import ProjectNotFound, ProjectRow, Tx
+
+__all__ = ["definitions", "name_matcher", "search", "values"]
+
+# Always in a search entry: the client needs sys/id and the label as string_properties.
+ALWAYS_PROJECTED = ("sys/id", "sys/name", "sys/custom_run_id")
+DEFAULT_PAGE_LIMIT = 10_000
+_AGGREGATIONS = {"min": "vmin", "max": "vmax", "average": "average", "variance": "variance"}
+
+
+def project_or_404(tx: Tx, project: str) -> ProjectRow:
+    row = tx.project(project)
+    if row is None:
+        raise ProjectNotFound(f"no project {project!r} on this server")
+    return row
+
+
+def _aggregate(tx: Tx, view: RunView) -> Callable[[str, str], Any]:
+    def value(name: str, aggregation: str) -> Any:
+        if view.types.get(name) != "floatSeries":
+            return None
+        return getattr(float_aggregates(tx, view, name), _AGGREGATIONS[aggregation])
+
+    return value
+
+
+def _sort_key(tx: Tx, view: RunView, spec: SearchRequest) -> Any:
+    by = spec.sorting.sortBy if spec.sorting is not None else None
+    name = by.name if by is not None else "sys/creation_time"
+    kind = view.types.get(name)
+    if kind is None or (by is not None and by.type and by.type != kind):
+        return None
+    mode = by.aggregationMode if by is not None else None
+    if kind == "floatSeries" and mode in _AGGREGATIONS:
+        return _aggregate(tx, view)(name, mode)
+    value = view.values.get(name)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return sorted(value) if isinstance(value, set) else value
+
+
+def _sorted(tx: Tx, views: list[RunView], spec: SearchRequest) -> list[RunView]:
+    keyed = [(_sort_key(tx, v, spec), v) for v in views]
+    have = [(k, v) for k, v in keyed if k is not None]
+    lacking = [v for k, v in keyed if k is None]  # runs lacking the key go last either way
+    descending = spec.sorting is None or spec.sorting.dir == "descending"
+    try:
+        have.sort(key=lambda kv: kv[0], reverse=descending)
+    except TypeError:  # values of mixed types: compare as text
+        have.sort(key=lambda kv: str(kv[0]), reverse=descending)
+    return [v for _, v in have] + lacking
+
+
+def search(tx: Tx, project: str, spec: SearchRequest, query: Query | None) -> bytes:
+    """``ProtoLeaderboardEntriesSearchResultDTO`` of one page of matching runs."""
+    row = project_or_404(tx, project)
+    runs = [r for r in tx.runs(row.pk) if r.is_head or not spec.experimentLeader]
+    views = [run_view(tx, r) for r in runs]
+    if query is not None:
+        views = [v for v in views if query(v.types, v.values, _aggregate(tx, v))]
+    views = _sorted(tx, views, spec)
+    page = views[spec.pagination.offset : spec.pagination.offset + spec.pagination.limit]
+    out = le.ProtoLeaderboardEntriesSearchResultDTO(matching_item_count=len(views))
+    workspace, project_name = project.split("/", 1)
+    for view in page:
+        entry = out.entries.add(
+            experiment_id=experiment_uuid(project, view.run),
+            type="run",
+            project_id=str(row.pk),
+            organization_id=workspace,
+            project_name=project_name,
+            organization_name=workspace,
+        )
+        if spec.attributeFilters is None:
+            paths: Iterable[str] = sorted(view.types)
+        else:
+            paths = dict.fromkeys([*ALWAYS_PROJECTED, *(f.path for f in spec.attributeFilters)])
+        for path in paths:
+            dto = attribute_dto(tx, view, path)
+            if dto is not None:
+                entry.attributes.append(dto)
+    data: bytes = out.SerializeToString()
+    return data
+
+
+def _compile(patterns: Iterable[str] | None) -> list[re.Pattern[str]]:
+    try:
+        return [re.compile(p) for p in patterns or ()]
+    except re.error as error:
+        raise ValueError(f"invalid attribute name regex: {error}") from error
+
+
+def name_matcher(
+    names: NameFilter | None, regex: str | None = None, exact: list[str] | None = None
+) -> Callable[[str], bool]:
+    """Whether a name passes the filters (§5.5: any alternative; all must, none must-not)."""
+    wanted = None if exact is None else set(exact)
+    alternatives = [
+        (_compile(a.mustMatchRegexes), _compile(a.mustNotMatchRegexes))
+        for a in (names.mustMatchAny if names is not None and names.mustMatchAny else [])
+    ]
+    must = _compile(names.mustMatchRegexes if names is not None else None)
+    never = _compile(names.mustNotMatchRegexes if names is not None else None)
+    must.extend(_compile([regex] if regex else []))
+
+    def one(name: str, must: list[re.Pattern[str]], never: list[re.Pattern[str]]) -> bool:
+        return all(p.search(name) for p in must) and not any(p.search(name) for p in never)
+
+    def matches(name: str) -> bool:
+        if wanted is not None and name not in wanted:
+            return False
+        if alternatives and not any(one(name, m, n) for m, n in alternatives):
+            return False
+        return one(name, must, never)
+
+    return matches
+
+
+def _type_matcher(types: list[TypeFilter] | None) -> Callable[[str], bool]:
+    allowed = {t.attributeType for t in types or ()}
+    return lambda kind: not allowed or kind in allowed
+
+
+def selected_views(tx: Tx, project: ProjectRow, ids: list[str] | None) -> list[RunView]:
+    """Runs named by ``ws/proj/SYS-ID`` identifiers of this project (None: every run)."""
+    if ids is None:
+        return [run_view(tx, r) for r in tx.runs(project.pk)]
+    views = []
+    for identifier in dict.fromkeys(ids):
+        ref: RunRef = parse_run_ref(identifier)
+        if ref.project != project.name:
+            continue
+        run = resolve_run(tx, project, ref)
+        if run is not None:
+            views.append(run_view(tx, run))
+    return views
+
+
+def _page(items: list[Any], page: NextPage | None) -> tuple[list[Any], int, str | None]:
+    limit = page.limit if page is not None and page.limit is not None else DEFAULT_PAGE_LIMIT
+    token = page.nextPageToken if page is not None else None
+    if token and not token.isdigit():
+        raise ValueError(f"nextPageToken {token!r} was not issued by this server")
+    start = int(token) if token else 0
+    chosen = items[start : start + limit]
+    more = start + limit < len(items)
+    return chosen, limit, str(start + limit) if more else None
+
+
+def definitions(
+    tx: Tx, projects: list[str], ids: list[str] | None, match: Callable[[str], bool],
+    types: list[TypeFilter] | None, page: NextPage | None,
+) -> dict[str, Any]:  # fmt: skip
+    """JSON ``{"entries": [{name, type}], "nextPage": {...}}`` over the chosen runs."""
+    kind_ok = _type_matcher(types)
+    found: set[tuple[str, str]] = set()
+    for project in projects:
+        row = project_or_404(tx, project)
+        for view in selected_views(tx, row, ids):
+            found.update((n, k) for n, k in view.types.items() if match(n) and kind_ok(k))
+    chosen, limit, token = _page(sorted(found), page)
+    next_page: dict[str, Any] = {"limit": limit}
+    if token is not None:
+        next_page["nextPageToken"] = token
+    return {"entries": [{"name": n, "type": k} for n, k in chosen], "nextPage": next_page}
+
+
+def values(
+    tx: Tx, project: str, ids: list[str] | None, match: Callable[[str], bool],
+    types: list[TypeFilter] | None, page: NextPage | None,
+) -> bytes:  # fmt: skip
+    """``ProtoQueryAttributesResultDTO``: the matching attributes of the chosen runs."""
+    kind_ok = _type_matcher(types)
+    row = project_or_404(tx, project)
+    pairs = [
+        (view, name)
+        for view in selected_views(tx, row, ids)
+        for name, kind in sorted(view.types.items())
+        if match(name) and kind_ok(kind)
+    ]
+    chosen, limit, token = _page(pairs, page)
+    out = at.ProtoQueryAttributesResultDTO()
+    out.nextPage.limit = limit
+    if token is not None:
+        out.nextPage.nextPageToken = token
+    entry = None
+    for view, name in chosen:
+        if entry is None or entry.experimentShortId != view.run.short_id:
+            entry = out.entries.add(
+                experimentId=experiment_uuid(project, view.run),
+                experimentShortId=view.run.short_id,
+            )
+        dto = attribute_dto(tx, view, name)
+        if dto is not None:
+            entry.attributes.append(dto)
+    data: bytes = out.SerializeToString()
+    return data

@@ -1,0 +1,324 @@
+"""The neptune-query read side (protocol §5, checklist R1–R4 and the optional series endpoints).
+
+HTTP glue only: authorize (the same Bearer grants as the write side; a project outside the
+grant answers 403 with ``errorType: ACCESS_DENIED``, which neptune-query turns into
+``NeptuneProjectInaccessible``), parse the body, run the read in a worker thread over one
+consistent snapshot, and answer protobuf (or JSON for definitions). Bad input is a 4xx naming
+the field; an unknown project is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from google.protobuf.message import DecodeError
+from neptune_api.proto.neptune_pb.api.v1.model import requests_pb2 as rq
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from despina.api import _query_read as read
+from despina.api._context import ServerContext, bearer_grant, context_of, read_body, reject
+from despina.api._nql import NQLError, parse
+from despina.api._query_attrs import RunRef, parse_run_ref, resolve_run
+from despina.api._query_models import (
+    DefinitionsRequest,
+    FloatSeriesRequest,
+    SearchRequest,
+    SeriesRequest,
+    ValuesRequest,
+)
+from despina.api._query_series import (
+    DEFAULT_SERIES_PAGE_POINTS,
+    BucketSeries,
+    PageToken,
+    bucket_rows,
+    float_answer,
+    object_page,
+)
+from despina.api._query_wire import encode_float_series_response
+from despina.auth import Grant
+from despina.query._points import float_points
+from despina.store import ProjectNotFound, RunRow, Tx, ancestry
+
+__all__ = ["router"]
+
+router = APIRouter()
+PROTOBUF = "application/x-protobuf"
+LEADERBOARD = "/api/leaderboard/v1"
+MAX_BUCKETS = 10_000  # the client asks for at most 1,001
+MAX_BUCKET_EXPRESSIONS = 1000
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Denied(Exception):
+    pass
+
+
+def _check(grant: Grant, projects: Iterable[str]) -> None:
+    for project in projects:
+        if not grant.allows(project):
+            raise _Denied(f"this token is limited to {grant.scope}; project {project!r} is outside it")
+
+
+def _denied(message: str) -> JSONResponse:
+    body = {"code": 403, "message": message, "detail": message, "errorType": "ACCESS_DENIED"}
+    return JSONResponse(status_code=403, content=body)
+
+
+def _model(kind: type[_M], body: bytes) -> _M:
+    try:
+        return kind.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        reject(422, f"invalid {kind.__name__}: {fields}")
+
+
+async def _answer(
+    request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Tx], Any]
+) -> Any:
+    """Authorize ``projects()`` and run ``work`` in a read transaction in a worker thread."""
+    grant = bearer_grant(request)
+    ctx = context_of(request)
+    try:
+        _check(grant, projects())
+    except _Denied as denied:
+        return _denied(str(denied))
+    except ValueError as error:
+        reject(400, str(error))
+    try:
+        return await run_in_threadpool(_in_snapshot, ctx, work)
+    except ProjectNotFound as error:
+        reject(404, str(error))
+    except (NQLError, ValueError) as error:
+        reject(400, str(error))
+
+
+def _in_snapshot(ctx: ServerContext, work: Callable[[Tx], Any]) -> Any:
+    with ctx.store.engine.read() as tx:
+        return work(tx)
+
+
+def _project_param(request: Request) -> str:
+    project = request.query_params.get("projectIdentifier")
+    if not project:
+        reject(400, "the query parameter projectIdentifier (workspace/project) is required")
+    return project
+
+
+def _protobuf(data: Any) -> Response:
+    return data if isinstance(data, Response) else Response(content=data, media_type=PROTOBUF)
+
+
+@router.post(f"{LEADERBOARD}/proto/leaderboard/entries/search/")
+@router.post(f"{LEADERBOARD}/proto/leaderboard/entries/search", include_in_schema=False)
+async def search_entries(request: Request) -> Response:
+    project = _project_param(request)
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(SearchRequest, body)
+    try:
+        query = parse(spec.query.query) if spec.query is not None else None
+    except NQLError as error:
+        reject(400, f"query.query: {error}")
+    result = await _answer(request, lambda: [project], lambda tx: read.search(tx, project, spec, query))
+    return _protobuf(result)
+
+
+@router.post(f"{LEADERBOARD}/leaderboard/attributes/definitions/query")
+async def attribute_definitions(request: Request) -> Any:
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(DefinitionsRequest, body)
+    match = read.name_matcher(spec.attributeNameFilter, spec.attributeNameRegex)
+
+    def work(tx: Tx) -> dict[str, Any]:
+        return read.definitions(
+            tx,
+            spec.projectIdentifiers,
+            spec.experimentIdsFilter,
+            match,
+            spec.attributeFilter,
+            spec.nextPage,
+        )
+
+    return await _answer(request, lambda: spec.projectIdentifiers, work)
+
+
+@router.post(f"{LEADERBOARD}/proto/leaderboard/attributes/query")
+async def attribute_values(request: Request) -> Response:
+    project = _project_param(request)
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(ValuesRequest, body)
+    match = read.name_matcher(spec.attributeNameFilter, None, spec.attributeNamesFilter)
+
+    def work(tx: Tx) -> bytes:
+        return read.values(
+            tx, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
+        )
+
+    return _protobuf(await _answer(request, lambda: [project], work))
+
+
+class _Runs:
+    """Runs named in one request, resolved once (None for unknown projects or runs)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.cache: dict[RunRef, RunRow | None] = {}
+
+    def get(self, ref: RunRef) -> RunRow | None:
+        if ref not in self.cache:
+            project = self.tx.project(ref.project)
+            self.cache[ref] = None if project is None else resolve_run(self.tx, project, ref)
+        return self.cache[ref]
+
+
+def _refs(identifiers: Iterable[str]) -> list[RunRef]:
+    return [parse_run_ref(i) for i in identifiers]
+
+
+def _range(spec: FloatSeriesRequest | SeriesRequest) -> tuple[float | None, float | None]:
+    return (spec.stepRange.from_, spec.stepRange.to) if spec.stepRange else (None, None)
+
+
+@router.post(f"{LEADERBOARD}/proto/attributes/series/float")
+async def float_series(request: Request) -> Response:
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(FloatSeriesRequest, body)
+
+    def work(tx: Tx) -> bytes:
+        runs = _Runs(tx)
+        answers = []
+        for item in spec.requests:
+            series = item.series
+            answers.append(
+                float_answer(
+                    tx,
+                    item.requestId,
+                    runs.get(parse_run_ref(series.holder.identifier)),
+                    series.attribute,
+                    lineage=series.lineage != "NONE",
+                    previews=bool(series.includePreview),
+                    step_range=_range(spec),
+                    descending=spec.order == "descending",
+                    after=item.afterStep,
+                    limit=spec.perSeriesPointsLimit,
+                )
+            )
+        return encode_float_series_response(answers)
+
+    holders = lambda: {r.project for r in _refs(i.series.holder.identifier for i in spec.requests)}  # noqa: E731
+    return _protobuf(await _answer(request, holders, work))
+
+
+def _series_kind(tx: Tx, run: RunRow, attribute: str, lineage: bool) -> str | None:
+    for segment in ancestry(tx, run, lineage=lineage):
+        state = tx.series(segment.run.pk, [attribute]).get(attribute)
+        if state is not None:
+            return state.type
+    return None
+
+
+@router.post(f"{LEADERBOARD}/proto/attributes/series")
+async def generic_series(request: Request) -> Response:
+    from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
+
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(SeriesRequest, body)
+
+    def work(tx: Tx) -> bytes:
+        runs, out = _Runs(tx), sv.ProtoSeriesValuesResponseDTO()
+        for item in spec.requests:
+            series, lineage = item.series, item.series.lineage != "NONE"
+            run = runs.get(parse_run_ref(series.holder.identifier))
+            kind = None if run is None else _series_kind(tx, run, series.attribute, lineage)
+            if run is None or kind is None or kind == "floatSeries":
+                continue  # the client reads a missing series as "no such series"
+            after = item.searchAfter
+            object_page(
+                tx,
+                out.series.add(requestId=item.requestId),
+                run,
+                series.attribute,
+                kind,
+                lineage=lineage,
+                previews=bool(series.includePreview),
+                step_range=_range(spec),
+                descending=spec.order == "descending",
+                token=PageToken.decode(after.token) if after and after.token else None,
+                total_limit=spec.perSeriesPointsLimit,
+                page_points=DEFAULT_SERIES_PAGE_POINTS,
+            )
+        data: bytes = out.SerializeToString()
+        return data
+
+    holders = lambda: {r.project for r in _refs(i.series.holder.identifier for i in spec.requests)}  # noqa: E731
+    return _protobuf(await _answer(request, holders, work))
+
+
+def _formula_attribute(formula: str) -> str:
+    """``${name}`` (with ``\\``, ``$``, ``{``, ``}`` backslash-escaped) -> ``name``."""
+    if not (formula.startswith("${") and formula.endswith("}")):
+        raise ValueError(f"customYFormula {formula!r} must be '${{attribute}}'")
+    inner, out, escaped = formula[2:-1], [], False
+    for char in inner:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out)
+
+
+def _bucket_request(body: bytes) -> rq.ProtoGetTimeseriesBucketsRequest:
+    spec = rq.ProtoGetTimeseriesBucketsRequest()
+    try:
+        spec.ParseFromString(body)
+    except DecodeError:
+        reject(400, "the request body is not a serialized ProtoGetTimeseriesBucketsRequest")
+    if len(spec.expressions) > MAX_BUCKET_EXPRESSIONS:
+        reject(422, f"expressions: {len(spec.expressions)}; the limit is {MAX_BUCKET_EXPRESSIONS}")
+    if not 1 <= spec.view.maxBuckets <= MAX_BUCKETS:
+        reject(422, f"view.maxBuckets must be between 1 and {MAX_BUCKETS}")
+    if spec.view.xAxis.WhichOneof("axis") not in (None, "steps"):
+        reject(422, "view.xAxis: only steps are supported")
+    return spec
+
+
+@router.post(f"{LEADERBOARD}/proto/attributes/timeseries/buckets")
+async def timeseries_buckets(request: Request) -> Response:
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _bucket_request(body)
+    view = spec.view
+    rng = view.pointFilters.stepRange if view.pointFilters.HasField("stepRange") else None
+    lo = getattr(rng, "from") if rng is not None and rng.HasField("from") else None
+    hi = rng.to if rng is not None and rng.HasField("to") else None
+
+    def work(tx: Tx) -> bytes:
+        runs, series = _Runs(tx), []
+        for expr in spec.expressions:
+            run = runs.get(parse_run_ref(expr.runId))
+            attribute = _formula_attribute(expr.customYFormula)
+            lineage = expr.lineage == rq.ProtoCustomExpression.FULL if hasattr(
+                rq.ProtoCustomExpression, "FULL"
+            ) else expr.lineage == 0
+            cols = (
+                float_points(tx, run, attribute, lo, hi, lineage=lineage, previews=expr.includePreview, timestamps=False)
+                if run is not None
+                else None
+            )
+            steps = cols.steps if cols is not None else _EMPTY
+            values = cols.values if cols is not None else _EMPTY
+            series.append(BucketSeries(expr.requestId, steps, values))
+        x_lo = getattr(view, "from") if view.HasField("from") else None
+        x_hi = view.to if view.HasField("to") else None
+        data: bytes = bucket_rows(series, x_lo, x_hi, view.maxBuckets).SerializeToString()
+        return data
+
+    return _protobuf(await _answer(request, lambda: {r.project for r in _refs(e.runId for e in spec.expressions)}, work))
+
+
+_EMPTY: Any = __import__("numpy").empty(0)
