@@ -94,6 +94,7 @@ class PipelineState:
 
 class Sender(Worker):
     name = "neptune-sender"
+    idle_wake_s = 0.2  # the hot path never wakes the sender: it looks for new records this often
 
     def __init__(
         self,
