@@ -20,7 +20,9 @@ __all__ = ["create_app", "create_router"]
 
 
 def create_router(store: Any, *, prefix: str = "") -> APIRouter:
-    """The UI as a ``fastapi.APIRouter`` over ``store`` (a `despina.store` Store or location).
+    """The UI as a ``fastapi.APIRouter`` over ``store``: a `despina.store.Store`, a store
+    location, or a function returning the store, called on the first request (for apps that
+    open their store at startup: ``create_router(lambda: app.state.ctx.store)``).
 
     ``prefix`` (e.g. ``"/ui"``) moves every UI path under it; links and scripts follow.
     """

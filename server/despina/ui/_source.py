@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import mimetypes
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,14 +73,26 @@ class UiSource:
     """The UI's view of one store (a `despina.store.Store` or its location)."""
 
     def __init__(self, store: Any) -> None:
-        from despina.query import Reader
-
-        self._reader = Reader(store)
+        # A store, its location, or a function giving the store once it is open (a server
+        # opens its store when it starts, after its routes were made).
+        self._store = store
+        self._opened: Any = None
+        self._opening = threading.Lock()
         self._fork_steps: dict[tuple[str, str], float | None] = {}
         self._tables: ExpiringCache[pd.DataFrame] = ExpiringCache(
             RUNS_TABLE_TTL_S, RUNS_TABLE_ENTRIES
         )
         self._buckets: ExpiringCache[Buckets | None] = ExpiringCache(BUCKETS_TTL_S, BUCKETS_ENTRIES)
+
+    @property
+    def _reader(self) -> Any:
+        with self._opening:
+            if self._opened is None:
+                from despina.query import Reader
+
+                from_callable = callable(self._store) and not hasattr(self._store, "apply")
+                self._opened = Reader(self._store() if from_callable else self._store)
+        return self._opened
 
     def projects(self) -> list[str]:
         return sorted(self._reader.list_projects())

@@ -133,6 +133,33 @@ def test_run_page(page: Any, ui_url: str, project: str, tmp_path: Path) -> None:
     assert acc["series"][0]["last_x"] == BASE_STEPS - 1
     page.screenshot(path=str(tmp_path / "run-base.png"), full_page=True)
 
+    # The crosshair follows the mouse on every chart (synced by x).
+    loss_over = page.locator(".chart[data-attribute='train/loss'] .u-over")
+    loss_over.scroll_into_view_if_needed()
+    box = loss_over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    lefts = page.evaluate(
+        "() => ['train/loss', 'train/acc'].map(a =>"
+        " DespinaCharts.charts.find(c => c.attribute === a).plot.cursor.left)"
+    )
+    assert lefts[0] > 0 and abs(lefts[0] - lefts[1]) < 2
+
+    # Smoothing changes the drawn line, not the data, and is kept in the URL.
+    page.evaluate(
+        "() => { const s = document.getElementById('smoothing'); s.value = '0.9';"
+        " s.dispatchEvent(new Event('input')); }"
+    )
+    changed = page.evaluate(
+        "() => { const c = DespinaCharts.charts.find(c => c.attribute === 'train/acc');"
+        " const raw = c.payload.series[0].y, drawn = c.plot.data[1];"
+        " return drawn.filter((v, i) => Math.abs(v - raw[i]) > 1e-9).length; }"
+    )
+    assert changed > 0 and "smooth=0.9" in page.url
+    page.evaluate(
+        "() => { const s = document.getElementById('smoothing'); s.value = '0';"
+        " s.dispatchEvent(new Event('input')); }"
+    )
+
     # Drag across the middle of the chart: the chart fetches the range again, in detail.
     over = page.locator(".chart[data-attribute='train/loss'] .u-over")
     over.scroll_into_view_if_needed()
