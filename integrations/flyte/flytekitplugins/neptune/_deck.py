@@ -70,6 +70,6 @@ def render_deck_html(summary: RunSummary, values: LastValues | None) -> str:
         configs = sorted(values.configs.items())
         parts.append(_table("Final metrics", ("Metric", "Last value", "Step"), metrics))
         parts.append(_table("Configs", ("Attribute", "Value"), configs))
-        if values.dropped:
-            parts.append(f"<p>{values.dropped} more values were logged; see the run.</p>")
+        if values.truncated:
+            parts.append("<p>More attributes were logged than this Deck lists; see the run.</p>")
     return "\n".join(p for p in parts if p)

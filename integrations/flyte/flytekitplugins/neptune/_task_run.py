@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,32 +35,34 @@ class LastValues:
     """Last value per attribute path, thread-safe (tasks may log from worker threads)."""
 
     configs: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, tuple[float, Any]] = field(default_factory=dict)
-    dropped: int = 0
+    metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    truncated: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _room_for(self, target: Mapping[str, Any], path: str) -> bool:
-        if path in target or len(self.configs) + len(self.metrics) < MAX_RECORDED_ATTRIBUTES:
-            return True
-        self.dropped += 1
-        return False
+    def _note(self, target: dict[str, Any], items: Iterable[tuple[str, Any]], size: int) -> None:
+        with self._lock:
+            if len(self.configs) + len(self.metrics) + size <= MAX_RECORDED_ATTRIBUTES:
+                target.update(items)  # the common case: no per-key bookkeeping on the hot path
+                return
+            for path, value in items:
+                if (
+                    path in target
+                    or len(self.configs) + len(self.metrics) < MAX_RECORDED_ATTRIBUTES
+                ):
+                    target[path] = value
+                else:
+                    self.truncated = True
 
     def note_configs(self, data: Mapping[str, Any] | None, flatten: bool) -> None:
-        if not data:
-            return
-        flat = _flatten(data) if flatten else dict(data)
-        with self._lock:
-            for path, value in flat.items():
-                if isinstance(path, str) and self._room_for(self.configs, path):
-                    self.configs[path] = value
+        if data:
+            flat = _flatten(data) if flatten else data
+            self._note(self.configs, flat.items(), len(flat))
 
     def note_metrics(self, data: Mapping[str, Any] | None, step: Any) -> None:
-        if not data:
-            return
-        with self._lock:
-            for path, value in data.items():
-                if isinstance(path, str) and self._room_for(self.metrics, path):
-                    self.metrics[path] = (value, step)
+        if data:
+            # zip/repeat: no Python-level loop on the training hot path.
+            pairs = zip(data, zip(data.values(), repeat(step), strict=False), strict=True)
+            self._note(self.metrics, pairs, len(data))
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -71,12 +74,6 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[path] = value
     return flat
-
-
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
-    if name in kwargs:
-        return kwargs[name]
-    return args[index] if len(args) > index else None
 
 
 def _define_task_run() -> type[Run]:
@@ -103,28 +100,30 @@ def _define_task_run() -> type[Run]:
             self._flyte_owned = False
             super().close(timeout)
 
-        def log_configs(self, *args: Any, **kwargs: Any) -> Any:
-            result = super().log_configs(*args, **kwargs)
-            data, flatten = _arg(args, kwargs, 0, "data"), _arg(args, kwargs, 1, "flatten")
-            _note(lambda: self.flyte_last_values.note_configs(data, bool(flatten)))
+        def log_configs(self, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+            result = super().log_configs(data, *args, **kwargs)
+            flatten = kwargs.get("flatten", args[0] if args else False)
+            try:
+                self.flyte_last_values.note_configs(data, bool(flatten))
+            except Exception:
+                _noting_failed()
             return result
 
-        def log_metrics(self, *args: Any, **kwargs: Any) -> Any:
-            result = super().log_metrics(*args, **kwargs)
-            data, step = _arg(args, kwargs, 0, "data"), _arg(args, kwargs, 1, "step")
-            _note(lambda: self.flyte_last_values.note_metrics(data, step))
+        def log_metrics(self, data: Any, step: Any = None, *args: Any, **kwargs: Any) -> Any:
+            result = super().log_metrics(data, step, *args, **kwargs)
+            try:
+                self.flyte_last_values.note_metrics(data, step)
+            except Exception:
+                _noting_failed()
             return result
 
     return TaskRun
 
 
-def _note(record: Callable[[], None]) -> None:
-    # Recording is a convenience for the Deck; a value it cannot read must never turn a
+def _noting_failed() -> None:
+    # Noting is a convenience for the Deck; a value it cannot read must never turn a
     # successful log call into an error in the user's task.
-    try:
-        record()
-    except Exception:
-        logger.debug("neptune: could not note a logged value for the Flyte Deck", exc_info=True)
+    logger.debug("neptune: could not note a logged value for the Flyte Deck", exc_info=True)
 
 
 @functools.cache
