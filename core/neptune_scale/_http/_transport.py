@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from google.protobuf.message import DecodeError
 from neptune_api.proto.google_rpc.code_pb2 import Code
 from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
     BulkCheckDetail,
@@ -72,6 +73,11 @@ class HttpTransport:
             return Failed(error=exc, retryable=True)
         except httpx.HTTPError as exc:
             return Failed(NeptuneConnectionLostError(f"cannot reach {self.api_url}: {exc}"), True)
+        except (DecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # An answer we cannot read (a proxy's error page, a half-compatible server): the
+            # sender retries, and the user hears of it through the network-error callback.
+            error = NeptuneUnexpectedResponseError(f"unreadable answer from {self.api_url}: {exc}")
+            return Failed(error=error, retryable=True)
 
     def _post(self, deadline: float, path: str, body: bytes, **params: str) -> bytes:
         headers = {
@@ -115,7 +121,9 @@ class HttpTransport:
             )
             statuses = BulkRequestStatus.FromString(raw).statuses
             totals: list[dict[int, int] | None] = []
-            for status in list(statuses) + [None] * (len(chunk) - len(statuses)):
+            # Missing statuses are checked again later; surplus ones are ignored.
+            padded = [*list(statuses)[: len(chunk)], *[None] * (len(chunk) - len(statuses))]
+            for status in padded:
                 if status is None or any(c.code == Code.UNAVAILABLE for c in status.code_by_count):
                     totals.append(None)
                     continue
@@ -181,7 +189,23 @@ class HttpTransport:
     def _upload(
         self, deadline: float, project: str, destination: str, source: Path, mime_type: str
     ) -> None:
-        size = source.stat().st_size
+        try:
+            size = source.stat().st_size
+            body = source.open("rb")
+        except OSError as exc:  # the file is gone or unreadable: trying again cannot help
+            error = NeptuneFileUploadError(f"cannot read {source} for {destination!r}: {exc}")
+            raise HttpError(error, False, None) from exc
+        with body:
+            url = self._upload_url(deadline, project, destination, size)
+            put = self._client.put(
+                url, content=body, headers={"Content-Type": mime_type}, timeout=UPLOAD_TIMEOUT_S
+            )
+        raise_for(put)
+        if not put.headers.get("etag"):
+            raise HttpError(NeptuneFileUploadError("the upload answer has no ETag"), False, None)
+
+    def _upload_url(self, deadline: float, project: str, destination: str, size: int) -> str:
+        """A signed single-PUT URL for ``destination`` (protocol §4.1, provider ``aws``)."""
         spec = {
             "path": destination,
             "project_identifier": project,
@@ -196,24 +220,12 @@ class HttpTransport:
         files = {f.get("path"): f for f in response.json().get("files", [])}
         target = files.get(destination)
         if target is None or target.get("provider") != "aws" or target.get("multipart"):
-            raise HttpError(
-                NeptuneFileUploadError(
-                    f"the server offered no single-PUT upload URL for {destination!r} "
-                    "(only provider 'aws' without multipart is supported)"
-                ),
-                False,
-                None,
+            error = NeptuneFileUploadError(
+                f"the server offered no single-PUT upload URL for {destination!r} "
+                "(only provider 'aws' without multipart is supported)"
             )
-        with source.open("rb") as body:
-            put = self._client.put(
-                target["url"],
-                content=body,
-                headers={"Content-Type": mime_type},
-                timeout=UPLOAD_TIMEOUT_S,
-            )
-        raise_for(put)
-        if not put.headers.get("etag"):
-            raise HttpError(NeptuneFileUploadError("the upload answer has no ETag"), False, None)
+            raise HttpError(error, False, None)
+        return str(target["url"])
 
     def close(self) -> None:
         self._client.close()

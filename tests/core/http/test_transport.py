@@ -165,3 +165,23 @@ def test_retry_after_reaches_the_sender(api_token: str, failing: str) -> None:
     assert isinstance(result, Failed) and result.retryable
     assert result.retry_after_s == 7.0
     assert "slow down" in str(result.error)
+
+
+def test_unreadable_answers_and_missing_files_are_results_not_exceptions(
+    api_token: str, tmp_path: Path
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("oauth-token"):
+            return httpx.Response(200, json={"accessToken": _fake_jwt(), "refreshToken": "r"})
+        return httpx.Response(200, content=b"<html>a proxy's page</html>")
+
+    client = httpx.Client(base_url="http://testserver", transport=httpx.MockTransport(handler))
+    http = HttpTransport(api_token, client=client)
+    submit = http.submit(PROJECT, "r", create("r"))
+    assert isinstance(submit, Failed) and submit.retryable
+    check = http.check(PROJECT, ["x"])
+    assert isinstance(check, Failed) and check.retryable
+    upload = http.upload_file(PROJECT, "d.bin", tmp_path / "missing.bin", "text/plain")
+    assert isinstance(upload, Failed) and not upload.retryable
+    upload = http.upload_file(PROJECT, "d.bin", Path(__file__), "text/plain")
+    assert isinstance(upload, Failed) and upload.retryable  # the signedUrl answer is not JSON
