@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes
+from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes, _query_routes
 from despina.api._context import ServerContext
 from despina.api._settings import ServerSettings
 
@@ -85,4 +85,5 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
     app.include_router(_ingest_routes.router)
     app.include_router(_files_routes.router)
     app.include_router(_project_routes.router)
+    app.include_router(_query_routes.router)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.message import DecodeError
@@ -60,7 +61,9 @@ class _Denied(Exception):
 def _check(grant: Grant, projects: Iterable[str]) -> None:
     for project in projects:
         if not grant.allows(project):
-            raise _Denied(f"this token is limited to {grant.scope}; project {project!r} is outside it")
+            raise _Denied(
+                f"this token is limited to {grant.scope}; project {project!r} is outside it"
+            )
 
 
 def _denied(message: str) -> JSONResponse:
@@ -124,7 +127,9 @@ async def search_entries(request: Request) -> Response:
         query = parse(spec.query.query) if spec.query is not None else None
     except NQLError as error:
         reject(400, f"query.query: {error}")
-    result = await _answer(request, lambda: [project], lambda tx: read.search(tx, project, spec, query))
+    result = await _answer(
+        request, lambda: [project], lambda tx: read.search(tx, project, spec, query)
+    )
     return _protobuf(result)
 
 
@@ -283,9 +288,30 @@ def _bucket_request(body: bytes) -> rq.ProtoGetTimeseriesBucketsRequest:
         reject(422, f"expressions: {len(spec.expressions)}; the limit is {MAX_BUCKET_EXPRESSIONS}")
     if not 1 <= spec.view.maxBuckets <= MAX_BUCKETS:
         reject(422, f"view.maxBuckets must be between 1 and {MAX_BUCKETS}")
-    if spec.view.xAxis.WhichOneof("axis") not in (None, "steps"):
+    if spec.view.xAxis.WhichOneof("value") not in (None, "steps"):
         reject(422, "view.xAxis: only steps are supported")
     return spec
+
+
+def _bucket_series(tx: Tx, runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
+    run = runs.get(parse_run_ref(expr.runId))
+    if run is None:
+        return BucketSeries(expr.requestId, np.empty(0), np.empty(0))
+    cols = float_points(
+        tx,
+        run,
+        _formula_attribute(expr.customYFormula),
+        lo,
+        hi,
+        lineage=expr.lineage == rq.FULL,
+        previews=expr.includePreview,
+        timestamps=False,
+    )
+    return BucketSeries(expr.requestId, cols.steps, cols.values)
+
+
+def _optional(message: Any, field: str) -> float | None:
+    return getattr(message, field) if message.HasField(field) else None
 
 
 @router.post(f"{LEADERBOARD}/proto/attributes/timeseries/buckets")
@@ -293,32 +319,15 @@ async def timeseries_buckets(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _bucket_request(body)
     view = spec.view
-    rng = view.pointFilters.stepRange if view.pointFilters.HasField("stepRange") else None
-    lo = getattr(rng, "from") if rng is not None and rng.HasField("from") else None
-    hi = rng.to if rng is not None and rng.HasField("to") else None
+    steps = view.pointFilters.stepRange
+    lo, hi = _optional(steps, "from"), _optional(steps, "to")
 
     def work(tx: Tx) -> bytes:
-        runs, series = _Runs(tx), []
-        for expr in spec.expressions:
-            run = runs.get(parse_run_ref(expr.runId))
-            attribute = _formula_attribute(expr.customYFormula)
-            lineage = expr.lineage == rq.ProtoCustomExpression.FULL if hasattr(
-                rq.ProtoCustomExpression, "FULL"
-            ) else expr.lineage == 0
-            cols = (
-                float_points(tx, run, attribute, lo, hi, lineage=lineage, previews=expr.includePreview, timestamps=False)
-                if run is not None
-                else None
-            )
-            steps = cols.steps if cols is not None else _EMPTY
-            values = cols.values if cols is not None else _EMPTY
-            series.append(BucketSeries(expr.requestId, steps, values))
-        x_lo = getattr(view, "from") if view.HasField("from") else None
-        x_hi = view.to if view.HasField("to") else None
-        data: bytes = bucket_rows(series, x_lo, x_hi, view.maxBuckets).SerializeToString()
+        runs = _Runs(tx)
+        series = [_bucket_series(tx, runs, e, lo, hi) for e in spec.expressions]
+        table = bucket_rows(series, _optional(view, "from"), _optional(view, "to"), view.maxBuckets)
+        data: bytes = table.SerializeToString()
         return data
 
-    return _protobuf(await _answer(request, lambda: {r.project for r in _refs(e.runId for e in spec.expressions)}, work))
-
-
-_EMPTY: Any = __import__("numpy").empty(0)
+    holders = lambda: {r.project for r in _refs(e.runId for e in spec.expressions)}  # noqa: E731
+    return _protobuf(await _answer(request, holders, work))
