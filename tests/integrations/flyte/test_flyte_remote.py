@@ -173,6 +173,21 @@ def test_remote_attempt_logs_flyte_metadata_and_links_to_the_server(
     assert "train/loss" in deck
 
 
+def test_seed_example_remote_with_file_upload(tmp_path: Path, server: Server) -> None:
+    inputs = {"hyperparameters": ({"lr": 0.1, "depth": 3}, dict), "data_path": ("s3://d", str)}
+    done, out = _execute(tmp_path, server, "seed_training_task", inputs, node="n6")
+    _succeeded(done, out)
+    run_id = f"{EXECUTION}-n6-0"
+    details = server.store.details(run_id)
+    assert details["experiment"] == "My Flyte Experiment"
+    assert details["tags"] == ["example", "flyte", "model-training"]
+    assert details["configs"]["metrics/accuracy"] == 0.92
+    assert details["configs"]["hyperparameters/depth"] == 3
+    assert details["configs"]["flyte/task/name"] == "flyte_example_tasks.seed_training_task"
+    summary = server.store.file_bytes(run_id, "model_summary", tmp_path / "downloads")
+    assert summary == b"Model trained successfully."
+
+
 def test_retry_forks_the_failed_attempt(tmp_path: Path, server: Server) -> None:
     fail_first = {"FLYTE_TEST_FAIL_ON_ATTEMPTS": "0"}
     first, out0 = _execute(tmp_path, server, "train", {"epochs": (5, int)}, node="n2", **fail_first)
