@@ -40,6 +40,7 @@ ATEXIT_TIMEOUT_S = 60.0
 MAX_STEP = v.MAX_STEP
 DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
 _NO_STEP = object()  # equal to no step value, so the first step is always validated
+_STEP_FIELDS_7BIT = tuple(enc.step_field(i) for i in range(0x80))
 _time_ns = time.time_ns
 _step_field = enc.step_field
 _timestamp_field = enc.timestamp_field
@@ -224,7 +225,16 @@ class Run:
         """Append one point per metric at ``step`` (0 <= step < 1e12, increasing per metric)."""
         # The hot path: every line here costs on each training step (see benchmarks/client).
         cached = self._step_cache
-        step_field = cached[1] if step == cached[0] else self._step_field(step)
+        if step == cached[0]:
+            step_field = cached[1]
+        elif type(step) is int and 0 < step < 0x4000:  # most loops: small integer steps
+            step_field = (
+                _STEP_FIELDS_7BIT[step]
+                if step < 0x80
+                else bytes((0x0A, 3, 8, (step & 0x7F) | 0x80, step >> 7))
+            )
+        else:
+            step_field = self._step_field(step)
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(
                 f"data must be a dict of metric name -> number, got {type(data).__name__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
@@ -207,3 +208,15 @@ def test_file_ref_value() -> None:
     snap = unframe(enc.frame_snapshot(entry))
     ref = snap.assign["f"].file_ref
     assert (ref.path, ref.size_bytes, ref.mime_type) == ("a/b.txt", 12, "text/plain")
+
+
+def test_inlined_small_step_fields_match_the_encoder(make_run: Any, memory: Any) -> None:
+    run = make_run(run_id="steps")
+    steps = [1, 2, 127, 128, 129, 255, 16383, 16384, 16385, 2**21 + 5]
+    for step in steps:
+        run.log_metrics({"m": float(step)}, step=step)
+    run.close()
+    assert memory.metric_points("steps", "m") == [(float(s), float(s)) for s in steps]
+    raw = b"".join(memory.raw)
+    for step in steps:
+        assert enc.step_field(step) in raw
