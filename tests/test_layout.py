@@ -11,3 +11,15 @@ import pytest
 def test_package_imports(name: str) -> None:
     module = importlib.import_module(name)
     assert isinstance(module.__all__, list)
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """pytest's default import mode puts each test folder on sys.path: equal names collide."""
+    from collections import Counter
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    names = Counter(
+        p.name for p in tests.rglob("*.py") if p.name not in {"conftest.py", "__init__.py"}
+    )
+    assert [name for name, n in names.items() if n > 1] == []
