@@ -1,10 +1,12 @@
 """``despina``: the command line.
 
-Every module of this package that defines ``register(subparsers)`` is a command group: ``main``
-finds them with ``pkgutil`` (no list to edit), calls ``register`` with the ``argparse``
-sub-parsers, and runs the ``func`` the chosen sub-parser set with ``set_defaults(func=...)``;
-``func(args)`` returns the exit code. To add a command, add a module (``ui.py``, ``server.py``,
-``token.py``, …) with ``register``. Modules whose optional dependencies are missing are skipped,
+Every public module of this package that defines ``register(subparsers)`` is a command group,
+named like the module: ``main`` finds them with ``pkgutil`` (no list to edit), calls ``register``
+with the ``argparse`` sub-parsers, and runs the ``func`` the chosen sub-parser set with
+``set_defaults(func=...)``; ``func(args)`` returns the exit code. To add a command, add a module
+(``ui.py``, ``server.py``, ``token.py``, …) with ``register``. When the first argument names a
+module, only that module is imported (start-up stays fast: ``despina ls`` never imports the web
+stack); ``--help`` imports them all. Modules whose optional dependencies are missing are skipped,
 so ``despina ls`` works without the server extra.
 
 Store errors (no store, unknown project or run, a corrupt file, a newer schema) end the command
@@ -27,17 +29,21 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="despina",
         description="Despina: look at runs logged with neptune_scale, serve them, export them.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module.name.startswith("_"):
-            continue
+    names = _command_modules()
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name in [first] if first in names else names:
         try:
-            loaded = importlib.import_module(f"{__name__}.{module.name}")
+            loaded = importlib.import_module(f"{__name__}.{name}")
         except ImportError:  # an optional extra is not installed: its command is not offered
             continue
         register = getattr(loaded, "register", None)
@@ -47,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(arguments)
+    args = parser.parse_args(arguments)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
