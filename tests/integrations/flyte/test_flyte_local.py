@@ -10,7 +10,9 @@ from typing import Any
 import flyte_example_tasks as tasks
 import pytest
 from conftest import StoredRuns
+from flytekit import current_context, task
 from flytekit.core.context_manager import FlyteContextManager
+from flytekitplugins.neptune import neptune_scale_run
 
 
 def _only_run(stored: StoredRuns, prefix: str) -> str:
@@ -104,6 +106,32 @@ def test_closing_inside_the_task_loses_nothing(stored: StoredRuns) -> None:
     assert stored.floats(run_id, "before") == [(0.0, 5.0)]
     assert stored.floats(run_id, "after") == [(0.0, 5.0)]
     assert stored.configs(run_id)["task/status"] == "succeeded"
+
+
+def test_disabled_mode_logs_nothing_and_the_task_still_runs(stored: StoredRuns) -> None:
+    @neptune_scale_run(project=tasks.PROJECT, mode="disabled")
+    @task
+    def quiet(x: int) -> int:
+        current_context().user_space_params.NEPTUNE_RUN.log_metrics({"x": 1.0}, step=0)
+        return x
+
+    assert quiet(x=3) == 3
+    assert not stored.location.exists() or not [
+        r for r in stored.run_ids() if r.startswith("quiet-")
+    ]
+
+
+def test_the_run_is_only_visible_inside_the_task(stored: StoredRuns) -> None:
+    tasks.fixed_id_task(x=1)
+    assert not FlyteContextManager.current_context().user_space_params.has_attr("NEPTUNE_RUN")
+
+
+def test_explicit_host_is_used_for_the_deck_link(stored: StoredRuns) -> None:
+    assert tasks.square(x=3) == 9
+    run_id = _only_run(stored, "square-")
+    html = _deck_html()["Neptune"]
+    expected = f"http://neptune.example:8080/{tasks.PROJECT}/-/run/?customId={run_id}"
+    assert f'href="{expected}"' in html
 
 
 def _deck_html() -> dict[str, Any]:
