@@ -32,7 +32,7 @@ RUNS_TABLE_TTL_S = 10.0  # paging / sorting / filtering within this reuse one ta
 RUNS_TABLE_ENTRIES = 16
 BUCKETS_TTL_S = 30.0  # reopening a chart; its live updates fetch what is newer
 BUCKETS_ENTRIES = 512
-FILE_TYPE, FILE_SERIES = "file", "file_series"
+FILE_SERIES = "file_series"
 FLOAT_SERIES, STRING_SERIES, HISTOGRAM_SERIES = "float_series", "string_series", "histogram_series"
 
 
@@ -120,7 +120,6 @@ class UiSource:
         """The run page's JSON: facts, configs, lineage, series by kind, files."""
         with _not_found():
             details = self._reader.run_details(project, run)
-            types = self._reader.attribute_types(project, [details["run_id"]])
         lineage = details["lineage"]
         self._fork_steps[(project, run)] = lineage["fork_step"]
         series = details["series"]
@@ -129,15 +128,11 @@ class UiSource:
             for kind in (FLOAT_SERIES, STRING_SERIES, HISTOGRAM_SERIES, FILE_SERIES)
         }
         configs = [
-            {"name": p, "type": types.get(p, ""), "value": json_value(v)}
+            {"name": p, "value": json_value(v)}
             for p, v in details["configs"].items()
-            if types.get(p) != FILE_TYPE
+            if not _is_file_ref(v)
         ]
-        files = [
-            _file_entry(p, None, v)
-            for p, v in details["configs"].items()
-            if types.get(p) == FILE_TYPE
-        ]
+        files = [_file_entry(p, None, v) for p, v in details["configs"].items() if _is_file_ref(v)]
         files += self._file_series(project, details["run_id"], by_kind[FILE_SERIES])
         parent = lineage["parent"]
         return {
@@ -288,6 +283,11 @@ def _file_entry(path: str, step: float | None, ref: Any) -> dict[str, Any]:
         "size": ref.get("size_bytes"),
         "mime": ref.get("mime_type"),
     }
+
+
+def _is_file_ref(value: Any) -> bool:
+    """File attributes read as ``{"path", "size_bytes", "mime_type"}``; no other value is a dict."""
+    return isinstance(value, dict) and "path" in value and "size_bytes" in value
 
 
 def _absent(value: Any) -> bool:
