@@ -48,6 +48,19 @@ def _range(lo: float | None, hi: float | None, first: str, last: str) -> tuple[s
     return "".join(clauses), params
 
 
+def _chunk_range(series_pk: int, lo: float | None, hi: float | None) -> tuple[str, list[Any]]:
+    """Chunks overlapping [lo, hi] as an index range on (series_pk, first_step): chunks are
+    disjoint and sorted, so the first one needed is the last starting at or before ``lo``."""
+    where, params = _range(lo, hi, "first_step", "last_step")
+    if lo is not None:
+        where += (
+            " AND first_step >= coalesce((SELECT max(first_step) FROM despina_float_chunks "
+            "WHERE series_pk = %s AND first_step <= %s), %s)"
+        )
+        params += [series_pk, lo, lo]
+    return where, params
+
+
 def _series_values(s: SeriesState) -> tuple[Any, ...]:
     return (
         s.count,
@@ -280,7 +293,7 @@ class PostgresTx:
     def chunk_summaries(
         self, series_pk: int, lo: float | None, hi: float | None
     ) -> list[FloatChunk]:
-        where, params = _range(lo, hi, "first_step", "last_step")
+        where, params = _chunk_range(series_pk, lo, hi)
         sql = (
             f"SELECT {_SUMMARY_COLUMNS} FROM despina_float_chunks WHERE series_pk = %s{where} "
             "ORDER BY first_step"
@@ -291,13 +304,24 @@ class PostgresTx:
     def chunks(
         self, series_pk: int, lo: float | None, hi: float | None, *, timestamps: bool = True
     ) -> list[FloatChunk]:
-        where, params = _range(lo, hi, "first_step", "last_step")
+        where, params = _chunk_range(series_pk, lo, hi)
         ts = "ts" if timestamps else "''::bytea"
         sql = (
             f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM despina_float_chunks "
             f"WHERE series_pk = %s{where} ORDER BY first_step"
         )
         return [FloatChunk(*row) for row in self._all(sql, (series_pk, *params))]
+
+    def chunks_at(
+        self, series_pk: int, first_steps: Sequence[float], *, timestamps: bool = False
+    ) -> list[FloatChunk]:
+        """Chunks by their first step, in step order (the optional primitive readers use)."""
+        ts = "ts" if timestamps else "''::bytea"
+        sql = (
+            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM despina_float_chunks "
+            "WHERE series_pk = %s AND first_step = ANY(%s) ORDER BY first_step"
+        )
+        return [FloatChunk(*row) for row in self._all(sql, (series_pk, list(first_steps)))]
 
     # points
     def put_points(self, series_pk: int, points: Sequence[Point]) -> None:
