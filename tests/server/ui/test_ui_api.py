@@ -14,11 +14,12 @@ from ui_scenario import (
     FORK_STEP,
     LOG_LINES,
     MANY_RUNS,
+    RUN_COUNT,
     SPIKE_STEP,
     SPIKE_VALUE,
 )
 
-TOTAL_RUNS = 3 + MANY_RUNS
+TOTAL_RUNS = RUN_COUNT
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,10 @@ from ui_scenario import (
     FORK_STEP,
     LOG_LINES,
     MANY_RUNS,
+    RUN_COUNT,
     SPIKE_STEP,
     SPIKE_VALUE,
+    WIDE_METRICS,
     apply,
     batch,
     create,
@@ -26,7 +28,7 @@ from ui_scenario import (
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 15_000
-TOTAL_RUNS = 3 + MANY_RUNS
+TOTAL_RUNS = RUN_COUNT
 
 
 def url(base: str, path: str, **params: str) -> str:
@@ -243,3 +245,15 @@ def test_live_updates_fetch_only_new_points(
     after = chart(page, "live/loss")
     assert after["fetches"] == first["fetches"]  # appended from the tail, not fetched again
     assert after["series"][0]["points"] == 15
+
+
+def test_charts_load_when_scrolled_to(page: Any, ui_url: str, project: str) -> None:
+    page.goto(url(ui_url, "/run", project=project, run="wide-1"))
+    wait_chart(page, "wide/m00")
+    loaded = "() => Object.values(__despinaCharts).filter(c => c.fetches > 0).length"
+    first = page.evaluate(loaded)
+    assert 0 < first < WIDE_METRICS  # only the charts near the screen were fetched
+    last = f"wide/m{WIDE_METRICS - 1:02d}"
+    page.locator(f".chart[data-attribute='{last}']").scroll_into_view_if_needed()
+    assert wait_chart(page, last)["series"][0]["last_x"] == 4
+    assert page.evaluate(loaded) > first

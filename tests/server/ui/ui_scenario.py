@@ -3,7 +3,8 @@
 * ``base-1`` (experiment ``exp-a``, tag ``baseline``): ``train/loss`` at steps 0..999 with a spike
   of 50.0 at step 500, ``train/acc``, log lines, a histogram series and a file;
 * ``fork-1``: forked from ``base-1`` at step 600, own ``train/loss`` at steps 601..1199;
-* ``other-2`` (experiment ``exp-b``, tag ``test``) and ``many-000..`` runs for paging and sorting.
+* ``other-2`` (experiment ``exp-b``, tag ``test``) and ``many-000..`` runs for paging and sorting;
+* ``wide-1`` with ``WIDE_METRICS`` short metrics (charts load when scrolled to).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ MANY_RUNS = 60
 FILE_PATH = "base-1/files/notes.txt"
 FILE_BYTES = b"hello from base-1\n"
 LOG_LINES = 30
+WIDE_METRICS = 24
+RUN_COUNT = 4 + MANY_RUNS
 
 
 def loss(step: int) -> float:
@@ -182,3 +185,7 @@ def _write(store: Any) -> None:
         run_id = f"many-{n:03d}"
         apply(store, [create(run_id, "exp-many", 100 + n)])
         apply(store, [configs(run_id, {"params/lr": n / 1000, "params/batch": 16})])
+
+    apply(store, [create("wide-1", "exp-wide", 30)])
+    wide = {f"wide/m{i:02d}": (lambda s, i=i: i + s / 10) for i in range(WIDE_METRICS)}
+    apply(store, [batch("wide-1", metric_snapshots(wide, range(5)))])

@@ -191,12 +191,25 @@ window.DespinaCharts = (function () {
     }
   }
 
+  // Charts load when they come near the screen, so a run with hundreds of metrics costs the
+  // server only the charts someone looks at.
+  const NEAR_SCREEN_PX = 300;
+  const observer = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      const chart = charts.find((c) => c.box === entry.target);
+      if (chart) chart.load();
+    }
+  }, { rootMargin: NEAR_SCREEN_PX + "px" }) : null;
+
   function mount(container, project, runs, attributes) {
     container.replaceChildren();
     for (const attribute of attributes) {
       const chart = new Chart(container, project, runs, attribute);
       charts.push(chart);
-      chart.load();
+      if (observer) observer.observe(chart.box);
+      else chart.load();
     }
   }
 
@@ -211,7 +224,7 @@ window.DespinaCharts = (function () {
     $("smoothing").value = controls.smoothing;
     $("smoothing-value").textContent = controls.smoothing;
     const save = () => D.writeState({ x: controls.x === "step" ? "" : controls.x, log: controls.log ? "1" : "", smooth: controls.smoothing || "" });
-    $("x-mode").addEventListener("change", (e) => { controls.x = e.target.value; save(); charts.forEach((c) => { c.range = null; c.load(); }); });
+    $("x-mode").addEventListener("change", (e) => { controls.x = e.target.value; save(); charts.forEach((c) => { c.range = null; if (c.payload) c.load(); }); });
     $("log-scale").addEventListener("change", (e) => { controls.log = e.target.checked; save(); charts.forEach((c) => c.payload && c.draw()); });
     $("smoothing").addEventListener("input", (e) => {
       controls.smoothing = Number(e.target.value);
