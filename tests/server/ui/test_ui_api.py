@@ -176,6 +176,23 @@ def test_metric_by_time_and_tail(client: Any, project: str) -> None:
     assert not tail["truncated"]
 
 
+def test_metric_by_time_is_cut_by_time_keeping_the_spike(client: Any, project: str) -> None:
+    body = get(
+        client,
+        "/ui-api/metric",
+        project=project,
+        run="fork-1",
+        attribute="train/loss",
+        x="time",
+        width=100,
+    )
+    (series,) = body["series"]
+    assert series["aggregated"] and series["total"] == FORK_LAST_STEP + 1
+    assert len(series["x"]) <= 50 and series["x"] == sorted(series["x"])
+    assert max(series["hi"]) == SPIKE_VALUE
+    assert 0 < series["inherited"] < len(series["x"])  # base-1's part, then fork-1's own
+
+
 def test_metric_bad_input(client: Any, project: str) -> None:
     response = client.get(
         "/ui-api/metric",
