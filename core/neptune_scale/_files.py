@@ -40,17 +40,24 @@ def require_mapping(data: Any, field: str) -> Mapping[Any, Any]:
     return data
 
 
+def is_dataclass_instance(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass instance's fields, one level."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts and dataclasses → one level with '/'-joined keys."""
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        data = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+    if is_dataclass_instance(data):
+        data = fields_of(data)
     require_mapping(data, "data")
     out: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) or (
-            dataclasses.is_dataclass(value) and not isinstance(value, type)
-        ):
+        if isinstance(value, Mapping) or is_dataclass_instance(value):
             out.update(flatten(value, f"{path}/"))
         else:
             out[path] = value

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,18 +18,17 @@ from urllib.parse import quote, urlencode
 from neptune_scale import _encoding as enc
 from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
+from neptune_scale._calls import LoggingCalls
 from neptune_scale._errors import Callbacks
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
 from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._snapshots import SnapshotBuilder
-from neptune_scale.exceptions import NeptuneUnableToLogData
 from neptune_scale.transport import Transport
 
 if TYPE_CHECKING:
-    from neptune_scale._attribute import Attribute
-    from neptune_scale.types import File
+    pass
 
 __all__ = ["Run"]
 
@@ -46,7 +45,7 @@ _step_field = enc.step_field
 _timestamp_field = enc.timestamp_field
 
 
-class Run:
+class Run(LoggingCalls):
     """A run: everything logged through it goes to one run of one project.
 
     Keyword arguments follow the official client (``run_id``, ``project``, ``api_token``,
@@ -268,140 +267,6 @@ class Run:
         tail = self._preview(preview, preview_completion) if preview or preview_completion else b""
         self._append_all(self._builder.metrics(data, step_field + self._stamp(timestamp), tail))
 
-    def _step_field(self, step: Any) -> bytes:
-        step = v.check_step(step)
-        field = enc.fast_step_field(step)
-        self._step_cache = (step, field)
-        return field
-
-    def log_configs(
-        self,
-        data: Mapping[str, Any] | None = None,
-        flatten: bool = False,
-        cast_unsupported: bool = False,
-    ) -> None:
-        """Assign single values (float, bool, int, str, datetime, list/set/tuple of str)."""
-        if data is None:
-            return
-        data = _files.flatten(data) if flatten else _files.require_mapping(data, "data")
-        self._append_all(
-            self._builder.configs(data, self._stamp(None), cast_unsupported=cast_unsupported)
-        )
-
-    def add_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
-        self._modify_tags(tags, group_tags, 1)
-
-    def remove_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
-        self._modify_tags(tags, group_tags, 2)
-
-    def _modify_tags(self, tags: Iterable[str], group: bool, operation: int) -> None:
-        try:
-            valid = v.check_tags(tags)
-        except TypeError as e:
-            self._report_invalid(f"{'add' if operation == 1 else 'remove'}_tags: {e}; dropped")
-            return
-        path = "sys/group_tags" if group else "sys/tags"
-        self._append_all(self._builder.tags(path, valid, operation, self._stamp(None)))
-
-    def log_string_series(
-        self, data: Mapping[str, str], step: float | int, *, timestamp: datetime | None = None
-    ) -> None:
-        head = self._step_field(step) + self._stamp(timestamp)
-        self._append_all(self._builder.string_series(_files.require_mapping(data, "data"), head))
-
-    def log_histograms(
-        self,
-        histograms: Mapping[str, Any],
-        step: float | int,
-        *,
-        timestamp: datetime | None = None,
-    ) -> None:
-        head = self._step_field(step) + self._stamp(timestamp)
-        data = _files.require_mapping(histograms, "histograms")
-        self._append_all(self._builder.histograms(data, head))
-
-    def assign_files(self, files: Mapping[str, str | Path | bytes | File]) -> None:
-        """Store files as single values; paths must exist, bytes are kept until uploaded."""
-        self._log_files(files, None, None)
-
-    def log_files(
-        self,
-        files: Mapping[str, str | Path | bytes | File],
-        step: float | int,
-        *,
-        timestamp: datetime | None = None,
-    ) -> None:
-        """Append files to file series at ``step``."""
-        self._log_files(files, v.check_step(step), timestamp)
-
-    def _log_files(
-        self, files: Mapping[str, Any], step: float | int | None, timestamp: datetime | None
-    ) -> None:
-        files = _files.require_mapping(files, "files")
-        pipeline = self._pipeline
-        if pipeline is None:
-            return self._inactive()
-        entries = _files.prepare(
-            files, step, pipeline, self._run_id, self._report_invalid, self._builder
-        )
-        if not entries:
-            return
-        head = (b"" if step is None else _step_field(step)) + self._stamp(timestamp)
-        self._append_all(self._builder.entries_snapshots(head, entries))
-
-    def _append_all(self, records: list[bytes]) -> None:
-        pipeline = self._pipeline
-        if pipeline is None:
-            return self._inactive()
-        for record in records:
-            pipeline.append(KIND_SNAPSHOT, record)
-
-    def _stamp(self, timestamp: datetime | None) -> bytes:
-        if timestamp is None:
-            ns = _time_ns()
-            return _timestamp_field(ns // 1_000_000_000, ns % 1_000_000_000 // 1000 * 1000)
-        return _timestamp_field(*enc.datetime_parts(v.check_timestamp(timestamp)))
-
-    @staticmethod
-    def _preview(preview: bool, completion: float | None) -> bytes:
-        if completion is not None:
-            if not isinstance(completion, (int, float)) or not 0.0 <= completion <= 1.0:
-                raise ValueError(
-                    f"preview_completion must be a float in [0, 1], got {completion!r}"
-                )
-            if not preview and completion != 1.0:
-                raise ValueError("preview_completion needs preview=True")
-        return enc.preview_field(completion) if preview else b""
-
-    def _report_invalid(self, message: str) -> None:
-        if self._raise_invalid:
-            raise NeptuneUnableToLogData(message)
-        if self._pipeline is not None:
-            self._pipeline.report(NeptuneUnableToLogData(message))
-        else:
-            logger.warning("%s", message)
-
-    def _inactive(self) -> None:
-        if self._closed and not self._warned_closed:
-            self._warned_closed = True
-            logger.warning("Run %r is closed; data logged after close() is not kept", self._run_id)
-
-    # -- dict-style access --------------------------------------------------------------------
-    def __getitem__(self, path: str) -> Attribute:
-        from neptune_scale._attribute import Attribute
-
-        return Attribute(self, path)
-
-    def __setitem__(self, path: str, value: Any) -> None:
-        self[path].assign(value)
-
-    def _next_series_step(self, path: str, step: float | int | None) -> float | int:
-        if step is None:
-            last = self._series_counters.get(path)
-            step = 0 if last is None else int(last) + 1
-        self._series_counters[path] = step
-        return step
-
     # -- lifecycle ----------------------------------------------------------------------------
     def wait_for_submission(self, timeout: float | None = None, verbose: bool = True) -> bool:
         """Wait until everything logged so far was handed over; False on timeout."""
@@ -466,6 +331,10 @@ class Run:
             query = urlencode({"project": self._project, "run": self._run_id})
             return f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}/run?{query}"
         return f"{base}/{self._project}/-/run/?customId={quote(self._run_id, safe='')}"
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._destination.mode
+        return f"<Run {self._run_id!r} of {self._project!r} ({state})>"
 
     def __enter__(self) -> Run:
         return self

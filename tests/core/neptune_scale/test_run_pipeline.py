@@ -227,3 +227,31 @@ def test_submitted_results_are_ordered_and_checked(memory: MemoryTransport) -> N
     submitted = memory.submit("ws/p", "r", b"")
     assert isinstance(submitted, Submitted)
     assert memory.check("ws/p", [submitted.request_id]) == [Processed(())]
+
+
+def test_deprecated_log_and_dataclass_configs(make_run: MakeRun, memory: MemoryTransport) -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Optim:
+        name: str = "sgd"
+        lr: float = 0.1
+
+    @dataclasses.dataclass
+    class Config:
+        seed: int = 7
+        optim: Optim = dataclasses.field(default_factory=Optim)
+
+    run = make_run(run_id="r")
+    assert repr(run) == "<Run 'r' of 'ws/proj' (async)>"
+    run.log_configs(Config(), flatten=True)
+    run.log_configs(Optim(name="adam"))
+    run.log(step=3, configs={"c": 1}, metrics={"m": 0.5},
+            tags_add={"sys/tags": ["x", "y"]}, tags_remove={"sys/tags": ["y"]})  # fmt: skip
+    run.close()
+    configs = memory.configs("r")
+    assert configs["seed"] == 7 and configs["optim/lr"] == 0.1 and configs["name"] == "adam"
+    assert configs["c"] == 1
+    assert memory.metric_points("r", "m") == [(3.0, 0.5)]
+    assert memory.tags("r") == {"x"}
+    assert repr(run) == "<Run 'r' of 'ws/proj' (closed)>"
