@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -68,6 +68,17 @@ def pages_router(source: UiSource, prefix: str) -> APIRouter:
         if not 1 <= len(run) <= MAX_COMPARED_RUNS:
             raise HTTPException(400, f"run: {len(run)} given, 1 to {MAX_COMPARED_RUNS} allowed")
         return render("compare.html", project, runs=run)
+
+    # Run links in the Neptune app's form (what ``Run.get_run_url()`` gives for a server).
+    @router.get("/{workspace}/{name}/-/run/", include_in_schema=False)
+    @router.get("/{workspace}/{name}/-/run", include_in_schema=False)
+    def neptune_run_link(
+        workspace: str,
+        name: str,
+        custom_id: Annotated[str, Query(alias="customId", min_length=1, max_length=1024)],
+    ) -> RedirectResponse:
+        query = urlencode({"project": f"{workspace}/{name}", "run": custom_id})
+        return RedirectResponse(f"{prefix}/run?{query}", 307)
 
     @router.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

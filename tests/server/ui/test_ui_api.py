@@ -253,3 +253,11 @@ def test_pages_and_static_files(client: Any, project: str) -> None:
     assert client.get("/ui-static/vendor/uplot/LICENSE").status_code == 200
     assert client.get("/ui-static/../_api.py").status_code == 404
     assert client.get("/compare", params={"project": project}).status_code == 422
+
+
+def test_neptune_style_run_links_redirect(client: Any) -> None:
+    response = client.get(
+        "/ui-ws/ui-proj/-/run/", params={"customId": "base-1"}, follow_redirects=False
+    )
+    assert response.status_code == 307
+    assert response.headers["location"] == "/run?project=ui-ws%2Fui-proj&run=base-1"
