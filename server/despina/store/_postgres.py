@@ -94,9 +94,8 @@ class PostgresEngine:
                 f"(SELECT 1 FROM {VERSION_TABLE})"
             )
         for version in range(found, SCHEMA_VERSION):
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
             conn.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (version + 1,))
 
     def _connection(self) -> Any:

@@ -104,3 +104,20 @@ def test_stores_racing_on_one_series_keep_every_point(pg_location: str) -> None:
     assert np.all(np.diff(points[:, 0]) > 0)
     assert np.array_equal(points[:, 0], points[:, 1])
     assert state.count == len(points) and state.last_step == points[-1, 0]
+
+
+def test_packed_arrays_use_lz4_when_the_server_has_it(pg_location: str) -> None:
+    import psycopg
+
+    open_store(pg_location).close()
+    with psycopg.connect(pg_location, autocommit=True) as conn:
+        (has_lz4,) = conn.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
+            "'despina_float_chunks'::regclass AND attname IN ('steps', 'vals', 'ts')"
+        ).fetchall()
+    assert {name: kind for name, kind in rows} == dict.fromkeys(
+        ("steps", "vals", "ts"), "l" if has_lz4 else ""
+    )
