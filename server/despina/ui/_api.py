@@ -40,7 +40,13 @@ Attribute = Annotated[str, Query(min_length=1, max_length=1024)]
 
 def api_router(source: UiSource) -> APIRouter:
     router = APIRouter(prefix="/ui-api")
+    _add_table_routes(router, source)
+    _add_run_routes(router, source)
+    _add_series_routes(router, source)
+    return router
 
+
+def _add_table_routes(router: APIRouter, source: UiSource) -> None:
     @router.get("/projects")
     def projects() -> dict[str, Any]:
         return {"projects": source.projects()}
@@ -69,6 +75,8 @@ def api_router(source: UiSource) -> APIRouter:
             body = runs_page(source, query)
         return body
 
+
+def _add_run_routes(router: APIRouter, source: UiSource) -> None:
     @router.get("/run")
     def run(project: Project, run: RunId) -> dict[str, Any]:
         with _errors():
@@ -83,6 +91,18 @@ def api_router(source: UiSource) -> APIRouter:
             body = compare_payload(source, project, run)
         return body
 
+    @router.get("/file")
+    def file(project: Project, path: Annotated[str, Query(min_length=1, max_length=4096)]) -> Any:
+        with _errors():
+            stream, size, mime = source.open_file(project, path)
+        name = path.rsplit("/", 1)[-1]
+        headers = {"Content-Disposition": f'attachment; filename="{_header_safe(name)}"'}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        return StreamingResponse(_chunks(stream), media_type=mime, headers=headers)
+
+
+def _add_series_routes(router: APIRouter, source: UiSource) -> None:
     @router.get("/metric")
     def metric(
         project: Project,
@@ -120,18 +140,6 @@ def api_router(source: UiSource) -> APIRouter:
         with _errors():
             body = source.series_page(project, run, attribute, after, limit, tail=tail)
         return body
-
-    @router.get("/file")
-    def file(project: Project, path: Annotated[str, Query(min_length=1, max_length=4096)]) -> Any:
-        with _errors():
-            stream, size, mime = source.open_file(project, path)
-        name = path.rsplit("/", 1)[-1]
-        headers = {"Content-Disposition": f'attachment; filename="{_header_safe(name)}"'}
-        if size is not None:
-            headers["Content-Length"] = str(size)
-        return StreamingResponse(_chunks(stream), media_type=mime, headers=headers)
-
-    return router
 
 
 @contextmanager

@@ -69,6 +69,11 @@ def pages_router(source: UiSource, prefix: str) -> APIRouter:
             raise HTTPException(400, f"run: {len(run)} given, 1 to {MAX_COMPARED_RUNS} allowed")
         return render("compare.html", project, runs=run)
 
+    _add_link_and_asset_routes(router, prefix)
+    return router
+
+
+def _add_link_and_asset_routes(router: APIRouter, prefix: str) -> None:
     # Run links in the Neptune app's form (what ``Run.get_run_url()`` gives for a server).
     @router.get("/{workspace}/{name}/-/run/", include_in_schema=False)
     @router.get("/{workspace}/{name}/-/run", include_in_schema=False)
@@ -90,8 +95,6 @@ def pages_router(source: UiSource, prefix: str) -> APIRouter:
         if not target.is_file() or not target.is_relative_to(STATIC_DIR):
             raise HTTPException(404, f"no static file {path!r}")
         return FileResponse(target, headers={"Cache-Control": f"max-age={STATIC_MAX_AGE_S}"})
-
-    return router
 
 
 def _static_version() -> str:
