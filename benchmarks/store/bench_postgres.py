@@ -11,21 +11,43 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench_store import PROJECT, SNAPSHOTS_PER_OP, batch, create, python_loop_ns, timed
+from bench_store import PROJECT, SNAPSHOTS_PER_OP, batch, create
 from despina.query import Reader
 from despina.store import open_store
 
 METRICS = 10  # float series per snapshot, as in bench_store
 WRITERS = 2  # one per core of the benchmark machine
 LONG_POINTS = 1_000_000
+REPEATS = 5
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Median wall seconds over REPEATS calls."""
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def python_loop_ns() -> float:
+    """A bare Python loop: how fast this (shared) machine is right now."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return (time.perf_counter() - start) / 2_000_000 * 1e9
 
 
 def _apply(location: str, run_id: str, ops: int, ready: Any = None) -> float:
