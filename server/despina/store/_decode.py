@@ -21,6 +21,8 @@ from google.protobuf.message import Message
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
+from despina.store._fastdecode import decode_uniform
+
 __all__ = ["DecodedUpdate", "FloatGroup", "SnapshotItem", "decode_update"]
 
 _FLOAT_VALUE_HEADER = b"\x12\x09\x09"  # entry field 2, length 9, Value.float64 tag
@@ -138,6 +140,18 @@ def decode_update(operation: ingest_pb2.RunOperation) -> DecodedUpdate:
         raw = operation.update_batch.SerializeToString()
     else:
         raw = _lone_update_as_batch(operation)
+    uniform = decode_uniform(raw)
+    if uniform is not None:
+        n = len(uniform.steps)
+        return DecodedUpdate(
+            steps=uniform.steps,
+            has_step=uniform.has_step,
+            timestamps=uniform.timestamps,
+            has_timestamp=uniform.has_timestamp,
+            preview=np.zeros(n, dtype=bool),
+            completion=np.full(n, np.nan),
+            floats=[FloatGroup(path, i, v) for path, (i, v) in uniform.floats.items()],
+        )
     batch = _Batch()
     batch.ParseFromString(raw)
     snapshots = batch.snapshots

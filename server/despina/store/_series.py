@@ -162,8 +162,8 @@ def pack_chunks(series_pk: int, steps: F64, values: F64, ts: I64) -> list[m.Floa
         s, v, t = (a[start : start + CHUNK_MAX_POINTS] for a in (steps, values, ts))
         finite = np.isfinite(v)
         fv, fs = v[finite], s[finite]
-        nan = int(np.isnan(v).sum())
-        pinf = int(np.isposinf(v).sum())
+        nan = int(np.count_nonzero(np.isnan(v)))
+        pinf = int(np.count_nonzero(v == np.inf))  # np.isposinf is much slower
         has = len(fv) > 0
         out.append(
             m.FloatChunk(

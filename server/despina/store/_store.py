@@ -76,7 +76,7 @@ class Store:
 
 
 def _postgres(url: str, create: bool) -> Store:
-    from despina.store import _postgres  # type: ignore[attr-defined]  # written in the server part
+    from despina.store import _postgres  # imported here: psycopg is an optional extra
 
     files_dir = os.environ.get(FILES_DIR_ENV)
     if not files_dir:

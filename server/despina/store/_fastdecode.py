@@ -1,0 +1,225 @@
+"""Vectorized decoding of the usual update: snapshots of float metrics sharing one wire layout.
+
+A training loop sends snapshots that differ only in numbers: the same tags, keys and lengths,
+with the step, the timestamp and the values in varints and doubles of equal width. Snapshots of
+equal byte length are stacked as rows of a byte matrix; one snapshot is parsed in Python to find
+where the numbers sit, every other row is checked to have the same bytes everywhere else (and
+varints of the same width), and the numbers are read out column-wise with numpy. Anything else —
+assigns, tags, previews, non-float values — returns None, and ``_decode`` takes the general path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+__all__ = ["Uniform", "decode_uniform"]
+
+_WIRE_LEN = 2
+_STEP, _TIMESTAMP, _APPEND = 1, 2, 8
+_FLOAT_VALUE_HEADER = b"\x12\x09\x09"  # entry.value (len 9) holding Value.float64
+_FLOAT_BYTES = 8
+_MICRO_PER_UNIT = 1e6
+_MS_PER_S = 1000
+_NS_PER_MS = 1_000_000
+_VARINT_MORE = 0x80
+
+
+def _raw_batch_class() -> type:
+    f = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="despina/store/_raw_batch.proto", package="despina.store.raw", syntax="proto3"
+    )
+    msg = proto.message_type.add(name="RawBatch")
+    msg.field.add(name="snapshots", number=1, type=f.TYPE_BYTES, label=f.LABEL_REPEATED)
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindFileByName(proto.name)
+    except KeyError:
+        pool.Add(proto)
+    cls: type = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("despina.store.raw.RawBatch")
+    )
+    return cls
+
+
+_RawBatch = _raw_batch_class()
+
+
+@dataclass
+class _Layout:
+    """Where the numbers sit in one snapshot's bytes (offsets, varint widths)."""
+
+    size: int
+    varints: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (offset, width)
+    floats: list[tuple[str, int]] = field(default_factory=list)  # (path, offset of the double)
+    has_step: bool = False
+    has_timestamp: bool = False
+
+
+def _varint(raw: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while pos < len(raw):
+        byte = raw[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & _VARINT_MORE:
+            return value, pos
+        shift += 7
+    raise ValueError("truncated varint")
+
+
+def _submessage(raw: bytes, start: int, end: int, names: dict[int, str], layout: _Layout) -> bool:
+    pos = start
+    while pos < end:
+        tag, pos = _varint(raw, pos)
+        if tag & 7 != 0 or tag >> 3 not in names or names[tag >> 3] in layout.varints:
+            return False
+        _, after = _varint(raw, pos)
+        layout.varints[names[tag >> 3]] = (pos, after - pos)
+        pos = after
+    return pos == end
+
+
+def _parse_layout(raw: bytes) -> _Layout | None:
+    layout, pos = _Layout(len(raw)), 0
+    try:
+        while pos < len(raw):
+            tag, pos = _varint(raw, pos)
+            number, wire = tag >> 3, tag & 7
+            length, pos = _varint(raw, pos)
+            end = pos + length
+            if wire != _WIRE_LEN or end > len(raw):
+                return None
+            if number == _STEP and not layout.has_step:
+                layout.has_step = _submessage(raw, pos, end, {1: "whole", 2: "micro"}, layout)
+                if not layout.has_step:
+                    return None
+            elif number == _TIMESTAMP and not layout.has_timestamp:
+                layout.has_timestamp = _submessage(
+                    raw, pos, end, {1: "seconds", 2: "nanos"}, layout
+                )
+                if not layout.has_timestamp:
+                    return None
+            elif number == _APPEND:
+                found = _float_entry(raw, pos, end)
+                if found is None:
+                    return None
+                layout.floats.append(found)
+            else:
+                return None
+            pos = end
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return layout
+
+
+def _float_entry(raw: bytes, start: int, end: int) -> tuple[str, int] | None:
+    if raw[start] != 0x0A:
+        return None
+    length, pos = _varint(raw, start + 1)
+    key_end = pos + length
+    if raw[key_end:end] != _FLOAT_VALUE_HEADER + raw[end - _FLOAT_BYTES : end]:
+        return None
+    if end - key_end != len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES:
+        return None
+    return raw[pos:key_end].decode("utf-8"), end - _FLOAT_BYTES
+
+
+def _varints_fit(rows: npt.NDArray[np.uint8], layout: _Layout) -> bool:
+    """Every row's varints have the template's widths (continuation bits in the same places)."""
+    for offset, width in layout.varints.values():
+        if width > 1 and not (rows[:, offset : offset + width - 1] & _VARINT_MORE).all():
+            return False
+        if (rows[:, offset + width - 1] & _VARINT_MORE).any():
+            return False
+    return True
+
+
+def _same_elsewhere(rows: npt.NDArray[np.uint8], layout: _Layout) -> bool:
+    """Blank the numbers (rows must be writable), then every row must equal the first."""
+    for offset, width in layout.varints.values():
+        rows[:, offset : offset + width] = 0
+    for _, offset in layout.floats:
+        rows[:, offset : offset + _FLOAT_BYTES] = 0
+    return bool((rows == rows[0]).all())
+
+
+def _read_varint(rows: npt.NDArray[np.uint8], offset: int, width: int) -> npt.NDArray[np.int64]:
+    value = np.zeros(len(rows), dtype=np.uint64)
+    for j in range(width):
+        value |= (rows[:, offset + j] & 0x7F).astype(np.uint64) << np.uint64(7 * j)
+    return value.view(np.int64)
+
+
+def decode_uniform(raw_batch: bytes) -> Uniform | None:
+    """Decode serialized ``UpdateRunSnapshots``; None when the fast path does not apply."""
+    raws = list(_RawBatch.FromString(raw_batch).snapshots)  # type: ignore[attr-defined]
+    n = len(raws)
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
+    cols = Uniform(
+        np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    )
+    parts: _Parts = {}
+    sizes = np.unique(lengths).tolist()
+    for size in sizes:
+        index = np.flatnonzero(lengths == size)
+        layout = _parse_layout(raws[int(index[0])])
+        if layout is None:
+            return None
+        chosen = raws if len(sizes) == 1 else [raws[i] for i in index.tolist()]
+        data = bytearray(b"".join(chosen))  # writable: _same_elsewhere blanks the numbers
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(len(index), size)
+        if not _varints_fit(rows, layout):
+            return None
+        _fill(cols, parts, index, rows, layout)
+        if not _same_elsewhere(rows, layout):
+            return None
+    for path, pieces in parts.items():
+        index = np.concatenate([p[0] for p in pieces])
+        values = np.concatenate([p[1] for p in pieces])
+        order = np.argsort(index, kind="stable")
+        cols.floats[path] = (index[order], values[order])
+    return cols
+
+
+_Parts = dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]]
+
+
+@dataclass
+class Uniform:
+    """Per-snapshot columns and, per float attribute, (snapshot indexes, values)."""
+
+    steps: npt.NDArray[np.float64]
+    has_step: npt.NDArray[np.bool_]
+    timestamps: npt.NDArray[np.int64]
+    has_timestamp: npt.NDArray[np.bool_]
+    floats: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = field(
+        default_factory=dict
+    )
+
+
+def _fill(
+    cols: Uniform,
+    parts: _Parts,
+    index: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.uint8],
+    layout: _Layout,
+) -> None:
+    v = layout.varints
+
+    def number(name: str) -> npt.NDArray[np.int64]:
+        return _read_varint(rows, *v[name]) if name in v else np.zeros(len(rows), dtype=np.int64)
+
+    if layout.has_step:
+        cols.steps[index] = number("whole") + number("micro") / _MICRO_PER_UNIT
+        cols.has_step[index] = True
+    if layout.has_timestamp:
+        cols.timestamps[index] = number("seconds") * _MS_PER_S + number("nanos") // _NS_PER_MS
+        cols.has_timestamp[index] = True
+    for path, offset in layout.floats:
+        values = rows[:, offset : offset + _FLOAT_BYTES].copy().view("<f8").ravel()
+        parts.setdefault(path, []).append((index, values))
