@@ -27,8 +27,9 @@ from despina.store._postgres_tx import PostgresTx
 
 __all__ = ["PostgresEngine"]
 
-# Advisory lock keys (arbitrary constants, "despina" in ASCII-ish): one for writers, one for
-# schema migration. Both are transaction-scoped, so a crashed process never holds them.
+# Advisory lock keys (arbitrary constants, "despina" in ASCII-ish): one for writers
+# (transaction-scoped), one for schema migration (session-scoped, released in a finally; a
+# crashed process's session ends and releases it).
 WRITE_LOCK_KEY = 0x64657370_696E6101
 MIGRATE_LOCK_KEY = 0x64657370_696E6102
 CONNECT_TIMEOUT_S = 10  # a PostgreSQL that does not answer at all fails the open this fast
@@ -62,20 +63,29 @@ class PostgresEngine:
     def _prepare(self, *, create: bool) -> None:
         conn = self._connection()
         with conn.transaction():
-            found = self._version(conn)
-            if found == SCHEMA_VERSION:
-                return
-            if found > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"the store {self.description} has schema version {found}, newer than this "
-                    f"despina understands ({SCHEMA_VERSION}); upgrade despina (pip install -U "
-                    "despina)"
-                )
-            if found == 0 and not create:
-                raise StoreNotFound(f"no despina store at {self.description} (no tables)")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
-            # Another process may have migrated while we waited for the lock.
-            self._migrate(conn, self._version(conn))
+            found = self._check_version(conn, create=create)
+        if found == SCHEMA_VERSION:
+            return
+        # Wait for the lock outside the migrating transaction: a transaction that began before
+        # the wait may not see tables another process created meanwhile (PostgreSQL's catalog
+        # caches are refreshed at transaction start), so the check runs in a new one.
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK_KEY,))
+        try:
+            with conn.transaction():
+                self._migrate(conn, self._check_version(conn, create=create))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK_KEY,))
+
+    def _check_version(self, conn: Any, *, create: bool) -> int:
+        found = self._version(conn)
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the store {self.description} has schema version {found}, newer than this "
+                f"despina understands ({SCHEMA_VERSION}); upgrade despina (pip install -U despina)"
+            )
+        if found == 0 and not create:
+            raise StoreNotFound(f"no despina store at {self.description} (no tables)")
+        return found
 
     def _version(self, conn: Any) -> int:
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,)).fetchone()
