@@ -108,6 +108,11 @@ def flatten_params(params: Any, prefix: str = "") -> dict[str, ConfigValue]:
 
 def metric_value(value: Any) -> float | None:
     """The metric as a float, or None when it is not a number (the caller drops and counts it)."""
+    kind = type(value)
+    if kind is float:  # what Lightning hands over almost always: skip the probing below
+        return value  # type: ignore[no-any-return]
+    if kind is int or kind is bool:
+        return float(value)
     value = _scalar(value)
     if isinstance(value, bool):
         return float(value)
