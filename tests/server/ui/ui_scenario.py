@@ -112,11 +112,13 @@ def apply(store: Any, operations: Sequence[RunOperation]) -> None:
 def write_scenario(folder: Path) -> None:
     from despina.store import open_store
 
-    store = open_store(str(folder))
-    try:
-        _write(store)
-    finally:
-        store.close()
+    with open_store(str(folder)) as store:
+        write_runs(store)
+
+
+def write_runs(store: Any) -> None:
+    """Every run of the scenario, into an open store of any engine."""
+    _write(store)
 
 
 def _write(store: Any) -> None:

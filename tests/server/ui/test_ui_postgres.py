@@ -1,0 +1,54 @@
+"""The UI over a PostgreSQL store: the same JSON as over the embedded SQLite one."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_scenario import BASE_STEPS, FORK_STEP, RUN_COUNT, SPIKE_VALUE, write_runs
+
+pytestmark = pytest.mark.postgres
+
+SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
+
+
+def postgres_location() -> str:
+    spec = importlib.util.spec_from_file_location("ui_postgres_support", SUPPORT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.postgres_location())
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from despina.store import open_store
+    from despina.ui import create_app
+    from fastapi.testclient import TestClient
+
+    location = postgres_location()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DESPINA_FILES_DIR", str(tmp_path_factory.mktemp("pg-files")))
+        with open_store(location) as store:
+            write_runs(store)
+            with TestClient(create_app(store)) as test_client:
+                yield test_client
+
+
+def test_ui_reads_a_postgres_store(client: Any, project: str) -> None:
+    runs = client.get("/ui-api/runs", params={"project": project, "filter": "tag:baseline"})
+    assert runs.status_code == 200, runs.text
+    assert runs.json()["total"] == RUN_COUNT
+    assert [row["run"] for row in runs.json()["rows"]] == ["base-1"]
+    fork = client.get("/ui-api/run", params={"project": project, "run": "fork-1"}).json()
+    assert fork["parent"] == {"run": "base-1", "step": FORK_STEP}
+    chart = client.get(
+        "/ui-api/metric",
+        params={"project": project, "run": "base-1", "attribute": "train/loss", "width": 100},
+    ).json()
+    (series,) = chart["series"]
+    assert series["aggregated"] and series["total"] == BASE_STEPS
+    assert max(series["hi"]) == SPIKE_VALUE
