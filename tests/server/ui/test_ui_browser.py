@@ -192,6 +192,8 @@ def test_forked_run_shows_lineage(page: Any, ui_url: str, project: str, tmp_path
     page.wait_for_function("() => window.__despinaRun && __despinaRun.ready", timeout=WAIT_MS)
     assert "base-1" in page.locator("#parent").inner_text()
     assert f"step {FORK_STEP}" in page.locator("#parent").inner_text()
+    href = page.get_attribute("#compare-parent", "href")
+    assert href is not None and href.endswith("run=base-1&run=fork-1")
     loss = wait_chart(page, "train/loss")
     (series,) = loss["series"]
     assert not series["aggregated"] and series["points"] == FORK_LAST_STEP + 1

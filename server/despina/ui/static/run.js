@@ -14,7 +14,9 @@
     $("tags").replaceChildren(D.tags(body.tags));
     $("group-tags").replaceChildren(D.tags(body.group_tags));
     if (body.parent) {
-      $("parent").replaceChildren("forked from ", D.runLink(project, body.parent.run), ` at step ${D.formatValue(body.parent.step)}`);
+      const compare = (D.page.root || "") + "/compare?" + new URLSearchParams([["project", project], ["run", body.parent.run], ["run", run]]).toString();
+      $("parent").replaceChildren("forked from ", D.runLink(project, body.parent.run), ` at step ${D.formatValue(body.parent.step)} (`,
+        D.el("a", { href: compare, id: "compare-parent", text: "compare" }), ")");
     } else {
       $("parent").textContent = "root run";
     }
