@@ -167,9 +167,21 @@ window.DespinaCharts = (function () {
 
     // Live update: ask each run for the points after its last step only.
     async poll() {
-      if (!this.payload || this.range || Date.now() < (this.nextPoll || 0)) return;
+      // One poll at a time: two in flight would both append the same new points.
+      if (this.polling || !this.payload || this.range || Date.now() < (this.nextPoll || 0)) return;
+      this.polling = true;
+      try {
+        await this.pollOnce();
+      } finally {
+        this.polling = false;
+      }
+    }
+
+    async pollOnce() {
+      const payload = this.payload;
       let changed = false;
-      for (const s of this.payload.series) {
+      for (const s of payload.series) {
+        if (s.last_step === null || s.last_step === undefined) continue; // nothing drawn yet
         const body = await D.getJSON("/metric/tail", { project: this.project, run: s.run, attribute: this.attribute, after: s.last_step });
         if (body.truncated) return this.load();
         if (!body.step.length) continue;
@@ -181,6 +193,7 @@ window.DespinaCharts = (function () {
         this.appended += body.step.length;
         changed = true;
       }
+      if (payload !== this.payload) return; // a full load replaced the data meanwhile
       this.exposed.live_polls = (this.exposed.live_polls || 0) + 1;
       // Back off while nothing arrives (a finished run), back to the base rate when it does.
       this.idle = changed ? 0 : (this.idle || 0) + 1;
