@@ -92,6 +92,7 @@ class Pipeline:
         self.monitor = Monitor(
             self.writer, self.state, self.report,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold_s,
+            sending=transport is not None,
         )  # fmt: skip
         self._transport = transport
         self._checker: StatusChecker | None = None
