@@ -26,6 +26,7 @@ _MICRO_PER_UNIT = 1e6
 _MS_PER_S = 1000
 _NS_PER_MS = 1_000_000
 _VARINT_MORE = 0x80
+_SIGNATURE_BYTES = 32  # the step and the timestamp come first and fit in this many bytes
 
 
 def _raw_batch_class() -> type:
@@ -155,6 +156,33 @@ def _read_varint(rows: npt.NDArray[np.uint8], offset: int, width: int) -> npt.ND
     return value.view(np.int64)
 
 
+def _same_shape_groups(rows: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.int64]]:
+    """Split rows of one length by where their leading varints end (steps and timestamps of
+    other widths move the fields after them, even when the total length matches)."""
+    head = np.packbits(rows[:, :_SIGNATURE_BYTES] >= _VARINT_MORE, axis=1)
+    if (head == head[0]).all():
+        return [np.arange(len(rows))]
+    _, inverse = np.unique(head, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    return [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+
+
+def _decode_group(
+    cols: Uniform,
+    parts: _Parts,
+    index: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.uint8],
+    raws: list[bytes],
+) -> bool:
+    """Check one group of rows against the layout of its first snapshot and read it out.
+    ``rows`` is a private copy: the check blanks the numbers in place."""
+    layout = _parse_layout(raws[int(index[0])])
+    if layout is None or not _varints_fit(rows, layout):
+        return False
+    _fill(cols, parts, index, rows, layout)
+    return _same_elsewhere(rows, layout)
+
+
 def decode_uniform(raw_batch: bytes) -> Uniform | None:
     """Decode serialized ``UpdateRunSnapshots``; None when the fast path does not apply."""
     raws = list(_RawBatch.FromString(raw_batch).snapshots)  # type: ignore[attr-defined]
@@ -167,17 +195,11 @@ def decode_uniform(raw_batch: bytes) -> Uniform | None:
     sizes = np.unique(lengths).tolist()
     for size in sizes:
         index = np.flatnonzero(lengths == size)
-        layout = _parse_layout(raws[int(index[0])])
-        if layout is None:
-            return None
         chosen = raws if len(sizes) == 1 else [raws[i] for i in index.tolist()]
-        data = bytearray(b"".join(chosen))  # writable: _same_elsewhere blanks the numbers
-        rows = np.frombuffer(data, dtype=np.uint8).reshape(len(index), size)
-        if not _varints_fit(rows, layout):
-            return None
-        _fill(cols, parts, index, rows, layout)
-        if not _same_elsewhere(rows, layout):
-            return None
+        rows = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(len(index), size)
+        for group in _same_shape_groups(rows):
+            if not _decode_group(cols, parts, index[group], rows[group], raws):
+                return None
     for path, pieces in parts.items():
         index = np.concatenate([p[0] for p in pieces])
         values = np.concatenate([p[1] for p in pieces])
