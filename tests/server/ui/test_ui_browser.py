@@ -19,10 +19,6 @@ from ui_scenario import (
     SPIKE_STEP,
     SPIKE_VALUE,
     WIDE_METRICS,
-    apply,
-    batch,
-    create,
-    metric_snapshots,
 )
 
 pytestmark = pytest.mark.browser
@@ -226,27 +222,31 @@ def test_compare_page(page: Any, ui_url: str, project: str, tmp_path: Path) -> N
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
 
 
-def test_live_updates_fetch_only_new_points(
-    page: Any, ui_url: str, store: Any, project: str
+def test_live_chart_of_a_run_logging_through_the_client(
+    page: Any, ui_url: str, store_dir: Path, project: str
 ) -> None:
-    apply(store, [create("live-1", "exp-live", 500)])
-    apply(
-        store,
-        [batch("live-1", metric_snapshots({"live/loss": lambda s: 1.0 / (s + 1)}, range(10)))],
-    )
-    page.goto(url(ui_url, "/run", project=project, run="live-1"))
-    first = wait_chart(page, "live/loss")
-    assert first["series"][0]["last_x"] == 9
-    apply(
-        store,
-        [batch("live-1", metric_snapshots({"live/loss": lambda s: 1.0 / (s + 1)}, range(10, 15)))],
-    )
-    page.wait_for_function(
-        "() => __despinaCharts['live/loss'].series[0].last_x === 14", timeout=WAIT_MS
-    )
-    after = chart(page, "live/loss")
-    assert after["fetches"] == first["fetches"]  # appended from the tail, not fetched again
-    assert after["series"][0]["points"] == 15
+    from neptune_scale import Run
+
+    # The real client writes into the store folder the UI server reads, while the page is open.
+    run = Run(run_id="client-live", project=project, log_directory=str(store_dir))
+    try:
+        for step in range(10):
+            run.log_metrics({"live/loss": 1.0 / (step + 1)}, step=step)
+        run.wait_for_processing()
+        page.goto(url(ui_url, "/run", project=project, run="client-live"))
+        first = wait_chart(page, "live/loss")
+        assert first["series"][0]["last_x"] == 9
+        for step in range(10, 15):
+            run.log_metrics({"live/loss": 1.0 / (step + 1)}, step=step)
+        run.wait_for_processing()
+        page.wait_for_function(
+            "() => __despinaCharts['live/loss'].series[0].last_x === 14", timeout=WAIT_MS
+        )
+        after = chart(page, "live/loss")
+        assert after["fetches"] == first["fetches"]  # appended from the tail, not fetched again
+        assert after["series"][0]["points"] == 15
+    finally:
+        run.close()
 
 
 def test_charts_load_when_scrolled_to(page: Any, ui_url: str, project: str) -> None:
