@@ -9,7 +9,6 @@ unreachable, ``Failed(retryable=False)`` for bytes that are not a ``RunOperation
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import uuid
@@ -78,6 +77,6 @@ class LocalTransport:
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None and os.getpid() == getattr(self, "_pid", os.getpid()):
+            if self._store is not None:
                 self._store.close()
             self._store = None

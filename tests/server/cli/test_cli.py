@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from despina.query import Reader
 
+pytestmark = pytest.mark.slow  # each command is a new Python process (~1 s of imports)
+
 DEMO_STEPS = 210  # just past the demo's fork step (200), to keep the test fast
 
 
