@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
-from despina.api import ServerContext
+from despina.api import ServerContext, ServerSettings
 from fastapi.testclient import TestClient
 from neptune_api.proto.neptune_pb.api.v1.model import attributes_pb2 as at
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
@@ -15,6 +18,34 @@ from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 from query_data import B_POINTS, FORK_STEP, LOSS_POINTS, PROJECT, loss, operations
 
 LB = "/api/leaderboard/v1"
+SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
+
+
+@functools.cache  # one module, so one scratch database for the whole session
+def _postgres_support() -> Any:
+    spec = importlib.util.spec_from_file_location("query_postgres_support", SUPPORT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _postgres_location() -> str:
+    location: str = _postgres_support().postgres_location()
+    return location
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ServerSettings:
+    """The read side over each store engine (overrides the API suite's SQLite-only fixture)."""
+    if request.param == "sqlite":
+        return ServerSettings(db=str(tmp_path / "store"))
+    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))
+    return ServerSettings(db=_postgres_location())
+
+
 SEARCH = f"{LB}/proto/leaderboard/entries/search/?projectIdentifier={PROJECT}&type=run"
 
 
