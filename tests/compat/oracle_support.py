@@ -116,6 +116,13 @@ class StoredRuns:
                             points.setdefault(float(step), float(value))
         return sorted(points.items())
 
+    def names(self, project: str, run_id: str) -> tuple[set[str], set[str]]:
+        """(non-sys attribute paths, series paths) of the run itself."""
+        run = self.run(project, run_id)
+        with self.store.engine.read() as tx:
+            attributes = {p for p in tx.attributes(run.pk) if not p.startswith("sys/")}
+            return attributes, set(tx.series(run.pk))
+
     def points(self, project: str, run_id: str, path: str) -> list[tuple[float, Any]]:
         """Own points of a non-float series (string, histogram, file)."""
         run = self.run(project, run_id)
@@ -201,6 +208,11 @@ def check_scenario(stored: StoredRuns, project: str) -> None:
     destination = file_ref["path"]
     with stored.store.open_file(project, destination) as handle:
         assert handle.read() == FILE_BYTES
+
+    configs = {"params/lr", "params/batch", "params/opt", "params/ok", "files/blob"}
+    series = {"train/loss", "train/acc", "notes/text", "weights/hist"}
+    assert stored.names(project, "run-a") == (configs, series)  # nothing more, nothing less
+    assert stored.names(project, "run-b") == (configs, {"train/loss"})  # configs inherited
 
     b = stored.run(project, "run-b")
     assert b.parent_pk == a.pk and b.fork_step == 500.0
