@@ -119,6 +119,12 @@ class CheckpointRecorder:
                 out[attribute] = File(source=staged, mime_type=CHECKPOINT_MIME)
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process must not remove (or reuse) this process's staging folder.
+        state = self.__dict__.copy()
+        state["_staging"] = None
+        return state
+
     def cleanup(self) -> None:
         """Remove staged copies; call only after the run has flushed its uploads."""
         if self._staging is not None:

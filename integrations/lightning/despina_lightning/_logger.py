@@ -138,6 +138,7 @@ class NeptuneScaleLogger(Logger):
     def _init_handles(self) -> None:
         self._lock = threading.RLock()
         self._sampler: SystemMetricsSampler | None = None
+        self._samplers: list[SystemMetricsSampler] = []  # shared with the closer
         self._closer: weakref.finalize[Any, Any] | None = None
 
     # ----------------------------------------------------------------- Logger contract
@@ -246,8 +247,9 @@ class NeptuneScaleLogger(Logger):
                 configs.update(self._error_configs(error))
             configs.update(self._diagnostics())
             run.log_configs(configs)
-            run.wait_for_processing(timeout=FINALIZE_FLUSH_TIMEOUT_S, verbose=False)
-            self._checkpoints.cleanup()
+            if run.wait_for_processing(timeout=FINALIZE_FLUSH_TIMEOUT_S, verbose=False):
+                # Staged checkpoints are uploaded only now; before, they may still be read.
+                self._checkpoints.cleanup()
 
     # ----------------------------------------------------------------- beyond the contract
 
@@ -258,15 +260,15 @@ class NeptuneScaleLogger(Logger):
                 self._sampler.stop()
                 self._sampler = None
             if self._closer is not None:
-                self._closer()  # closes the run once; a second call does nothing
+                self._closer()  # closes the run once (waiting for it); a second call does nothing
                 self._closer = None
-            self._checkpoints.cleanup()
+                self._checkpoints.cleanup()
 
     def __getstate__(self) -> dict[str, Any]:
         # Spawned workers get a copy without live handles; if a run was already open here, rank
         # 0 over there re-opens it (resume) instead of creating a second run with the same id.
         state = self.__dict__.copy()
-        for handle in ("_run", "_lock", "_sampler", "_closer"):
+        for handle in ("_run", "_lock", "_sampler", "_samplers", "_closer"):
             state.pop(handle, None)
         if self._run is not None and not self._owns_run:
             log.warning("A NeptuneScaleLogger given run= was pickled; the copy logs nowhere")
@@ -299,7 +301,7 @@ class NeptuneScaleLogger(Logger):
         self._identity.update(run_id=self._run_id, project=_project_of(opened.run, self._project))
         if call is not None:
             attach(call.trainer, self._identity)
-        self._closer = weakref.finalize(self, _close_quietly, opened.run)
+        self._closer = weakref.finalize(self, _close_quietly, opened.run, self._samplers)
         self._pending_metadata = not self._opened_in_another_process
         self._adopt()
 
@@ -324,6 +326,8 @@ class NeptuneScaleLogger(Logger):
             )
             if sampler.start():
                 self._sampler = sampler
+                # Stopped before the run is closed, also when the logger is collected or at exit.
+                self._samplers.append(sampler)
 
     def _log_system(self, sample: dict[str, float]) -> None:
         with contained("logging system metrics"), self._lock:
@@ -360,7 +364,9 @@ def _project_of(run: Any, default: str | None) -> str | None:
     return project if isinstance(project, str) else default
 
 
-def _close_quietly(run: Any) -> None:
+def _close_quietly(run: Any, samplers: list[SystemMetricsSampler]) -> None:
+    for sampler in samplers:
+        sampler.stop()
     try:
         run.close()
     except Exception:

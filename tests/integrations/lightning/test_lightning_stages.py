@@ -168,3 +168,22 @@ def test_tracking_failures_never_stop_training(
     assert "No space left on device" in caplog.text
     run = stored_run(store_dir, "flaky")
     assert run.configs["training/status"] == "success"  # what could be stored, was
+
+
+def test_a_copy_of_a_logger_with_an_open_run_continues_that_run(store_dir: Path) -> None:
+    import pickle
+
+    logger = NeptuneScaleLogger(run_id="shared", tags=["once"], **QUIET)
+    logger.log_metrics({"loss": 1.0}, step=0)
+    logger.finalize("success")
+    logger.close()
+    # What ddp_spawn does to a logger whose run was already opened in the main process.
+    copy = pickle.loads(pickle.dumps(logger))
+    copy.log_metrics({"loss": 0.5}, step=0)  # the guard came along: step 0 is not sent again
+    copy.log_metrics({"loss": 0.25}, step=1)
+    copy.finalize("success")
+    copy.close()
+    assert stored_runs(store_dir) == ["shared"]
+    run = stored_run(store_dir, "shared")
+    assert run.series["training/loss"] == [(0, 1.0), (1, 0.25)]
+    assert run.configs["training/diagnostics/dropped_points"] == 1

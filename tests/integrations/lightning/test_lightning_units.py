@@ -158,6 +158,12 @@ def test_constructor_rejects_contradictions() -> None:
         NeptuneScaleLogger(system_metrics_interval_s=0)
 
 
+def test_public_names() -> None:
+    import despina_lightning
+
+    assert despina_lightning.__all__ == ["NeptuneScaleLogger"]
+
+
 def test_logger_pickles_before_the_run_exists() -> None:
     logger = NeptuneScaleLogger(run_id="r-1", experiment_name="e", tags=["t"], prefix="p/")
     copy = pickle.loads(pickle.dumps(logger))
