@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import importlib.util
 import os
+import sys
 from typing import Any
 
 from despina.cli._common import store_location
@@ -59,16 +60,22 @@ def _create(args: argparse.Namespace) -> int:
     from despina.auth import encode_api_token
 
     try:
-        api_key, _ = _ring(args).create_key(
+        api_key, grant = _ring(args).create_key(
             args.workspace,
             args.project,
             label=args.label,
             can_create_projects=not args.no_create_projects,
         )
     except ValueError as exc:
-        print(f"despina token create: {exc}")
+        print(f"despina token create: {exc}", file=sys.stderr)
         return 2
+    # The token alone on stdout (for `export NEPTUNE_API_TOKEN=$(despina token create …)`);
+    # what it is, on stderr.
     print(encode_api_token(args.url.rstrip("/"), api_key))
+    print(
+        f"key {grant.key_id} reaches {grant.scope} on {args.url}; it is shown only this once",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -92,5 +99,5 @@ def _revoke(args: argparse.Namespace) -> int:
     if _ring(args).revoke(args.key_id):
         print(f"revoked {args.key_id}")
         return 0
-    print(f"despina token revoke: no active token with key id {args.key_id!r}")
+    print(f"despina token revoke: no active token with key id {args.key_id!r}", file=sys.stderr)
     return 1

@@ -19,7 +19,9 @@ def test_token_create_ls_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[st
     store = str(tmp_path / "store")
     args = ["token", "--db", store, "create", "--workspace", "team", "--project", "p"]
     assert main([*args, "--url", "http://h:1", "--label", "ci"]) == 0
-    token = capsys.readouterr().out.strip()
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert "reaches team/p" in err
     payload = json.loads(base64.b64decode(token))
     assert payload["api_url"] == payload["api_address"] == "http://h:1"
     assert payload["api_key"].startswith("dsp1_")
