@@ -113,13 +113,13 @@ def _parse_layout(raw: bytes) -> _Layout | None:
             else:
                 return None
             pos = end
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, IndexError):  # truncated varints, keys that are not UTF-8
         return None
     return layout
 
 
 def _float_entry(raw: bytes, start: int, end: int) -> tuple[str, int] | None:
-    if raw[start] != 0x0A:
+    if end - start <= len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES or raw[start] != 0x0A:
         return None
     length, pos = _varint(raw, start + 1)
     key_end = pos + length

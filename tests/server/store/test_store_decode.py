@@ -84,3 +84,13 @@ def test_same_length_different_keys_are_not_confused(first: float, second: float
     else:  # same shape, other key bytes: the template check refuses
         assert (first, second) == (2.0, 3.0)
     assert as_dict(decode_update(op)) == expected
+
+
+def test_empty_key_reaches_the_rules(store) -> None:  # type: ignore[no-untyped-def]
+    from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+    from opbuild import codes, create
+
+    op = update("r", Snap(step=1, append={"": 1.0, "ok": 2.0}), project=PROJECT)
+    assert set(as_dict(decode_update(op))) == {"", "ok"}
+    (_, issues) = store.apply([create("r"), op])
+    assert codes(issues) == {IngestCode.FIELD_PATH_EMPTY: 1}
