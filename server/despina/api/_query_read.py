@@ -28,7 +28,7 @@ from despina.api._query_models import NameFilter, NextPage, SearchRequest, TypeF
 from despina.query._values import RunView, run_view
 from despina.store import ProjectNotFound, ProjectRow, Tx
 
-__all__ = ["definitions", "name_matcher", "search", "values"]
+__all__ = ["definitions", "global_search", "name_matcher", "search", "values"]
 
 # Always in a search entry: the client needs sys/id and the label as string_properties.
 ALWAYS_PROJECTED = ("sys/id", "sys/name", "sys/custom_run_id")
@@ -79,36 +79,64 @@ def _sorted(tx: Tx, views: list[RunView], spec: SearchRequest) -> list[RunView]:
     return [v for _, v in have] + lacking
 
 
-def search(tx: Tx, project: str, spec: SearchRequest, query: Query | None) -> bytes:
-    """``ProtoLeaderboardEntriesSearchResultDTO`` of one page of matching runs."""
-    row = project_or_404(tx, project)
+def _matching(
+    tx: Tx, row: ProjectRow, spec: SearchRequest, query: Query | None
+) -> list[tuple[ProjectRow, RunView]]:
     runs = [r for r in tx.runs(row.pk) if r.is_head or not spec.experimentLeader]
     views = [run_view(tx, r) for r in runs]
     if query is not None:
         views = [v for v in views if query(v.types, v.values, _aggregate(tx, v))]
-    views = _sorted(tx, views, spec)
-    page = views[spec.pagination.offset : spec.pagination.offset + spec.pagination.limit]
-    out = le.ProtoLeaderboardEntriesSearchResultDTO(matching_item_count=len(views))
-    workspace, project_name = project.split("/", 1)
-    for view in page:
+    return [(row, v) for v in views]
+
+
+def _entries(
+    tx: Tx, found: list[tuple[ProjectRow, RunView]], spec: SearchRequest, everything: bool
+) -> bytes:
+    """One page of ``found`` (sorted here) as ``ProtoLeaderboardEntriesSearchResultDTO``."""
+    order = {id(v): i for i, v in enumerate(_sorted(tx, [v for _, v in found], spec))}
+    found = sorted(found, key=lambda pair: order[id(pair[1])])
+    page = found[spec.pagination.offset : spec.pagination.offset + spec.pagination.limit]
+    out = le.ProtoLeaderboardEntriesSearchResultDTO(matching_item_count=len(found))
+    for row, view in page:
+        workspace, project_name = row.name.split("/", 1)
         entry = out.entries.add(
-            experiment_id=experiment_uuid(project, view.run),
+            experiment_id=experiment_uuid(row.name, view.run),
             type="run",
             project_id=str(row.pk),
             organization_id=workspace,
             project_name=project_name,
             organization_name=workspace,
         )
-        if spec.attributeFilters is None:
+        if spec.attributeFilters is None and everything:
             paths: Iterable[str] = sorted(view.types)
         else:
-            paths = dict.fromkeys([*ALWAYS_PROJECTED, *(f.path for f in spec.attributeFilters)])
+            chosen = (f.path for f in spec.attributeFilters or ())
+            paths = dict.fromkeys([*ALWAYS_PROJECTED, *chosen])
         for path in paths:
             dto = attribute_dto(tx, view, path)
             if dto is not None:
                 entry.attributes.append(dto)
     data: bytes = out.SerializeToString()
     return data
+
+
+def search(tx: Tx, project: str, spec: SearchRequest, query: Query | None) -> bytes:
+    """One page of the project's matching runs (no projection list: every attribute)."""
+    row = project_or_404(tx, project)
+    return _entries(tx, _matching(tx, row, spec, query), spec, everything=True)
+
+
+def global_search(
+    tx: Tx, allowed: Callable[[str], bool], spec: SearchRequest, query: Query | None
+) -> bytes:
+    """One page of matching runs across every project ``allowed`` (sys/id and labels only)."""
+    found = [
+        pair
+        for row in tx.projects()
+        if allowed(row.name)
+        for pair in _matching(tx, row, spec, query)
+    ]
+    return _entries(tx, found, spec, everything=False)
 
 
 def _compile(patterns: Iterable[str] | None) -> list[re.Pattern[str]]:

@@ -133,6 +133,23 @@ async def search_entries(request: Request) -> Response:
     return _protobuf(result)
 
 
+@router.post(f"{LEADERBOARD}/proto/leaderboard/entries/global/search/")
+@router.post(f"{LEADERBOARD}/proto/leaderboard/entries/global/search", include_in_schema=False)
+async def global_search_entries(request: Request) -> Response:
+    """Runs of every project the token reaches (the experimental ``fetch_*_table_global``)."""
+    grant = bearer_grant(request)
+    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    spec = _model(SearchRequest, body)
+    try:
+        query = parse(spec.query.query) if spec.query is not None else None
+    except NQLError as error:
+        reject(400, f"query.query: {error}")
+    result = await _answer(
+        request, lambda: [], lambda tx: read.global_search(tx, grant.allows, spec, query)
+    )
+    return _protobuf(result)
+
+
 @router.post(f"{LEADERBOARD}/leaderboard/attributes/definitions/query")
 async def attribute_definitions(request: Request) -> Any:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)

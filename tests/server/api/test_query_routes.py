@@ -300,3 +300,33 @@ def test_other_workspace_is_denied_and_bearer_required(
     missing = f"{LB}/proto/leaderboard/entries/search/?projectIdentifier=team/missing"
     team = bearer(make_token("team"))
     assert client.post(missing, json={}, headers=team).status_code == 404
+
+
+def test_global_search_spans_only_the_granted_projects(
+    client: TestClient, team_auth: dict[str, str], ids: dict[str, str], ctx: ServerContext
+) -> None:
+    from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+
+    foreign = ingest_pb2.RunOperation(project="elsewhere/p", run_id="hidden")
+    foreign.create.family = "hidden"
+    assert ctx.store.apply([foreign]) == [()]
+    body = {
+        "experimentLeader": False,
+        "query": {"query": '(`sys/custom_run_id`:string MATCHES "^[a-z]$")'},
+        "sorting": {"dir": "ascending", "sortBy": {"name": "sys/creation_time"}},
+    }
+    answer = client.post(
+        f"{LB}/proto/leaderboard/entries/global/search/", json=body, headers=team_auth
+    )
+    assert answer.status_code == 200, answer.text
+    result = le.ProtoLeaderboardEntriesSearchResultDTO.FromString(answer.content)
+    got = [
+        (f"{e.organization_name}/{e.project_name}", _props(e)["sys/custom_run_id"].value)
+        for e in result.entries
+    ]
+    assert got == [(PROJECT, "a"), (PROJECT, "b"), (PROJECT, "c")]
+    assert {a.name for a in result.entries[0].attributes} == {
+        "sys/id",
+        "sys/name",
+        "sys/custom_run_id",
+    }
