@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from despina.api import ServerContext
+from despina.query import Reader
 from fastapi.testclient import TestClient
 from google.protobuf.timestamp_pb2 import Timestamp
 from neptune_api.proto.google_rpc.code_pb2 import Code
@@ -283,3 +285,23 @@ def test_fork_lineage_is_stored(submit: Submit, stored: Any) -> None:
         *[(float(s), float(s)) for s in range(5)],
         *[(float(s), -float(s)) for s in range(5, 8)],
     ]
+
+
+def test_a_full_16_mib_request_is_accepted(
+    client: TestClient, team_auth: dict[str, str], submit: Submit, ctx: ServerContext
+) -> None:
+    submit(create("big"))
+    line = "x" * (1024 * 1024 - 64)  # the official client's largest string-series point
+    batch = UpdateRunSnapshots()
+    for step in range(16):
+        snap = UpdateRunSnapshot(step=Step(whole=step))
+        snap.append["logs/big"].string = line
+        batch.snapshots.append(snap)
+    body = RunOperation(project=PROJECT, run_id="big", update_batch=batch).SerializeToString()
+    assert len(body) > 16 * MIB - 4096
+    request_id = submit(body)
+    (status,) = statuses(client, team_auth, [request_id]).statuses
+    assert codes(status) == set()
+    series = Reader(ctx.store).fetch_series(PROJECT, runs=["big"], attributes=["logs/big"])
+    assert len(series) == 16
+    assert series.iloc[:, 0].map(len).tolist() == [len(line)] * 16
