@@ -75,7 +75,10 @@ def status_message(issues: Sequence[IngestIssue]) -> RequestStatus:
 
 
 class StatusBook:
-    """Stores and reads request statuses (request id → issues) for every server process."""
+    """Stores and reads request statuses (request id → issues) for every server process.
+
+    Only requests that had issues are stored; the others read as OK.
+    """
 
     def __init__(self, db: ServerDatabase, retention_s: float) -> None:
         self._db = db
