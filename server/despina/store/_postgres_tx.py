@@ -108,6 +108,14 @@ class PostgresTx:
         rows: list[tuple[Any, ...]] = self._c.execute(sql, params).fetchall()
         return rows
 
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        # executemany pipelines its statements but costs a sync round trip of its own; most
+        # calls carry one row (one chunk, one series), which a plain execute sends cheaper.
+        if len(rows) == 1:
+            self._c.execute(sql, rows[0])
+        elif rows:
+            self._c.cursor().executemany(sql, rows)
+
     # projects
     def projects(self) -> list[ProjectRow]:
         rows = self._all("SELECT pk, name, key FROM despina_projects ORDER BY name")
@@ -191,7 +199,7 @@ class PostgresTx:
 
     def set_heads(self, flags: Mapping[int, bool]) -> None:
         if flags:
-            self._c.cursor().executemany(
+            self._many(
                 "UPDATE despina_runs SET is_head = %s WHERE pk = %s",
                 [(value, pk) for pk, value in flags.items()],
             )
@@ -225,7 +233,7 @@ class PostgresTx:
 
     def put_attributes(self, run_pk: int, values: Mapping[str, tuple[str, str]]) -> None:
         if values:
-            self._c.cursor().executemany(
+            self._many(
                 "INSERT INTO despina_attributes (run_pk, path, type, value) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (run_pk, path) "
                 "DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value",
@@ -260,7 +268,7 @@ class PostgresTx:
             )
             s.pk = rows[0][0]
         if old:
-            self._c.cursor().executemany(
+            self._many(
                 "UPDATE despina_series SET count = %s, first_step = %s, last_step = %s, "
                 "last_ts = %s, last_value = %s, finite_count = %s, vmin = %s, vmax = %s, "
                 "vsum = %s, vsumsq = %s, has_preview = %s WHERE pk = %s",
@@ -283,7 +291,7 @@ class PostgresTx:
             f"{name.strip()} = EXCLUDED.{name.strip()}"
             for name in (_SUMMARY_COLUMNS + ", steps, vals, ts").split(",")[2:]
         )
-        self._c.cursor().executemany(
+        self._many(
             f"INSERT INTO despina_float_chunks ({_SUMMARY_COLUMNS}, steps, vals, ts) VALUES "
             f"({', '.join(['%s'] * 18)}) ON CONFLICT (series_pk, first_step) DO UPDATE SET "
             f"{updates}",
@@ -326,7 +334,7 @@ class PostgresTx:
     # points
     def put_points(self, series_pk: int, points: Sequence[Point]) -> None:
         if points:
-            self._c.cursor().executemany(
+            self._many(
                 "INSERT INTO despina_points (series_pk, is_preview, step, ts, completion, value) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (series_pk, is_preview, step) "
                 "DO UPDATE SET ts = EXCLUDED.ts, completion = EXCLUDED.completion, "
