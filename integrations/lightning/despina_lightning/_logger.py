@@ -4,8 +4,9 @@ Layout of what it writes (``<prefix>`` defaults to ``training``):
 
 * ``<prefix>/hyperparams/...`` — flattened hyperparameters (module and datamodule), types kept.
 * ``<prefix>/<metric>`` — metrics, one ``log_metrics`` call per Lightning logging call.
-* ``<prefix>/status`` — Lightning's status of the last stage (``success``, ``failed``,
-  ``finished``); on failure also ``<prefix>/error/{type,message,traceback}``.
+* ``<prefix>/status`` — ``running`` while a stage runs, then ``succeeded`` or ``failed`` (the
+  words the other integrations use; Lightning's other statuses, e.g. ``finished`` after a signal,
+  are kept as they are); on failure also ``<prefix>/error/{type,message,traceback}``.
 * ``<prefix>/model/...`` — summary, parameter counts, checkpoints (see ``_checkpoints``).
 * ``<prefix>/diagnostics/...`` — counts of points that could not be stored, when there were any.
 * ``<prefix>/system/...`` — CPU/memory/GPU figures when ``system_metrics=True``.
@@ -49,6 +50,9 @@ FINALIZE_FLUSH_TIMEOUT_S = 120.0
 #: The tail of a failure's traceback that is kept (Neptune strings hold at most 64 KiB).
 MAX_TRACEBACK_BYTES = 16 * 1024
 RUN_ID_PREFIX = "lightning-"
+STATUS_RUNNING = "running"
+#: Lightning's finalize statuses in the vocabulary the Flyte and HF integrations write.
+STATUS_WORDS = {"success": "succeeded", "failed": "failed"}
 
 
 def _new_run_id() -> str:
@@ -194,6 +198,8 @@ class NeptuneScaleLogger(Logger):
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         # Lightning calls this at the start of every stage; the summary is written once per run.
+        with contained("recording the stage start"):
+            self.experiment.log_configs({self._path("status"): STATUS_RUNNING})
         trainer = _trainer_of(model)
         if trainer is not None:
             # Covers runs created outside fit (run=, or experiment touched early): checkpoints
@@ -242,7 +248,7 @@ class NeptuneScaleLogger(Logger):
         error = sys.exc_info()[1] if status == "failed" else None
         with contained("finalizing the run"):
             run = self.experiment
-            configs: dict[str, Any] = {self._path("status"): status}
+            configs: dict[str, Any] = {self._path("status"): STATUS_WORDS.get(status, status)}
             if error is not None:
                 configs.update(self._error_configs(error))
             configs.update(self._diagnostics())

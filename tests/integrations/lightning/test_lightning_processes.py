@@ -63,5 +63,5 @@ def test_ddp_spawn_two_processes_log_one_run_from_rank_zero(
     run = stored_run(store_dir, "ddp")
     # Each of the two processes sees half of the 4 batches.
     assert run.steps("training/train/loss_step") == [0, 1]
-    assert run.configs["training/status"] == "success"
+    assert run.configs["training/status"] == "succeeded"
     assert run.configs["sys/tags"] == ["ddp"]

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import pytest
 from despina_lightning import NeptuneScaleLogger
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -51,7 +52,7 @@ def test_fit_validate_test_land_in_one_run_with_everything(store_dir: Path, tmp_
         c["training/hyperparams/hidden"] == 4 and run.types["training/hyperparams/hidden"] == "int"
     )
     assert c["training/hyperparams/lr"] == 0.1 and run.types["training/hyperparams/lr"] == "float"
-    assert c["training/status"] == "success"
+    assert c["training/status"] == "succeeded"
 
     steps_fit = 2 * BATCHES_PER_EPOCH
     assert run.steps("training/train/loss_step") == list(range(steps_fit))
@@ -76,10 +77,19 @@ def test_fit_validate_test_land_in_one_run_with_everything(store_dir: Path, tmp_
 
 def test_failure_inside_a_step_records_status_and_error(store_dir: Path, tmp_path: Path) -> None:
     logger = NeptuneScaleLogger(**QUIET)
-    trainer = make_trainer(logger, tmp_path)
+    seen: list[str] = []
+
+    class Watch(pl.Callback):
+        def on_train_batch_start(self, *args: Any) -> None:
+            # The status as stored while training runs.
+            logger.experiment.wait_for_processing(verbose=False)
+            seen.append(stored_run(store_dir, logger.version).configs["training/status"])
+
+    trainer = make_trainer(logger, tmp_path, callbacks=[Watch()])
     with pytest.raises(RuntimeError, match="boom at step 2"):
         trainer.fit(TinyModule(fail_at=2), loader(), loader(1))
 
+    assert seen[0] == "running"
     run = stored_run(store_dir, logger.version)
     assert run.configs["training/status"] == "failed"
     assert run.configs["training/error/type"] == "builtins.RuntimeError"
@@ -167,7 +177,7 @@ def test_tracking_failures_never_stop_training(
     assert safety.failures["logging metrics"] >= BATCHES_PER_EPOCH
     assert "No space left on device" in caplog.text
     run = stored_run(store_dir, "flaky")
-    assert run.configs["training/status"] == "success"  # what could be stored, was
+    assert run.configs["training/status"] == "succeeded"  # what could be stored, was
 
 
 def test_a_copy_of_a_logger_with_an_open_run_continues_that_run(store_dir: Path) -> None:
