@@ -13,7 +13,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from flytekit import Secret
 from flytekit.core.context_manager import ExecutionParameters, FlyteContext, FlyteContextManager
@@ -31,8 +31,6 @@ SELF_ATTRIBUTE = "USER_SPACE_PARAMS"
 PROJECT_KEY = "project"
 HOST_KEY = "host"
 RUN_ID_PREFIX_KEY = "run_id_prefix"
-
-T = TypeVar("T")
 
 
 class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
@@ -65,10 +63,10 @@ class NeptuneTracked(ClassDecorator):  # type: ignore[misc]
         if not identity.is_local:
             token = resolve_token(self.options.secret, ctx.user_space_params)
         run = open_run(self.options, identity, token)
-        describe_run(run, self.options, identity)
-        state = ctx.execution_state.with_params(user_space_params=_params_with_run(ctx, run))
         error: BaseException | None = None
         try:
+            describe_run(run, self.options, identity)
+            state = ctx.execution_state.with_params(user_space_params=_params_with_run(ctx, run))
             with FlyteContextManager.with_context(ctx.with_execution_state(state)):
                 yield run
         except BaseException as caught:

@@ -110,7 +110,9 @@ def run_url(run: Run, options: TrackingOptions, identity: AttemptIdentity) -> st
 def _local_hint(options: TrackingOptions) -> str:
     folder = options.run_kwargs.get("log_directory") or os.environ.get(LOG_DIRECTORY_ENV)
     folder = os.path.abspath(str(folder or DEFAULT_LOG_DIRECTORY))
-    return f"Stored in the embedded store at {folder}; look at it with `despina ui {folder}`."
+    return (
+        f"Stored in the embedded store at {folder}; look at it with `despina ui --store {folder}`."
+    )
 
 
 def _releaser(run: Run) -> Callable[[], None]:
@@ -119,7 +121,21 @@ def _releaser(run: Run) -> Callable[[], None]:
     return release if callable(release) else run.close
 
 
-def _write_deck(summary: RunSummary, run: Run) -> None:
+def _deck(
+    run: Run, options: TrackingOptions, identity: AttemptIdentity, outcome: dict[str, str]
+) -> None:
+    url = run_url(run, options, identity)
+    summary = RunSummary(
+        project=options.project,
+        run_id=identity.run_id,
+        url=url,
+        status=outcome[STATUS_PATH],
+        experiment_name=options.experiment_name,
+        fork_run_id=identity.fork_run_id,
+        error_type=outcome.get(ERROR_TYPE_PATH),
+        error_message=outcome.get(ERROR_MESSAGE_PATH),
+        local_hint=_local_hint(options) if identity.is_local and url is None else None,
+    )
     from flytekit import Deck
 
     Deck(DECK_NAME, render_deck_html(summary, last_values(run)))
@@ -132,22 +148,11 @@ def finish_run(
     error: BaseException | None,
 ) -> None:
     """Record the outcome, write the Deck, close the run; never raises."""
-    status = STATUS_SUCCEEDED if error is None else STATUS_FAILED
-    details = error_details(error) if error is not None else {}
-    outcome = {STATUS_PATH: status, **details}
+    outcome = {STATUS_PATH: STATUS_SUCCEEDED if error is None else STATUS_FAILED}
+    if error is not None:
+        details = _best_effort("describe the task's error", lambda: error_details(error))
+        outcome.update(details or {ERROR_TYPE_PATH: type(error).__qualname__})
     _best_effort("record the task status", lambda: run.log_configs(outcome))
     if options.deck:
-        url = run_url(run, options, identity)
-        summary = RunSummary(
-            project=options.project,
-            run_id=identity.run_id,
-            url=url,
-            status=status,
-            experiment_name=options.experiment_name,
-            fork_run_id=identity.fork_run_id,
-            error_type=details.get(ERROR_TYPE_PATH),
-            error_message=details.get(ERROR_MESSAGE_PATH),
-            local_hint=_local_hint(options) if identity.is_local and url is None else None,
-        )
-        _best_effort("write the Neptune Flyte Deck", lambda: _write_deck(summary, run))
+        _best_effort("write the Neptune Flyte Deck", lambda: _deck(run, options, identity, outcome))
     _best_effort("close the run", _releaser(run))
