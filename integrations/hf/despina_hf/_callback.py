@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import secrets
 import weakref
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,12 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from . import _paths
-from ._checkpoints import CheckpointPolicy, CheckpointUploader, find_checkpoint_dir
+from ._checkpoints import (
+    CheckpointPolicy,
+    CheckpointUploader,
+    find_checkpoint_dir,
+    staging_root,
+)
 from ._describe import describe_run, resumed_record
 from ._failure import ErrorDetails, find_calling_trainer, watch
 from ._guard import contained
@@ -40,6 +46,9 @@ __all__ = ["NeptuneScaleCallback"]
 
 logger = logging.getLogger("despina_hf")
 
+# How long the exit hook waits for a run's data (as the client's own exit hook); the rest stays
+# in the client's log for ``neptune sync``.
+EXIT_TIMEOUT_S = 60.0
 # Name under which a checkpoint's trainer_state.json remembers the run that wrote it (the Trainer
 # also sets it as an attribute on a callback it restores).
 CHECKPOINT_ATTRIBUTE = "_checkpoint_run"
@@ -99,7 +108,9 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         self._initial_run = run
         self._base_run_id = run_id or new_base_run_id()
         self._session: RunSession | None = None
-        self._uploader = CheckpointUploader(self._policy)
+        self._uploader = CheckpointUploader(
+            self._policy, staging_root(self._run_kwargs), keep_copies=self._offline()
+        )
         self._search_tag: str | None = None
         self._trials = 0
         self._checkpoint_run: dict[str, Any] | None = None
@@ -129,17 +140,24 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         passed to the ``Trainer`` constructor; call it after ``trainer.add_callback(cb)``)."""
         watch(trainer, self._on_train_failed)
 
-    def close(self) -> None:
-        """Close the open run (waiting for its data); a training that began but never ended is
-        marked failed first. Safe to call twice."""
+    def close(self, timeout: float | None = None) -> None:
+        """Close the open run, waiting at most ``timeout`` seconds (None: until its data is
+        delivered); a training that began but never ended is marked failed first. Safe to
+        call twice."""
         session, self._session = self._session, None
         if session is None:
             return
         if session.training:
             self._mark_failed(session, "train() did not finish", "RuntimeError", "")
+        delivered = False
         with contained("closing the run"):
-            session.close()
-        self._uploader.cleanup()
+            delivered = session.close(timeout)
+        with contained("removing checkpoint copies"):
+            self._uploader.release(delivered)
+
+    def _offline(self) -> bool:
+        mode = self._run_kwargs.get("mode") or os.environ.get("NEPTUNE_MODE")
+        return mode == "offline"
 
     # ----- ExportableState: what a checkpoint remembers ---------------------------------------
 
@@ -375,7 +393,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
 def _close_at_exit(ref: weakref.ref[NeptuneScaleCallback]) -> None:
     callback = ref()
     if callback is not None:
-        callback.close()
+        callback.close(timeout=EXIT_TIMEOUT_S)
 
 
 def _names_checkpoint(state: Any, name: str) -> bool:

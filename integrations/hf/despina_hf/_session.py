@@ -54,13 +54,18 @@ class RunSession:
     trained: bool = False  # a train() began in this run
     training: bool = False  # ... and has neither ended nor failed yet
 
-    def close(self) -> None:
+    def close(self, timeout: float | None) -> bool:
+        """Wait (at most ``timeout`` seconds, None = until done) for the run's data and close
+        the run if it is ours; True when the run confirmed that everything (checkpoint uploads
+        included) was processed."""
+        delivered = self.run.wait_for_processing(timeout=timeout, verbose=False) is True
         if self.owned:
-            self.run.close()
-        else:
-            # The user closes their own run; still let pending uploads finish before the
-            # staged checkpoint copies are removed.
-            self.run.wait_for_processing()
+            # What is still undelivered stays in the client's log for ``neptune sync``.
+            if timeout is None:
+                self.run.close()
+            else:
+                self.run.close(timeout=0)
+        return delivered
 
 
 def derived_run_id(base: str, label: str) -> str:

@@ -58,7 +58,7 @@ def test_train_evaluate_predict_land_in_one_run(make_trainer: Any, stored: Any) 
 
 @pytest.mark.parametrize("policy", ["last", "best", "all"])
 def test_checkpoints_are_uploaded_by_policy(
-    policy: str, make_trainer: Any, stored: Any, tmp_path: Path
+    policy: str, make_trainer: Any, stored: Any, tmp_path: Path, store_dir: Path
 ) -> None:
     callback = NeptuneScaleCallback(run_id=f"ckpt-{policy}", log_checkpoints=policy)
     trainer = make_trainer(
@@ -74,6 +74,8 @@ def test_checkpoints_are_uploaded_by_policy(
     trainer.train()
     best_step = trainer.state.best_global_step
     callback.close()
+    staged = store_dir / "hf-checkpoints"
+    assert staged.is_dir() and not list(staged.rglob("*.safetensors"))  # uploaded, copies gone
 
     store = stored()
     files = store.download(f"ckpt-{policy}", "^checkpoints/", tmp_path / "downloaded")
@@ -201,3 +203,21 @@ def test_callback_pickles_without_its_run(make_trainer: Any) -> None:
     copy = pickle.loads(pickle.dumps(callback))
     assert copy.run is None
     callback.close()
+
+
+def test_offline_run_keeps_checkpoint_copies_until_neptune_sync(
+    make_trainer: Any, stored: Any, store_dir: Path, tmp_path: Path
+) -> None:
+    from neptune_scale.cli import main as neptune_cli
+
+    callback = NeptuneScaleCallback(run_id="offline", mode="offline", log_checkpoints="last")
+    trainer = make_trainer(callback, save_strategy="steps", save_steps=3, save_total_limit=1)
+    trainer.train()
+    callback.close()
+    kept = list((store_dir / "hf-checkpoints").rglob("last-6/model.safetensors"))
+    assert len(kept) == 1  # the upload happens at sync time: the copy must still be there
+
+    assert neptune_cli(["sync", str(store_dir)]) == 0
+    files = stored().download("offline", "^checkpoints/last/", tmp_path / "downloaded")
+    uploaded = files["checkpoints/last/model.safetensors"].read_bytes()
+    assert uploaded == kept[0].read_bytes()
