@@ -9,11 +9,12 @@ steps; the last one includes ``hi``. ``first``/``last`` are the first and last *
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
-from despina.store import FloatChunk, RunRow, Tx, ancestry
+from despina.store import RunRow, Tx, ancestry
 
 __all__ = ["BucketTable", "buckets", "series_extent"]
 
@@ -66,24 +67,54 @@ class _Partials:
             self.cols[name].append(np.asarray(cols[name], dtype=np.float64))
 
 
-def _summary_rows(chunks: list[FloatChunk], bucket: I64, out: _Partials) -> None:
-    def col(name: str) -> F64:
-        return np.array([np.nan if getattr(c, name) is None else getattr(c, name) for c in chunks])
+# Columns of a summary array (the order of the SQLite engine's chunk_summary_array).
+_SUMMARY_FIELDS = (
+    "series_pk",
+    "first_step",
+    "last_step",
+    "count",
+    "finite_count",
+    "nan_count",
+    "pinf_count",
+    "ninf_count",
+    "vmin",
+    "vmax",
+    "vsum",
+    "first_fstep",
+    "first_fvalue",
+    "last_fstep",
+    "last_fvalue",
+)
+_FIRST, _LAST = 1, 2
 
+
+def _summary_array(tx: Tx, series_pk: int, lo: float, hi: float) -> F64:
+    """Chunk summaries as an (n, 15) float array, NaN for missing values."""
+    fast = getattr(tx, "chunk_summary_array", None)  # optional primitive of an engine
+    if fast is not None:
+        result: F64 = fast(series_pk, lo, hi)
+        return result
+    chunks = tx.chunk_summaries(series_pk, lo, hi)
+    get = attrgetter(*_SUMMARY_FIELDS)
+    rows = [get(c) for c in chunks]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(_SUMMARY_FIELDS))
+
+
+def _summary_rows(table: F64, bucket: I64, out: _Partials) -> None:
     out.add(
         bucket,
-        count=col("count"),
-        finite=col("finite_count"),
-        nan=col("nan_count"),
-        pinf=col("pinf_count"),
-        ninf=col("ninf_count"),
-        vmin=col("vmin"),
-        vmax=col("vmax"),
-        vsum=col("vsum"),
-        first_step=col("first_fstep"),
-        first_value=col("first_fvalue"),
-        last_step=col("last_fstep"),
-        last_value=col("last_fvalue"),
+        count=table[:, 3],
+        finite=table[:, 4],
+        nan=table[:, 5],
+        pinf=table[:, 6],
+        ninf=table[:, 7],
+        vmin=table[:, 8],
+        vmax=table[:, 9],
+        vsum=table[:, 10],
+        first_step=table[:, 11],
+        first_value=table[:, 12],
+        last_step=table[:, 13],
+        last_value=table[:, 14],
     )
 
 
@@ -200,15 +231,13 @@ def buckets(
         if state is None or state.pk is None or state.type != "floatSeries":
             continue
         top = min(hi, segment.up_to)
-        summaries = tx.chunk_summaries(state.pk, lo, top)
-        if not summaries:
+        summaries = _summary_array(tx, state.pk, lo, top)
+        if not len(summaries):
             continue
-        first = np.array([c.first_step for c in summaries])
-        last = np.array([c.last_step for c in summaries])
+        first, last = summaries[:, _FIRST], summaries[:, _LAST]
         whole = (first >= lo) & (last <= top) & (index(first) == index(np.minimum(last, hi)))
         if whole.any():
-            kept = [c for c, w in zip(summaries, whole, strict=True) if w]
-            _summary_rows(kept, index(first[whole]), parts)
+            _summary_rows(summaries[whole], index(first[whole]), parts)
         decoded.extend(_decode_partial(tx, state.pk, summaries, whole, lo, top))
     if decoded:  # one vectorized pass over every decoded point (buckets never decrease)
         steps = np.concatenate([d[0] for d in decoded])
@@ -219,7 +248,7 @@ def buckets(
 def _decode_partial(
     tx: Tx,
     series_pk: int,
-    summaries: list[FloatChunk],
+    summaries: F64,
     whole: npt.NDArray[np.bool_],
     lo: float,
     top: float,
@@ -230,12 +259,12 @@ def _decode_partial(
         return []
     chunks_at = getattr(tx, "chunks_at", None)  # optional primitive: one query for all
     if chunks_at is not None:
-        chunks = chunks_at(series_pk, [summaries[i].first_step for i in todo])
+        chunks = chunks_at(series_pk, summaries[todo, _FIRST].tolist())
     else:
-        chunks, wanted = [], {summaries[i].first_step for i in todo}
+        chunks, wanted = [], set(summaries[todo, _FIRST].tolist())
         for group in np.split(todo, np.flatnonzero(np.diff(todo) > 1) + 1):
-            a, b = summaries[group[0]], summaries[group[-1]]
-            found = tx.chunks(series_pk, a.first_step, b.last_step, timestamps=False)
+            a, b = float(summaries[group[0], _FIRST]), float(summaries[group[-1], _LAST])
+            found = tx.chunks(series_pk, a, b, timestamps=False)
             chunks.extend(c for c in found if c.first_step in wanted)
     out = []
     for chunk in chunks:

@@ -8,6 +8,9 @@ store from a newer despina is refused with a message saying to upgrade.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+import numpy as np
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -96,9 +99,73 @@ CREATE TABLE points (
 ) WITHOUT ROWID;
 """
 
-SCHEMA_VERSION = 1
+# Version 2 keeps the packed arrays in their own table: with them inline, each summary row filled
+# a leaf page and a bucket query over 10M points had to read every array to see the summaries.
+# It also adds ``packed``: the 15 summary numbers as float64 (NULL = NaN), so readers fetch one
+# value per chunk instead of fifteen (filled by ``_pack_summaries`` for migrated chunks).
+_V1_TO_V2 = """
+CREATE TABLE float_chunk_data (
+    series_pk INTEGER NOT NULL,
+    first_step REAL NOT NULL,
+    steps BLOB NOT NULL,
+    vals BLOB NOT NULL,
+    ts BLOB NOT NULL,
+    PRIMARY KEY (series_pk, first_step)
+);
+INSERT INTO float_chunk_data (series_pk, first_step, steps, vals, ts)
+    SELECT series_pk, first_step, steps, vals, ts FROM float_chunks;
+CREATE TABLE float_chunks_v2 (
+    series_pk INTEGER NOT NULL REFERENCES series(pk),
+    first_step REAL NOT NULL,
+    last_step REAL NOT NULL,
+    count INTEGER NOT NULL,
+    finite_count INTEGER NOT NULL,
+    nan_count INTEGER NOT NULL,
+    pinf_count INTEGER NOT NULL,
+    ninf_count INTEGER NOT NULL,
+    vmin REAL,
+    vmax REAL,
+    vsum REAL NOT NULL,
+    first_fstep REAL,
+    first_fvalue REAL,
+    last_fstep REAL,
+    last_fvalue REAL,
+    packed BLOB NOT NULL DEFAULT x'',
+    PRIMARY KEY (series_pk, first_step)
+) WITHOUT ROWID;
+INSERT INTO float_chunks_v2 SELECT series_pk, first_step, last_step, count, finite_count,
+    nan_count, pinf_count, ninf_count, vmin, vmax, vsum, first_fstep, first_fvalue, last_fstep,
+    last_fvalue, x'' FROM float_chunks;
+DROP TABLE float_chunks;
+ALTER TABLE float_chunks_v2 RENAME TO float_chunks;
+"""
+
+SCHEMA_VERSION = 2
 # MIGRATIONS[v] upgrades a store at version v to v + 1; version 0 is an empty database.
-MIGRATIONS: dict[int, str] = {0: _V1}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V1_TO_V2}
+
+
+SUMMARY_COLUMNS = (
+    "series_pk, first_step, last_step, count, finite_count, nan_count, pinf_count, ninf_count, "
+    "vmin, vmax, vsum, first_fstep, first_fvalue, last_fstep, last_fvalue"
+)
+
+
+def pack_summary(values: tuple[float | int | None, ...]) -> bytes:
+    """The ``packed`` column: summary numbers as little-endian float64, None as NaN."""
+    return np.array(values, dtype="<f8").tobytes()
+
+
+def _pack_summaries(conn: sqlite3.Connection) -> None:
+    rows = conn.execute(f"SELECT {SUMMARY_COLUMNS} FROM float_chunks").fetchall()
+    conn.executemany(
+        "UPDATE float_chunks SET packed = ? WHERE series_pk = ? AND first_step = ?",
+        [(pack_summary(tuple(row)), row[0], row[1]) for row in rows],
+    )
+
+
+# Steps to run after a version's SQL, in Python.
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {1: _pack_summaries}
 
 
 def migrate(conn: sqlite3.Connection, found: int) -> None:
@@ -107,4 +174,6 @@ def migrate(conn: sqlite3.Connection, found: int) -> None:
         for statement in MIGRATIONS[version].split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if version in AFTER:
+            AFTER[version](conn)
         conn.execute(f"PRAGMA user_version = {version + 1}")

@@ -6,7 +6,11 @@ import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from despina.store._model import FloatChunk, NewRun, Point, ProjectRow, RunRow, SeriesState
+from despina.store._sqlite_schema import pack_summary
 
 __all__ = ["SQLiteTx"]
 
@@ -22,6 +26,7 @@ _SUMMARY_COLUMNS = (
     "series_pk, first_step, last_step, count, finite_count, nan_count, pinf_count, ninf_count, "
     "vmin, vmax, vsum, first_fstep, first_fvalue, last_fstep, last_fvalue"
 )
+_JOINED = "float_chunks JOIN float_chunk_data USING (series_pk, first_step)"
 # SQLite allows 32766 bound parameters; stay well below it when expanding IN (...) lists.
 _MAX_IN_LIST = 10_000
 
@@ -97,6 +102,26 @@ def _range(lo: float | None, hi: float | None, first: str, last: str) -> tuple[s
         clauses.append(f" AND {first} <= ?")
         params.append(hi)
     return "".join(clauses), params
+
+
+def _summary_values(c: FloatChunk) -> tuple[Any, ...]:
+    return (
+        c.series_pk,
+        c.first_step,
+        c.last_step,
+        c.count,
+        c.finite_count,
+        c.nan_count,
+        c.pinf_count,
+        c.ninf_count,
+        c.vmin,
+        c.vmax,
+        c.vsum,
+        c.first_fstep,
+        c.first_fvalue,
+        c.last_fstep,
+        c.last_fvalue,
+    )
 
 
 def _chunk_range(series_pk: int, lo: float | None, hi: float | None) -> tuple[str, list[Any]]:
@@ -292,40 +317,34 @@ class SQLiteTx:
     # float chunks
     def last_chunk(self, series_pk: int) -> FloatChunk | None:
         row = self._c.execute(
-            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM float_chunks WHERE series_pk = ? "
+            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM {_JOINED} WHERE series_pk = ? "
             "ORDER BY first_step DESC LIMIT 1",
             (series_pk,),
         ).fetchone()
         return None if row is None else _chunk(row, row[15:])
 
     def put_chunks(self, chunks: Sequence[FloatChunk]) -> None:
+        marks = ", ".join("?" * 16)
         self._c.executemany(
-            f"INSERT OR REPLACE INTO float_chunks ({_SUMMARY_COLUMNS}, steps, vals, ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.series_pk,
-                    c.first_step,
-                    c.last_step,
-                    c.count,
-                    c.finite_count,
-                    c.nan_count,
-                    c.pinf_count,
-                    c.ninf_count,
-                    c.vmin,
-                    c.vmax,
-                    c.vsum,
-                    c.first_fstep,
-                    c.first_fvalue,
-                    c.last_fstep,
-                    c.last_fvalue,
-                    c.steps,
-                    c.values,
-                    c.timestamps,
-                )
-                for c in chunks
-            ],
+            f"INSERT OR REPLACE INTO float_chunks ({_SUMMARY_COLUMNS}, packed) VALUES ({marks})",
+            [(*_summary_values(c), pack_summary(_summary_values(c))) for c in chunks],
         )
+        self._c.executemany(
+            "INSERT OR REPLACE INTO float_chunk_data (series_pk, first_step, steps, vals, ts) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(c.series_pk, c.first_step, c.steps, c.values, c.timestamps) for c in chunks],
+        )
+
+    def chunk_summary_array(
+        self, series_pk: int, lo: float | None, hi: float | None
+    ) -> npt.NDArray[np.float64]:
+        """Summaries as an (n, 15) float array in ``_SUMMARY_COLUMNS`` order, NULL as NaN (an
+        optional primitive: bucket queries over millions of points use it when present)."""
+        where, params = _chunk_range(series_pk, lo, hi)
+        sql = f"SELECT packed FROM float_chunks WHERE series_pk = ?{where} ORDER BY first_step"
+        rows = self._c.execute(sql, (series_pk, *params)).fetchall()
+        packed = b"".join(row[0] for row in rows)
+        return np.frombuffer(packed, dtype="<f8").astype(np.float64).reshape(len(rows), 15)
 
     def chunk_summaries(
         self, series_pk: int, lo: float | None, hi: float | None
@@ -343,7 +362,7 @@ class SQLiteTx:
         where, params = _chunk_range(series_pk, lo, hi)
         ts = "ts" if timestamps else "x''"
         sql = (
-            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM float_chunks "
+            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM {_JOINED} "
             f"WHERE series_pk = ?{where} ORDER BY first_step"
         )
         return [_chunk(row, row[15:]) for row in self._c.execute(sql, (series_pk, *params))]
@@ -358,7 +377,7 @@ class SQLiteTx:
         for part in _chunks_of(sorted(first_steps)):
             marks = ",".join("?" * len(part))
             sql = (
-                f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM float_chunks "
+                f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM {_JOINED} "
                 f"WHERE series_pk = ? AND first_step IN ({marks}) ORDER BY first_step"
             )
             out.extend(_chunk(row, row[15:]) for row in self._c.execute(sql, (series_pk, *part)))

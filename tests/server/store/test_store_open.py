@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from despina.query import Reader
 from despina.store import SchemaVersionError, StoreCorrupt, StoreNotFound, open_store
 from opbuild import create, float_points, metrics
 
@@ -93,16 +94,54 @@ def test_newer_schema_says_to_upgrade(tmp_path: Path) -> None:
         open_store(tmp_path / "s")
 
 
-def test_older_schema_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_version_1_store_is_migrated_with_its_points(tmp_path: Path) -> None:
+    from despina.store._series import pack_chunks
+    from despina.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")  # as despina 0.1 left it
+    conn.execute(
+        "INSERT INTO projects (pk, name, key, run_counter) VALUES (1, 'ws/proj', 'PROJ', 1)"
+    )
+    conn.execute(
+        "INSERT INTO runs (pk, project_pk, custom_id, short_id, creation_ms, modification_ms, "
+        "inherit_configs, depth) VALUES (1, 1, 'a', 'PROJ-1', 0, 0, 1, 0)"
+    )
+    conn.execute(
+        "INSERT INTO series (pk, run_pk, path, type, count, first_step, last_step, finite_count, "
+        "vsum, vsumsq, has_preview) VALUES (1, 1, 'x', 'floatSeries', 3, 0, 2, 3, 3, 5, 0)"
+    )
+    (chunk,) = pack_chunks(
+        1, np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0]), np.zeros(3, dtype=np.int64)
+    )
+    row = [getattr(chunk, f) for f in chunk.__slots__]  # type: ignore[attr-defined]
+    conn.execute(f"INSERT INTO float_chunks VALUES ({', '.join('?' * len(row))})", row)
+    conn.commit()
+    conn.close()
+    with open_store(folder) as store:
+        assert float_points(store, "a", "x").tolist() == [[0, 0.0], [1, 1.0], [2, 2.0]]
+        whole = Reader(store).fetch_metric_buckets("ws/proj", ["a"], ["x"], limit=1)  # summaries
+        assert whole[["count", "min", "max", "sum"]].values.tolist() == [[3, 0.0, 2.0, 3.0]]
+        assert store.apply([metrics("a", {"x": [3.0]}, start=3)]) == [()]
+        assert float_points(store, "a", "x")[:, 1].tolist() == [0.0, 1.0, 2.0, 3.0]
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_migrations_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from despina.store import _sqlite, _sqlite_schema
 
-    open_store(tmp_path / "s").close()  # a version-1 store
-    upgraded = {**_sqlite_schema.MIGRATIONS, 1: "CREATE TABLE added_in_v2 (x INTEGER)"}
+    current = _sqlite_schema.SCHEMA_VERSION
+    open_store(tmp_path / "s").close()
+    upgraded = {**_sqlite_schema.MIGRATIONS, current: "CREATE TABLE added_later (x INTEGER)"}
     monkeypatch.setattr(_sqlite_schema, "MIGRATIONS", upgraded)
-    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(_sqlite_schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", current + 1)
     open_store(tmp_path / "s").close()
     conn = sqlite3.connect(tmp_path / "s" / "despina.sqlite3")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-    assert conn.execute("SELECT count(*) FROM added_in_v2").fetchone()[0] == 0
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
+    assert conn.execute("SELECT count(*) FROM added_later").fetchone()[0] == 0
     conn.close()
