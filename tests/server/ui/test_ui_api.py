@@ -261,3 +261,16 @@ def test_neptune_style_run_links_redirect(client: Any) -> None:
     )
     assert response.status_code == 307
     assert response.headers["location"] == "/run?project=ui-ws%2Fui-proj&run=base-1"
+
+
+def test_unknown_project_and_empty_store(client: Any, tmp_path: Any) -> None:
+    from despina.store import open_store
+    from despina.ui import create_app
+    from fastapi.testclient import TestClient
+
+    missing = client.get("/ui-api/runs", params={"project": "no/such"})
+    assert missing.status_code == 404 and "no project 'no/such'" in missing.text
+    with open_store(str(tmp_path)) as empty, TestClient(create_app(empty)) as empty_client:
+        home = empty_client.get("/")
+        assert home.status_code == 200 and "No project yet" in home.text
+        assert empty_client.get("/ui-api/projects").json() == {"projects": []}
