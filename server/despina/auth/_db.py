@@ -52,11 +52,19 @@ class _Connection(Protocol):
 
 
 def server_database_url(location: str) -> str:
-    """Where the server tables live for a store ``location`` (folder, sqlite:/// or postgresql://)."""
+    """Where the server tables live for a store ``location`` (folder, sqlite:/// or postgresql://).
+
+    Folders are read as ``despina.store.open_store`` reads them: ``sqlite:///tmp/s`` is the
+    absolute folder ``/tmp/s``, and a path to the store's ``.sqlite3`` file means its folder.
+    """
     if location.startswith(POSTGRES_PREFIXES):
         return location
-    folder = location[len(SQLITE_PREFIX) :] if location.startswith(SQLITE_PREFIX) else location
-    return SQLITE_PREFIX + str(Path(folder) / SQLITE_FILE_NAME)
+    if location.startswith(SQLITE_PREFIX):
+        location = location[len(SQLITE_PREFIX) - 1 :]
+    folder = Path(location).expanduser()
+    if folder.suffix == ".sqlite3" and folder.is_file():
+        folder = folder.parent
+    return SQLITE_PREFIX[:-1] + str(folder.absolute() / SQLITE_FILE_NAME)  # keeps the root "/"
 
 
 class ServerDatabase:
@@ -70,7 +78,7 @@ class ServerDatabase:
         self._all: list[_Connection] = []
         self._all_lock = threading.Lock()
         if not self.is_postgres:
-            Path(self.url[len(SQLITE_PREFIX) :]).parent.mkdir(parents=True, exist_ok=True)
+            self._path().parent.mkdir(parents=True, exist_ok=True)
         with self.transaction() as tx:
             for statement in SCHEMA:
                 tx.execute(statement)
@@ -81,9 +89,7 @@ class ServerDatabase:
 
             pg: _Connection = psycopg.connect(self.url)
             return pg
-        conn = sqlite3.connect(
-            self.url[len(SQLITE_PREFIX) :], timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False
-        )
+        conn = sqlite3.connect(self._path(), timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a request status is answered to the client only after it is on disk.
         conn.execute("PRAGMA synchronous=FULL")
@@ -97,6 +103,9 @@ class ServerDatabase:
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _path(self) -> Path:
+        return Path(self.url[len(SQLITE_PREFIX) - 1 :])
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.is_postgres else sql

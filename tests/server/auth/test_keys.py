@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -120,3 +121,17 @@ def test_access_tokens_carry_the_grant_and_what_clients_need() -> None:
     expired = jwt.encode({**claims, "exp": int(time.time()) - 1}, SECRET, algorithm="HS256")
     with pytest.raises(InvalidAccessToken, match="expired"):
         verify_access_token(SECRET, expired)
+
+
+def test_server_tables_sit_beside_the_store_the_store_would_open(tmp_path: Path) -> None:
+    from despina.auth import server_database_url
+    from despina.store import open_store
+
+    folder = tmp_path / "s"
+    with open_store(f"sqlite://{folder}"):  # sqlite:///abs/path, as the store reads it
+        pass
+    expected = f"sqlite://{folder / 'server.sqlite3'}"
+    assert server_database_url(f"sqlite://{folder}") == expected
+    assert server_database_url(str(folder)) == expected
+    assert server_database_url(str(folder / "despina.sqlite3")) == expected
+    assert server_database_url("postgresql://h/db") == "postgresql://h/db"
