@@ -19,6 +19,7 @@ from despina.ui._charts import (
     MAX_WIDTH_PX,
     MIN_WIDTH_PX,
     ChartRequest,
+    ChartTooLarge,
     metric_payload,
     tail_payload,
 )
@@ -147,7 +148,7 @@ def _errors() -> Iterator[None]:
     """Maps the read side's failures onto HTTP answers that say what was wrong."""
     try:
         yield
-    except FilterError as error:
+    except (FilterError, ChartTooLarge) as error:
         raise HTTPException(400, str(error)) from error
     except NotFound as error:
         raise HTTPException(404, str(error)) from error

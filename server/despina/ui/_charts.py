@@ -23,6 +23,7 @@ __all__ = [
     "MAX_WIDTH_PX",
     "MIN_WIDTH_PX",
     "ChartRequest",
+    "ChartTooLarge",
     "metric_payload",
     "tail_payload",
 ]
@@ -32,6 +33,13 @@ MAX_WIDTH_PX = 4000
 MAX_RUNS_PER_CHART = 20
 MAX_TAIL_POINTS = 10_000  # a live update bigger than this redraws the chart from scratch
 MS_PER_S = 1000.0
+MAX_TIME_AXIS_POINTS = 2_000_000  # about 100 MB of arrays while a time-axis chart is cut
+
+
+class ChartTooLarge(ValueError):
+    """A chart that cannot be drawn as asked; the message says why and what to do instead."""
+
+
 # Two pixels per bucket look the same as one with a min/max band, and halve the work.
 PX_PER_BUCKET = 2
 
@@ -90,6 +98,14 @@ def _by_step(
 def _by_time(
     source: UiSource, request: ChartRequest, run: str, fork_step: float | None
 ) -> dict[str, Any] | None:
+    # Steps are indexed, times are not: a time axis reads every point of the series.
+    extent = source.buckets(request.project, run, request.attribute, None, None, 1)
+    total = 0 if extent is None else int(extent.count.sum())
+    if total > MAX_TIME_AXIS_POINTS:
+        raise ChartTooLarge(
+            f"x: time needs every point in memory; {run}'s {request.attribute} has {total:,}, "
+            f"the limit is {MAX_TIME_AXIS_POINTS:,} (use x = step)"
+        )
     points = source.points(request.project, run, request.attribute, None, None, with_time=True)
     if points is None:
         return None

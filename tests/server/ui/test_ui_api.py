@@ -274,3 +274,15 @@ def test_unknown_project_and_empty_store(client: Any, tmp_path: Any) -> None:
         home = empty_client.get("/")
         assert home.status_code == 200 and "No project yet" in home.text
         assert empty_client.get("/ui-api/projects").json() == {"projects": []}
+
+
+def test_time_axis_refuses_a_series_too_large(
+    client: Any, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import despina.ui._charts as charts
+
+    monkeypatch.setattr(charts, "MAX_TIME_AXIS_POINTS", BASE_STEPS - 1)
+    params = {"project": project, "run": "base-1", "attribute": "train/acc", "x": "time"}
+    response = client.get("/ui-api/metric", params=params)
+    assert response.status_code == 400
+    assert "has 1,000, the limit is 999 (use x = step)" in response.text
