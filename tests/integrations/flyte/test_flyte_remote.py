@@ -211,6 +211,32 @@ def test_retry_forks_the_failed_attempt(tmp_path: Path, server: Server) -> None:
     assert steps == [0, 1, 2, 3, 4]
 
 
+def test_retry_whose_previous_attempt_left_no_run_is_still_stored(
+    tmp_path: Path, server: Server
+) -> None:
+    # The first attempt's pod never ran the task (e.g. it was evicted before starting).
+    done, out = _execute(tmp_path, server, "train", {"epochs": (2, int)}, node="n7", attempt=1)
+    _succeeded(done, out)
+    run_id = f"{EXECUTION}-n7-1"
+    assert server.store.configs(run_id)["task/status"] == "succeeded"
+    assert [s for s, _ in server.store.floats(run_id, "train/loss")] == [0, 1]
+    # Despina keeps the run and remembers the parent it asked for.
+    lineage = server.store.details(run_id)["lineage"]
+    assert lineage["parent"] is None
+    assert lineage["requested_parent"].endswith(f"/{EXECUTION}-n7-0")
+
+
+def test_upstream_order_task_runs_remotely(tmp_path: Path, server: Server) -> None:
+    done, out = _execute(tmp_path, server, "under_task", {"x": (41, int)}, node="n8")
+    _succeeded(done, out)
+    run_id = f"{EXECUTION}-n8-0"
+    details = server.store.details(run_id)
+    assert details["group_tags"] == sorted([EXECUTION, "under-task"])
+    assert details["configs"]["flyte/name"] == EXECUTION
+    assert server.store.floats(run_id, "value") == [(0.0, 41.0)]
+    assert "Neptune" in (out / "deck.html").read_text()
+
+
 def test_fixed_run_id_does_not_merge_executions(tmp_path: Path, server: Server) -> None:
     for execution in ("exec-a", "exec-b"):
         done, out = _execute(
