@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreError, StoreNotFound
+from despina.store._postgres_cache import ChunkCache
 from despina.store._postgres_schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from despina.store._postgres_tx import PostgresTx
 
@@ -58,6 +59,7 @@ class PostgresEngine:
         self._local = threading.local()
         self._all: list[Any] = []  # every thread's connection, so close() reaches them all
         self._all_lock = threading.Lock()
+        self._chunk_cache = ChunkCache()
         self._prepare(create=create)
 
     def _prepare(self, *, create: bool) -> None:
@@ -133,7 +135,7 @@ class PostgresEngine:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
             self._local.depth += 1
             try:
-                yield PostgresTx(conn)
+                yield PostgresTx(conn, self._chunk_cache)
             finally:
                 self._local.depth -= 1
 

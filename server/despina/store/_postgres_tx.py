@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from despina.store._model import FloatChunk, NewRun, Point, ProjectRow, RunRow, SeriesState
+from despina.store._postgres_cache import ChunkCache
 
 __all__ = ["PostgresTx"]
 
@@ -101,8 +102,9 @@ def _chunk_values(c: FloatChunk) -> tuple[Any, ...]:
 
 
 class PostgresTx:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, cache: ChunkCache | None = None) -> None:
         self._c = conn
+        self._cache = cache
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = self._c.execute(sql, params).fetchall()
@@ -277,12 +279,31 @@ class PostgresTx:
 
     # float chunks
     def last_chunk(self, series_pk: int) -> FloatChunk | None:
-        rows = self._all(
-            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM despina_float_chunks "
+        if self._cache is None:
+            rows = self._all(
+                f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM despina_float_chunks "
+                "WHERE series_pk = %s ORDER BY first_step DESC LIMIT 1",
+                (series_pk,),
+            )
+            return FloatChunk(*rows[0]) if rows else None
+        bounds = self._all(
+            "SELECT first_step, last_step, count FROM despina_float_chunks "
             "WHERE series_pk = %s ORDER BY first_step DESC LIMIT 1",
             (series_pk,),
         )
-        return FloatChunk(*rows[0]) if rows else None
+        if not bounds:
+            return None
+        cached = self._cache.get(series_pk, *bounds[0])
+        if cached is not None:
+            return cached
+        rows = self._all(
+            f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM despina_float_chunks "
+            "WHERE series_pk = %s AND first_step = %s",
+            (series_pk, bounds[0][0]),
+        )
+        chunk = FloatChunk(*rows[0])
+        self._cache.put(chunk, read=True)
+        return chunk
 
     def put_chunks(self, chunks: Sequence[FloatChunk]) -> None:
         if not chunks:
@@ -297,6 +318,9 @@ class PostgresTx:
             f"{updates}",
             [_chunk_values(c) for c in chunks],
         )
+        if self._cache is not None:
+            for chunk in chunks:
+                self._cache.put(chunk)
 
     def chunk_summaries(
         self, series_pk: int, lo: float | None, hi: float | None

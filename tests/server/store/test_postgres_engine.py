@@ -121,3 +121,26 @@ def test_packed_arrays_use_lz4_when_the_server_has_it(pg_location: str) -> None:
     assert {name: kind for name, kind in rows} == dict.fromkeys(
         ("steps", "vals", "ts"), "l" if has_lz4 else ""
     )
+
+
+def test_last_chunk_of_a_rolled_back_write_is_never_served(pg_location: str) -> None:
+    import dataclasses
+
+    with open_store(pg_location) as store:
+        store.apply([create("r"), metrics("r", {"m": [1.0, 2.0, 3.0]})])
+        with store.engine.read() as tx:
+            run = tx.run(tx.projects()[0].pk, "r")
+            assert run is not None
+            series_pk = tx.series(run.pk)["m"].pk
+        assert series_pk is not None
+        with pytest.raises(RuntimeError), store.engine.write() as tx:
+            real = tx.last_chunk(series_pk)
+            assert real is not None and real.count == 3
+            ghost = dataclasses.replace(real, count=4, last_step=3.0, values=real.values * 2)
+            tx.put_chunks([ghost])  # the engine remembers it as the last chunk ...
+            raise RuntimeError("... but the transaction rolls back")
+        with store.engine.write() as tx:
+            again = tx.last_chunk(series_pk)
+        assert again == real
+        store.apply([metrics("r", {"m": [4.0]}, start=3)])
+        assert float_points(store, "r", "m")[:, 1].tolist() == [1.0, 2.0, 3.0, 4.0]
