@@ -126,3 +126,28 @@ def test_legacy_noop_arguments_are_reported_not_silently_dropped() -> None:
 def test_decorating_a_task_twice_is_refused() -> None:
     with pytest.raises(TypeError, match="already decorated"):
         neptune_scale_run(project="ws/p")(tasks.square)
+
+
+def test_legacy_init_run_arguments_map_onto_scale_options() -> None:
+    def fn(x: int) -> int:
+        return x
+
+    tracked = neptune_init_run(
+        project="ws/p",
+        name="exp",
+        custom_run_id="nightly",
+        mode="debug",
+        tags="one",
+        description="about",
+        max_queue_size=10,
+    )(fn)
+    options = tracked.options
+    assert (options.experiment_name, options.run_id_prefix) == ("exp", "nightly")
+    assert (options.mode, options.tags, options.description) == ("disabled", ("one",), "about")
+    assert dict(options.run_kwargs) == {"max_queue_size": 10}
+    assert neptune_init_run(project="ws/p", mode="sync")(fn).options.mode == "async"
+
+
+def test_unknown_run_argument_is_refused() -> None:
+    with pytest.raises(TypeError, match="not_a_run_argument"):
+        neptune_scale_run(project="ws/p", not_a_run_argument=1)
