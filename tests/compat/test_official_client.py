@@ -67,3 +67,30 @@ def test_official_offline_run_then_despina_sync(
     assert despina(["sync", str(logs)]) == 0
     check_scenario(stored, "oracle-ws/official-offline")
     assert despina(["sync", str(logs)]) == 0  # a second sync finds nothing left to send
+
+
+PROJECTS_SCRIPT = """
+import json
+from neptune_scale.projects import create_project, list_projects
+from neptune_scale.exceptions import NeptuneProjectAlreadyExists
+
+created = create_project("made-by-official", workspace="oracle-ws")
+create_project("made-by-official", workspace="oracle-ws")  # exists: fine without the flag
+try:
+    create_project("oracle-ws/made-by-official", fail_if_exists=True)
+    duplicate = "no error"
+except NeptuneProjectAlreadyExists:
+    duplicate = "NeptuneProjectAlreadyExists"
+print(json.dumps({"created": created, "duplicate": duplicate, "listed": list_projects()}))
+"""
+
+
+def test_official_project_helpers(
+    official_python: Path, live_server: LiveServer, tmp_path: Path
+) -> None:
+    env = env_for(live_server, PROJECT)
+    result = run_script(official_python, PROJECTS_SCRIPT, tmp_path, env)
+    assert result["created"] == "oracle-ws/made-by-official"
+    assert result["duplicate"] == "NeptuneProjectAlreadyExists"
+    assert "oracle-ws/made-by-official" in result["listed"]
+    assert all(name.startswith("oracle-ws/") for name in result["listed"])
