@@ -42,6 +42,7 @@ PROTOBUF = "application/x-protobuf"
 MAX_CHECK_IDS = 1000
 MAX_CHECK_BODY_BYTES = 1024 * 1024
 DEFAULT_DETAILS_LIMIT = 1000
+STORE_FAILURE_RETRY_AFTER_S = 1  # a locked or restarting database usually recovers this fast
 
 
 def _parse(message: Message, body: bytes, name: str) -> None:
@@ -101,7 +102,11 @@ async def ingest(request: Request) -> Response:
         except Exception:
             # Logged without the body: it is user data. 500 makes every client retry.
             log.exception("applying a RunOperation for %s failed", operation.project)
-            reject(500, "the store failed to apply the operation; retry later")
+            reject(
+                500,
+                "the store failed to apply the operation; retry later",
+                {"Retry-After": str(STORE_FAILURE_RETRY_AFTER_S)},
+            )
     request_id = new_request_id()
     if issues:
         # A clean request needs no row: /ingest/check answers OK for ids it does not hold

@@ -305,3 +305,24 @@ def test_a_full_16_mib_request_is_accepted(
     series = Reader(ctx.store).fetch_series(PROJECT, runs=["big"], attributes=["logs/big"])
     assert len(series) == 16
     assert series.iloc[:, 0].map(len).tolist() == [len(line)] * 16
+
+
+def test_a_failing_store_answers_500_with_retry_after(
+    client: TestClient, team_auth: dict[str, str], ctx: ServerContext
+) -> None:
+    # A database failing on demand: the one thing a real part cannot be asked to do.
+    original = ctx.store.engine.write
+
+    def broken() -> Any:
+        raise OSError("disk I/O error")
+
+    ctx.store.engine.write = broken
+    try:
+        answer = client.post(
+            "/api/client/v1/ingest", content=create("r"), headers=team_auth | PROTOBUF
+        )
+    finally:
+        ctx.store.engine.write = original
+    assert answer.status_code == 500
+    assert answer.headers["retry-after"] == "1"
+    assert "retry" in answer.json()["detail"]
