@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,37 +31,52 @@ MAX_RECORDED_ATTRIBUTES = 500
 
 @dataclass
 class LastValues:
-    """Last value per attribute path, thread-safe (tasks may log from worker threads)."""
+    """Last value per attribute path, thread-safe (tasks may log from worker threads).
+
+    Metric values and steps are kept in two dicts so that the per-call work on the training hot
+    path is two C-level `dict.update`s.
+    """
 
     configs: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    metric_values: dict[str, Any] = field(default_factory=dict)
+    metric_steps: dict[str, Any] = field(default_factory=dict)
     truncated: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _note(self, target: dict[str, Any], items: Iterable[tuple[str, Any]], size: int) -> None:
+    @property
+    def metrics(self) -> dict[str, tuple[Any, Any]]:
+        """Path -> (last value, its step)."""
         with self._lock:
-            if len(self.configs) + len(self.metrics) + size <= MAX_RECORDED_ATTRIBUTES:
-                target.update(items)  # the common case: no per-key bookkeeping on the hot path
-                return
-            for path, value in items:
-                if (
-                    path in target
-                    or len(self.configs) + len(self.metrics) < MAX_RECORDED_ATTRIBUTES
-                ):
-                    target[path] = value
-                else:
-                    self.truncated = True
+            return {p: (v, self.metric_steps[p]) for p, v in self.metric_values.items()}
+
+    def _has_room(self, incoming: int) -> bool:
+        return len(self.configs) + len(self.metric_values) + incoming <= MAX_RECORDED_ATTRIBUTES
+
+    def _admit(self, known: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of `data` that fits under the bound (known paths always do)."""
+        admitted: dict[str, Any] = {}
+        for path, value in data.items():
+            if path in known or self._has_room(len(admitted) + 1):
+                admitted[path] = value
+            else:
+                self.truncated = True
+        return admitted
 
     def note_configs(self, data: Mapping[str, Any] | None, flatten: bool) -> None:
         if data:
             flat = _flatten(data) if flatten else data
-            self._note(self.configs, flat.items(), len(flat))
+            with self._lock:
+                self.configs.update(
+                    flat if self._has_room(len(flat)) else self._admit(self.configs, flat)
+                )
 
     def note_metrics(self, data: Mapping[str, Any] | None, step: Any) -> None:
         if data:
-            # zip/repeat: no Python-level loop on the training hot path.
-            pairs = zip(data, zip(data.values(), repeat(step), strict=False), strict=True)
-            self._note(self.metrics, pairs, len(data))
+            with self._lock:
+                if not self._has_room(len(data)):
+                    data = self._admit(self.metric_values, data)
+                self.metric_values.update(data)
+                self.metric_steps.update(dict.fromkeys(data, step))
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
