@@ -22,6 +22,7 @@ from neptune_scale import _oplog
 from neptune_scale._errors import Callbacks, ErrorRouter
 from neptune_scale._monitor import Monitor
 from neptune_scale._sender import PipelineState, Sender, StatusChecker
+from neptune_scale._uploader import FileUploader
 from neptune_scale.transport import Transport
 
 __all__ = ["Pipeline", "run_folder"]
@@ -97,8 +98,10 @@ class Pipeline:
         self._transport = transport
         self._checker: StatusChecker | None = None
         self._sender: Sender | None = None
+        self._uploader: FileUploader | None = None
         if transport is not None:
             self._checker = StatusChecker(self.state, transport, project, self.report)
+            self._uploader = FileUploader(transport, project, self.report, self._checker.wake)
             self._sender = Sender(
                 self.state,
                 transport,
@@ -107,6 +110,7 @@ class Pipeline:
                 self.report,
                 self._checker.wake,
                 limit=_position_of(self.writer),
+                uploader=self._uploader,
             )
         self._closed = False
         self._released = False
@@ -132,7 +136,7 @@ class Pipeline:
         return 0, 0, 0
 
     def start(self) -> None:
-        for worker in (self.errors, self.monitor, self._checker, self._sender):
+        for worker in (self.errors, self.monitor, self._checker, self._uploader, self._sender):
             if worker is not None:
                 worker.start()
 
@@ -201,10 +205,9 @@ class Pipeline:
                 return False
             self._closed = True
         delivered = self.wait(processed=True, timeout=timeout, verbose=verbose)
-        if self._sender is not None:
-            self._sender.stop_now()
-        if self._checker is not None:
-            self._checker.stop_now()
+        for stage in (self._sender, self._uploader, self._checker):
+            if stage is not None:
+                stage.stop_now()
         self.monitor.stop_now()
         self.writer.close()
         self.errors.stop_now()
@@ -222,7 +225,7 @@ class Pipeline:
             if self._forked or self._released:
                 return
             self._closed = True
-        for worker in (self._sender, self._checker, self.monitor, self.errors):
+        for worker in (self._sender, self._uploader, self._checker, self.monitor, self.errors):
             if worker is not None:
                 worker.stop_now()
         self.writer.close()

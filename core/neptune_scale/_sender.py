@@ -10,7 +10,6 @@ where the data landed go to the callbacks as their exceptions.
 from __future__ import annotations
 
 import collections
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +18,11 @@ from pathlib import Path
 from neptune_scale import _encoding as enc
 from neptune_scale import _oplog
 from neptune_scale._retry import Backoff
+from neptune_scale._uploader import FileUploader, Upload
 from neptune_scale._worker import IDLE, Worker
 from neptune_scale.exceptions import (
     FATAL_ERRORS,
     NeptuneConnectionLostError,
-    NeptuneFileUploadError,
     NeptuneScaleError,
     NeptuneSynchronizationStopped,
     exception_for_ingest_code,
@@ -45,9 +44,10 @@ Report = Callable[[BaseException], None]
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
-    request_id: str | None  # None: finished locally (a file upload)
+    request_id: str | None  # None: a file upload, finished when ``upload.done``
     end: int  # log position after the last record of the request
     ops: int
+    upload: Upload | None = None
 
 
 class PipelineState:
@@ -105,6 +105,7 @@ class Sender(Worker):
         report: Report,
         on_sent: Callable[[], None],
         limit: Callable[[], int],
+        uploader: FileUploader,
     ) -> None:
         super().__init__(on_internal_error=report)
         self._state = state
@@ -115,6 +116,7 @@ class Sender(Worker):
         self._on_sent = on_sent
         self._reader = _oplog.LogReader(state.folder, state.sent_position)
         self._limit = limit  # the writer's position: everything before it is complete
+        self._uploader = uploader
         self._prefix = enc.run_operation_prefix(project, run_id)
         self._budget = min(MAX_BATCH_BYTES, MAX_REQUEST_BYTES - len(self._prefix))
         self._batch: tuple[int, bytes, int, int] | None = None  # kind, payload, end, ops
@@ -132,10 +134,9 @@ class Sender(Worker):
                 return IDLE
         kind, payload, end, ops = self._batch
         if kind == _oplog.KIND_FILE:
-            done = self._upload(payload)
-            if not done:
-                return self._backoff.remaining_s()
-            self._finish(InFlight(None, end, ops))
+            upload = Upload(payload)
+            self._finish(InFlight(None, end, ops, upload))
+            self._uploader.submit(upload)
             return 0
         result = self._transport.submit(self._project, self._run_id, payload)
         if isinstance(result, Failed):
@@ -176,34 +177,6 @@ class Sender(Worker):
             return kind, parts[0], end, 1
         body = b"".join(parts)
         return kind, enc.run_operation_batch_header(self._prefix, len(body)) + body, end, count
-
-    def _upload(self, payload: bytes) -> bool:
-        request = json.loads(payload)
-        source = Path(request["source"])
-        if not source.exists():
-            self._report(
-                NeptuneFileUploadError(
-                    f"File {str(source)!r} for {request['destination']!r} no longer exists; skipped"
-                )
-            )
-            return True
-        result = self._transport.upload_file(
-            self._project, request["destination"], source, request["mime_type"]
-        )
-        if isinstance(result, Failed):
-            if result.retryable:
-                self._failed(result)
-                return False
-            self._report(
-                NeptuneFileUploadError(
-                    f"Uploading {str(source)!r} to {request['destination']!r} failed: "
-                    f"{result.error}"
-                )
-            )
-            return True
-        if request.get("temporary"):
-            source.unlink(missing_ok=True)
-        return True
 
     def on_close(self) -> None:
         self._reader.close()
@@ -255,6 +228,8 @@ class StatusChecker(Worker):
         done = 0
         index = 0
         for entry in entries:
+            if entry.upload is not None and not entry.upload.done:
+                break  # the confirmed position never passes a file still on its way
             if entry.request_id is not None:
                 status = statuses[index] if index < len(statuses) else None
                 index += 1

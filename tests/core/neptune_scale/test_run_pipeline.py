@@ -255,3 +255,56 @@ def test_deprecated_log_and_dataclass_configs(make_run: MakeRun, memory: MemoryT
     assert memory.metric_points("r", "m") == [(3.0, 0.5)]
     assert memory.tags("r") == {"x"}
     assert repr(run) == "<Run 'r' of 'ws/proj' (closed)>"
+
+
+class _SlowFiles(MemoryTransport):
+    """Uploads fail (retryably) until ``release`` is set; then they succeed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.attempts = 0
+
+    def upload_file(self, project: str, destination: str, source: Path,
+                    mime_type: str) -> Failed | None:  # fmt: skip
+        self.attempts += 1
+        if not self.release.is_set():
+            return Failed(ConnectionError("storage down"), retryable=True, retry_after_s=0.05)
+        return super().upload_file(project, destination, source, mime_type)
+
+
+def test_files_upload_beside_metrics_and_gate_confirmation(tmp_path: Path) -> None:
+    source = tmp_path / "ckpt.bin"
+    source.write_bytes(b"weights")
+    transport = _SlowFiles()
+    run = Run(project="ws/p", run_id="f", log_directory=tmp_path, transport=transport,
+              enable_console_log_capture=False, source_tracking_config=None,
+              on_network_error_callback=lambda e, t: None)  # fmt: skip
+    run.assign_files({"ckpt": source})
+    for step in range(50):
+        run.log_metrics({"m": float(step)}, step=step)
+    assert run.wait_for_submission(timeout=30)  # metrics are not stuck behind the file
+    assert len(transport.metric_points("f", "m")) == 50
+    assert not run.wait_for_processing(timeout=0.5)  # ... but not confirmed before it
+    assert transport.attempts >= 2
+    transport.release.set()
+    assert run.wait_for_processing(timeout=30)
+    run.close()
+    assert list(transport.files.values()) == [b"weights"]
+
+
+def test_a_file_that_cannot_be_uploaded_is_reported(
+    make_run: MakeRun, memory: MemoryTransport, tmp_path: Path
+) -> None:
+    from neptune_scale.exceptions import NeptuneFileUploadError
+
+    source = tmp_path / "gone.txt"
+    source.write_text("x")
+    errors: list[BaseException] = []
+    run = make_run(run_id="g", on_error_callback=lambda e, t: errors.append(e))
+    memory.pending_checks = 10**9  # hold confirmation so the file can vanish before upload
+    run.assign_files({"f": source})
+    source.unlink()
+    memory.pending_checks = 0
+    run.close()
+    assert any(isinstance(e, NeptuneFileUploadError) for e in errors) or memory.files
