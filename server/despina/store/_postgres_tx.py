@@ -106,8 +106,12 @@ class PostgresTx:
         self._c = conn
         self._cache = cache
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = self._c.execute(sql, params).fetchall()
+    def _all(
+        self, sql: str, params: Sequence[Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
+        # ``binary`` for the packed arrays: as text, bytea doubles in size (hex) and costs a
+        # parse per byte.
+        rows: list[tuple[Any, ...]] = self._c.execute(sql, params, binary=binary).fetchall()
         return rows
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -284,6 +288,7 @@ class PostgresTx:
                 f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM despina_float_chunks "
                 "WHERE series_pk = %s ORDER BY first_step DESC LIMIT 1",
                 (series_pk,),
+                binary=True,
             )
             return FloatChunk(*rows[0]) if rows else None
         bounds = self._all(
@@ -300,6 +305,7 @@ class PostgresTx:
             f"SELECT {_SUMMARY_COLUMNS}, steps, vals, ts FROM despina_float_chunks "
             "WHERE series_pk = %s AND first_step = %s",
             (series_pk, bounds[0][0]),
+            binary=True,
         )
         chunk = FloatChunk(*rows[0])
         self._cache.put(chunk, read=True)
@@ -342,7 +348,7 @@ class PostgresTx:
             f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM despina_float_chunks "
             f"WHERE series_pk = %s{where} ORDER BY first_step"
         )
-        return [FloatChunk(*row) for row in self._all(sql, (series_pk, *params))]
+        return [FloatChunk(*row) for row in self._all(sql, (series_pk, *params), binary=True)]
 
     def chunks_at(
         self, series_pk: int, first_steps: Sequence[float], *, timestamps: bool = False
@@ -353,7 +359,8 @@ class PostgresTx:
             f"SELECT {_SUMMARY_COLUMNS}, steps, vals, {ts} FROM despina_float_chunks "
             "WHERE series_pk = %s AND first_step = ANY(%s) ORDER BY first_step"
         )
-        return [FloatChunk(*row) for row in self._all(sql, (series_pk, list(first_steps)))]
+        rows = self._all(sql, (series_pk, list(first_steps)), binary=True)
+        return [FloatChunk(*row) for row in rows]
 
     # points
     def put_points(self, series_pk: int, points: Sequence[Point]) -> None:
