@@ -293,18 +293,27 @@ def test_files_upload_beside_metrics_and_gate_confirmation(tmp_path: Path) -> No
     assert list(transport.files.values()) == [b"weights"]
 
 
-def test_a_file_that_cannot_be_uploaded_is_reported(
-    make_run: MakeRun, memory: MemoryTransport, tmp_path: Path
-) -> None:
+class _RefusingFiles(MemoryTransport):
+    def upload_file(self, project: str, destination: str, source: Path,
+                    mime_type: str) -> Failed | None:  # fmt: skip
+        return Failed(PermissionError("bucket is read-only"), retryable=False)
+
+
+def test_a_file_that_cannot_be_uploaded_is_reported(tmp_path: Path) -> None:
     from neptune_scale.exceptions import NeptuneFileUploadError
 
-    source = tmp_path / "gone.txt"
+    source = tmp_path / "a.txt"
     source.write_text("x")
     errors: list[BaseException] = []
-    run = make_run(run_id="g", on_error_callback=lambda e, t: errors.append(e))
-    memory.pending_checks = 10**9  # hold confirmation so the file can vanish before upload
+    transport = _RefusingFiles()
+    run = Run(project="ws/p", run_id="g", log_directory=tmp_path, transport=transport,
+              enable_console_log_capture=False, source_tracking_config=None,
+              on_error_callback=lambda e, t: errors.append(e))  # fmt: skip
     run.assign_files({"f": source})
-    source.unlink()
-    memory.pending_checks = 0
+    run.log_metrics({"m": 1.0}, step=1)
     run.close()
-    assert any(isinstance(e, NeptuneFileUploadError) for e in errors) or memory.files
+    assert [type(e) for e in errors] == [NeptuneFileUploadError]
+    assert "read-only" in str(errors[0])
+    assert transport.metric_points("g", "m") == [(1.0, 1.0)]
+    assert "f" in transport.configs("g")  # the FileRef stays, as in the official client
+    assert source.exists()
