@@ -117,3 +117,32 @@ def test_training_cut_short_is_marked_failed_at_exit(store_dir: Path, tmp_path: 
         assert sorted(store.metric("cut-short", "train/loss")) == [1.0, 2.0]
     finally:
         store.close()
+
+
+def test_resume_with_restored_callback_state_still_forks(make_trainer: Any, stored: Any) -> None:
+    # restore_callback_states_from_checkpoint=True makes the Trainer replace our instance with
+    # one rebuilt from the checkpoint's saved arguments: it must still fork the right run.
+    first = NeptuneScaleCallback(run_id="restored", log_checkpoints="none")
+    make_trainer(first, max_steps=4, save_strategy="steps", save_steps=2).train()
+    first.close()
+
+    fresh = NeptuneScaleCallback()
+    resumed = make_trainer(
+        fresh,
+        max_steps=4,
+        save_strategy="steps",
+        save_steps=2,
+        restore_callback_states_from_checkpoint=True,
+    )
+    resumed.train(resume_from_checkpoint=str(Path(resumed.args.output_dir) / "checkpoint-2"))
+    (rebuilt,) = [
+        c for c in resumed.callback_handler.callbacks if isinstance(c, NeptuneScaleCallback)
+    ]
+    assert rebuilt is not fresh  # the Trainer's doing, not ours
+    fork_id = rebuilt.run.run_id
+    rebuilt.close()
+
+    store = stored()
+    assert fork_id.startswith("restored-resume2-")
+    assert store.details(fork_id)["lineage"]["parent"] == "restored"
+    assert sorted(store.metric(fork_id, "train/loss", lineage=False)) == [3.0, 4.0]

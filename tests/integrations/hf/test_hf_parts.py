@@ -114,3 +114,9 @@ def test_checkpoint_state_is_json_and_holds_no_token() -> None:
     text = json.dumps(callback.state())
     assert "very-secret" not in text
     assert json.loads(text)["args"]["run_id"] == "r1"
+
+
+def test_public_names_are_pinned() -> None:
+    import despina_hf
+
+    assert despina_hf.__all__ == ["CheckpointPolicy", "NeptuneScaleCallback", "set_strict"]
