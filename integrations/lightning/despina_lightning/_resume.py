@@ -113,13 +113,12 @@ def fork_point_from_checkpoint(call: TrainerCall) -> ForkPoint | None:
     identity = (checkpoint.get("callbacks") or {}).get(STATE_KEY) or {}
     if "run_id" not in identity:
         return None
-    loops = checkpoint.get("loops") or {}
-    epoch_loop = (loops.get("fit_loop") or {}).get("epoch_loop.state_dict") or {}
-    stepped = int(epoch_loop.get("_batches_that_stepped", checkpoint.get("global_step", 0)))
+    stepped = int(checkpoint.get("global_step", 0))
     if stepped <= 0:
         return None  # nothing was logged before this checkpoint: a fresh run is the same thing
-    # Lightning logs a step's metrics at the count of batches stepped before it, so the last
-    # step the checkpointed run logged is one less than the count stored in the checkpoint.
+    # The resumed loop logs its first metrics at the checkpoint's global step (also for
+    # checkpoints saved mid-epoch), so the checkpointed run's points up to one below belong to
+    # the history the fork continues.
     return ForkPoint(project=identity.get("project"), run_id=identity["run_id"], step=stepped - 1)
 
 

@@ -114,3 +114,23 @@ def test_validate_with_a_checkpoint_does_not_fork(store_dir: Path, tmp_path: Pat
     )
     run = stored_run(store_dir, "evaluation")
     assert run.parent_id is None and run.steps("training/val/loss") == [0]
+
+
+def test_resume_from_a_mid_epoch_checkpoint_continues_without_gaps(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    first = NeptuneScaleLogger(run_id="mid", **QUIET)
+    callback = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+    make_trainer(first, tmp_path, max_epochs=1, callbacks=[callback]).fit(
+        TinyModule(), loader(), loader(1)
+    )
+    mid_epoch = tmp_path / "ckpt" / "epoch=0-step=2.ckpt"
+    second = NeptuneScaleLogger(run_id="mid-resumed", **QUIET)
+    make_trainer(second, tmp_path, max_epochs=1).fit(
+        TinyModule(), loader(), loader(1), ckpt_path=str(mid_epoch)
+    )
+    child = stored_run(store_dir, "mid-resumed")
+    assert child.parent_id == "mid" and child.fork_step == 1
+    assert child.steps("training/train/loss_step") == [2, 3]
+    assert child.steps("training/train/loss_step", lineage=True) == [0, 1, 2, 3]
+    assert not any(k.startswith("training/diagnostics/") for k in child.configs)
