@@ -33,6 +33,7 @@ from despina.api._query_models import (
 )
 from despina.api._query_series import (
     DEFAULT_SERIES_PAGE_POINTS,
+    DEFAULT_SIZE_LIMIT_BYTES,
     BucketSeries,
     PageToken,
     bucket_rows,
@@ -251,8 +252,10 @@ async def generic_series(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(SeriesRequest, body)
 
+    budget = spec.sizeLimitBytes or DEFAULT_SIZE_LIMIT_BYTES
+
     def work(tx: Tx) -> bytes:
-        runs, out = _Runs(tx), sv.ProtoSeriesValuesResponseDTO()
+        runs, out, used = _Runs(tx), sv.ProtoSeriesValuesResponseDTO(), 0
         for item in spec.requests:
             series, lineage = item.series, item.series.lineage != "NONE"
             run = runs.get(parse_run_ref(series.holder.identifier))
@@ -260,7 +263,11 @@ async def generic_series(request: Request) -> Response:
             if run is None or kind is None or kind == "floatSeries":
                 continue  # the client reads a missing series as "no such series"
             after = item.searchAfter
-            object_page(
+            if used >= budget:  # no room left: the client asks again from the same place
+                token = after.token if after and after.token else ""
+                out.series.add(requestId=item.requestId).searchAfter.token = token
+                continue
+            used += object_page(
                 tx,
                 out.series.add(requestId=item.requestId),
                 run,
@@ -273,6 +280,7 @@ async def generic_series(request: Request) -> Response:
                 token=PageToken.decode(after.token) if after and after.token else None,
                 total_limit=spec.perSeriesPointsLimit,
                 page_points=DEFAULT_SERIES_PAGE_POINTS,
+                max_bytes=budget - used,
             )
         data: bytes = out.SerializeToString()
         return data

@@ -26,6 +26,7 @@ from despina.store import RunRow, Tx
 
 __all__ = [
     "DEFAULT_SERIES_PAGE_POINTS",
+    "DEFAULT_SIZE_LIMIT_BYTES",
     "bucket_rows",
     "float_answer",
     "object_page",
@@ -115,8 +116,13 @@ def object_page(
     token: PageToken | None,
     total_limit: int | None,
     page_points: int,
+    max_bytes: int,
 ) -> int:
-    """Fill ``item`` with one page of a string/histogram/file series; returns bytes used."""
+    """Fill ``item`` with one page of a string/histogram/file series; returns bytes used.
+
+    The page ends after ``page_points`` points or once ``max_bytes`` are used (at least one
+    point is always sent, so a page always makes progress).
+    """
     lo, hi = step_range
     cols = object_points(tx, run, attribute, lo, hi, lineage=lineage, previews=previews)
     order = range(len(cols.steps) - 1, -1, -1) if descending else range(len(cols.steps))
@@ -127,7 +133,7 @@ def object_page(
         step = cols.steps[i]
         if token is not None and (step >= token.after if descending else step <= token.after):
             continue
-        if taken >= room:
+        if taken >= room or (taken and used >= max_bytes):
             break
         point = item.seriesValues.values.add(
             timestamp_millis=cols.timestamps[i], step=step, is_preview=cols.preview[i]

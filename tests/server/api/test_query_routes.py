@@ -330,3 +330,32 @@ def test_global_search_spans_only_the_granted_projects(
         "sys/name",
         "sys/custom_run_id",
     }
+
+
+def test_size_limit_pages_every_series_to_its_end(
+    client: TestClient, team_auth: dict[str, str], ids: dict[str, str]
+) -> None:
+    """The client's loop: re-ask unfinished series with their tokens until none is left."""
+    holder = {"identifier": f"{PROJECT}/{ids['a']}"}
+    requests: list[dict[str, Any]] = [
+        {"requestId": name, "series": {"holder": holder, "attribute": attribute}}
+        for name, attribute in (("text", "notes/text"), ("hist", "weights/hist"))
+    ]
+    got: dict[str, list[float]] = {"text": [], "hist": []}
+    for _ in range(10):
+        body = {"requests": requests, "sizeLimitBytes": 1, "order": "ascending"}
+        answer = client.post(f"{LB}/proto/attributes/series", json=body, headers=team_auth)
+        assert answer.status_code == 200, answer.text
+        series = sv.ProtoSeriesValuesResponseDTO.FromString(answer.content).series
+        assert sum(len(s.seriesValues.values) for s in series) == 1  # the byte budget
+        for s in series:
+            got[s.requestId] += [p.step for p in s.seriesValues.values]
+        tokens = {s.requestId: s.searchAfter.token for s in series if not s.searchAfter.finished}
+        requests = [
+            {**r, "searchAfter": {"finished": False, "token": tokens[r["requestId"]]}}
+            for r in requests
+            if r["requestId"] in tokens
+        ]
+        if not requests:
+            break
+    assert got == {"text": [1.0, 2.0, 3.0], "hist": [5.0]}
