@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FORK_STEP, PROJECT, STEPS, expected_fork_loss, loss
 from despina.query import BUCKET_COLUMNS, Filter, Reader
 from despina.store import ProjectNotFound, RunNotFound, StoreNotFound
+from reader_data import FORK_STEP, PROJECT, STEPS, expected_fork_loss, loss
 
 
 def test_listings(reader: Reader) -> None:
