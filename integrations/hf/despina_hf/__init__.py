@@ -9,6 +9,14 @@ What lands where in the run: ``trainer/args/*``, ``model/config/*``, ``model/pef
 ``eval/`` and ``test/`` at ``global_step``; end-of-training summaries as configs under
 ``train/``; ``trainer/status`` (``running``/``succeeded``/``failed``) and ``trainer/error/*``;
 checkpoint files under ``checkpoints/``; ``trial/*`` for hyperparameter-search trials.
+
+Lifecycle: one run per ``train()`` (opened on the main process only), kept open afterwards for
+``evaluate()``/``predict()``; closed by ``callback.close()``, by the next ``train()`` or at exit.
+A resumed ``train()`` forks the run named in the checkpoint at the restored step; each search
+trial is its own run with a shared group tag. A failed ``train()`` is recorded because the
+callback wraps that Trainer's ``train`` method (``watch``; automatic when the callback is passed
+to the Trainer's constructor); a training that never ended is marked failed when closed.
+Tracking errors are logged, never raised into training (``set_strict(True)`` re-raises them).
 """
 
 from __future__ import annotations
