@@ -115,7 +115,8 @@ class NeptuneScaleLogger(Logger):
             raise ValueError(
                 f"system_metrics_interval_s must be > 0 seconds, got {system_metrics_interval_s}"
             )
-        self._run_id = run_id or _new_run_id()
+        given_id = getattr(run, "run_id", None) if run is not None else None
+        self._run_id = run_id or (given_id if isinstance(given_id, str) else _new_run_id())
         self._project = project
         self._api_token = api_token
         self._experiment_name = experiment_name

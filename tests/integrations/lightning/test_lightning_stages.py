@@ -137,6 +137,7 @@ def test_a_run_passed_in_is_used_and_left_open(store_dir: Path, tmp_path: Path) 
 
     with Run(run_id="mine", **QUIET) as own:
         logger = NeptuneScaleLogger(run=own, tags=["given"])
+        assert logger.version == "mine"
         make_trainer(logger, tmp_path, max_epochs=1).fit(TinyModule(), loader(), loader(1))
         logger.close()
         own.log_configs({"after_fit": True})  # still open: the logger did not close it
