@@ -58,7 +58,8 @@ class StepGuard:
                 log.warning(
                     "Dropping %s at step %s: Neptune needs steps after %s for this series; "
                     "later points at that step or before are dropped too (counted in "
-                    "<prefix>/diagnostics/dropped_points)",
+                    "<prefix>/diagnostics/dropped_points). A new Trainer counts steps from 0 "
+                    "again: validate/test with the Trainer that ran fit to keep the steps going",
                     path,
                     step,
                     limit,
