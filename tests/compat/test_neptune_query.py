@@ -7,10 +7,13 @@ through the read-side endpoints and the results are compared with what was logge
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
 from oracle_support import (
     FILE_BYTES,
@@ -24,6 +27,7 @@ from oracle_support import (
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 
 ORACLE_QUERY = "neptune-query==1.14.1"
+SUPPORT = Path(__file__).resolve().parents[1] / "server" / "store" / "postgres_support.py"
 PROJECT = "oracle-ws/query"
 BUCKETS = 10
 
@@ -151,10 +155,32 @@ def _check_series_buckets_files(out: dict[str, Any]) -> None:
     assert Path(path).read_bytes() == FILE_BYTES
 
 
+@pytest.fixture
+def postgres_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """A live server on a fresh PostgreSQL schema (the team-server setup)."""
+    spec = importlib.util.spec_from_file_location("compat_postgres_support", SUPPORT)
+    assert spec is not None and spec.loader is not None
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    location = support.postgres_location()
+    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # inherited by the server
+    api_key, _ = KeyRing(ServerDatabase(location)).create_key("oracle-ws")
+    with ServerProcess(location, tmp_path / "server.log") as process:
+        token = encode_api_token(process.url, api_key)
+        yield LiveServer(process.url, token, location, process.log_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_server(request: pytest.FixtureRequest) -> LiveServer:
+    name = "live_server" if request.param == "sqlite" else "postgres_server"
+    server: LiveServer = request.getfixturevalue(name)
+    return server
+
+
 def test_neptune_query_reads_what_neptune_scale_logged(
-    official_python: Path, query_python: Path, live_server: LiveServer, tmp_path: Path
+    official_python: Path, query_python: Path, any_server: LiveServer, tmp_path: Path
 ) -> None:
-    env = env_for(live_server, PROJECT)
+    env = env_for(any_server, PROJECT)
     logged = run_script(official_python, SCENARIO, tmp_path, env)
     assert logged["a"] and logged["b"]
     reader = tmp_path / "reader"
