@@ -27,6 +27,7 @@ __all__ = ["CheckpointPolicy", "CheckpointUploader", "find_checkpoint_dir"]
 logger = logging.getLogger("despina_hf")
 
 CHECKPOINT_PREFIX = "checkpoint-"  # transformers' PREFIX_CHECKPOINT_DIR
+LEGACY_ALL = "same"  # transformers' NeptuneCallback name for uploading every checkpoint
 STAGING_FOLDER = "hf-checkpoints"  # under the client's log directory
 STAGING_PREFIX = "staged-"
 LOG_DIRECTORY_ENV = "NEPTUNE_LOG_DIRECTORY"
@@ -41,8 +42,12 @@ class CheckpointPolicy(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | CheckpointPolicy | None) -> CheckpointPolicy:
+        """A policy from its name; ``None`` is ``none`` and transformers' ``"same"`` (upload
+        every checkpoint) is ``all``."""
         if value is None:
             return cls.NONE
+        if value == LEGACY_ALL:
+            return cls.ALL
         try:
             return cls(value)
         except ValueError:

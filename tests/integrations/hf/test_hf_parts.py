@@ -98,6 +98,8 @@ def test_peft_config_and_trainable_count() -> None:
 
 def test_checkpoint_policy_is_checked_at_construction() -> None:
     assert CheckpointPolicy.parse(None) is CheckpointPolicy.NONE
+    assert CheckpointPolicy.parse("same") is CheckpointPolicy.ALL  # transformers' old name
+    assert CheckpointPolicy.parse("best") is CheckpointPolicy.BEST
     with pytest.raises(ValueError, match="log_checkpoints must be one of"):
         NeptuneScaleCallback(log_checkpoints="some")
 
