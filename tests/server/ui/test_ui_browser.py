@@ -172,6 +172,8 @@ def test_run_page(page: Any, ui_url: str, project: str, tmp_path: Path) -> None:
     assert lo < SPIKE_STEP < hi and hi - lo < BASE_STEPS / 4
     assert not zoomed["aggregated"] and zoomed["note"] == ""
     assert zoomed["series"][0]["y_max"] == SPIKE_VALUE
+    acc_zoomed = wait_chart(page, "train/acc", fetches=2)  # the other chart followed
+    assert acc_zoomed["range"] == pytest.approx(zoomed["range"])
     page.screenshot(path=str(tmp_path / "run-zoomed.png"))
 
     page.check("#log-scale")

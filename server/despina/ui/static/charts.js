@@ -110,6 +110,8 @@ window.DespinaCharts = (function () {
         scales: { x: { time: controls.x === "time" }, y: { distr: controls.log ? 3 : 1 } },
         cursor: { sync: { key: SYNC_KEY }, drag: { x: true, y: false, setScale: false } },
         hooks: {
+          // uPlot passes a selection on to the charts synced with this one, so a zoom on one
+          // chart zooms (and refetches) all of them.
           setSelect: [(u) => {
             if (u.select.width < 2) return;
             const min = u.posToVal(u.select.left, "x"), max = u.posToVal(u.select.left + u.select.width, "x");
