@@ -146,3 +146,25 @@ def test_resume_with_restored_callback_state_still_forks(make_trainer: Any, stor
     assert fork_id.startswith("restored-resume2-")
     assert store.details(fork_id)["lineage"]["parent"] == "restored"
     assert sorted(store.metric(fork_id, "train/loss", lineage=False)) == [3.0, 4.0]
+
+
+def test_peft_model_logs_its_adapter_config_and_trainable_count(
+    make_trainer: Any, stored: Any
+) -> None:
+    peft = pytest.importorskip("peft")
+    from hf_tiny import tiny_bert
+
+    model = peft.get_peft_model(
+        tiny_bert(),
+        peft.LoraConfig(r=2, lora_alpha=4, target_modules=["query", "value"], task_type="SEQ_CLS"),
+    )
+    callback = NeptuneScaleCallback(run_id="lora")
+    make_trainer(callback, model=model, max_steps=2).train()
+    callback.close()
+
+    values = stored().values("lora")
+    assert values["model/peft_config/default/r"] == 2
+    assert values["model/peft_config/default/target_modules"] == {"query", "value"}
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert values["model/num_trainable_parameters"] == trainable
+    assert trainable < values["model/num_parameters"]
