@@ -5,8 +5,9 @@ are serialized exactly as the engine contract says (the rules read series states
 and experiment heads, then write them back; one writer at a time makes that read-modify-write
 safe across threads, processes and server machines). Readers never wait: a read is one
 ``REPEATABLE READ`` snapshot. Commits use PostgreSQL's default ``synchronous_commit``, so a
-write is durable when ``write()`` returns. Connections are per thread and re-opened after
-``fork``. Needs the ``postgres`` extra (psycopg 3), imported only when a PostgreSQL URL is opened.
+write is durable when ``write()`` returns. Connections come from a small bounded pool (never
+shared across ``fork``). Needs the ``postgres`` extra (psycopg 3), imported only when a
+PostgreSQL URL is opened.
 
 A URL may carry libpq options, e.g. ``?options=-csearch_path%3Dteam_a`` to keep a store in its
 own schema.
@@ -14,7 +15,6 @@ own schema.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from typing import Any
 
 from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreError, StoreNotFound
 from despina.store._postgres_cache import ChunkCache
+from despina.store._postgres_pool import ConnectionPool
 from despina.store._postgres_schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 from despina.store._postgres_tx import PostgresTx
 
@@ -35,6 +36,10 @@ WRITE_LOCK_KEY = 0x64657370_696E6101
 MIGRATE_LOCK_KEY = 0x64657370_696E6102
 CONNECT_TIMEOUT_S = 10  # a PostgreSQL that does not answer at all fails the open this fast
 LOCK_TIMEOUT_MS = 60_000  # how long a writer waits for another writer's transaction
+# Connections one engine (one process) holds at most: two server processes stay far below
+# PostgreSQL's default max_connections of 100. Requests beyond it wait for a free one.
+POOL_SIZE = 8
+POOL_WAIT_S = 120.0
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
@@ -56,14 +61,17 @@ class PostgresEngine:
         self._psycopg = psycopg
         self.url = url
         self.description = redact(url)
-        self._local = threading.local()
-        self._all: list[Any] = []  # every thread's connection, so close() reaches them all
-        self._all_lock = threading.Lock()
+        self._local = threading.local()  # the connection of this thread's open transaction
+        self._pool = ConnectionPool(self._connect, POOL_SIZE, POOL_WAIT_S)
         self._chunk_cache = ChunkCache()
-        self._prepare(create=create)
+        try:
+            with self._pool.connection() as conn:
+                self._prepare(conn, create=create)
+        except BaseException:
+            self._pool.close()  # a store that failed to open holds no session
+            raise
 
-    def _prepare(self, *, create: bool) -> None:
-        conn = self._connection()
+    def _prepare(self, conn: Any, *, create: bool) -> None:
         with conn.transaction():
             found = self._check_version(conn, create=create)
         if found == SCHEMA_VERSION:
@@ -110,10 +118,7 @@ class PostgresEngine:
                 conn.execute(statement)
             conn.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (version + 1,))
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid() and not conn.closed:
-            return conn
+    def _connect(self) -> Any:
         try:
             conn = self._psycopg.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
@@ -121,42 +126,31 @@ class PostgresEngine:
         except self._psycopg.OperationalError as error:
             raise StoreNotFound(f"cannot connect to {self.description}: {error}") from error
         conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
-        self._local.conn = conn
-        self._local.pid = os.getpid()
-        self._local.depth = 0
-        with self._all_lock:
-            self._all.append((os.getpid(), conn))
         return conn
 
     @contextmanager
     def write(self) -> Iterator[PostgresTx]:
-        conn = self._connection()
-        with conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-            self._local.depth += 1
+            self._local.conn = conn
             try:
                 yield PostgresTx(conn, self._chunk_cache)
             finally:
-                self._local.depth -= 1
+                self._local.conn = None
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
-        conn = self._connection()
-        if self._local.depth:  # nested read inside a write: reuse it
-            yield PostgresTx(conn)
+        current = getattr(self._local, "conn", None)
+        if current is not None:  # nested read inside a transaction: reuse it
+            yield PostgresTx(current)
             return
-        with conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            self._local.depth += 1
+            self._local.conn = conn
             try:
                 yield PostgresTx(conn)
             finally:
-                self._local.depth -= 1
+                self._local.conn = None
 
     def close(self) -> None:
-        with self._all_lock:
-            opened, self._all = self._all, []
-        for pid, conn in opened:
-            if pid == os.getpid():  # a forked child must not close its parent's sessions
-                conn.close()
-        self._local = threading.local()
+        self._pool.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -144,3 +145,37 @@ def test_last_chunk_of_a_rolled_back_write_is_never_served(pg_location: str) -> 
         assert again == real
         store.apply([metrics("r", {"m": [4.0]}, start=3)])
         assert float_points(store, "r", "m")[:, 1].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_many_threads_share_a_bounded_pool_of_connections(pg_location: str) -> None:
+    import psycopg
+    from despina.store._postgres import POOL_SIZE
+
+    threads_n = POOL_SIZE * 3
+    location = f"{pg_location}&application_name=despina_pool_test"
+    inside = threading.Barrier(POOL_SIZE + 1, timeout=BARRIER_TIMEOUT_S)
+    seen: list[int] = []
+    with open_store(location) as store:
+
+        def reader() -> None:
+            with store.engine.read() as tx:
+                tx.projects()
+                # The first POOL_SIZE readers hold their connections here; later ones find the
+                # barrier broken once it has done its job.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    inside.wait()
+
+        threads = [threading.Thread(target=reader) for _ in range(threads_n)]
+        for t in threads:
+            t.start()
+        inside.wait()  # POOL_SIZE reads are open at once; the others wait for a connection
+        with psycopg.connect(pg_location, autocommit=True) as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                ("despina_pool_test",),
+            ).fetchone()
+            seen.append(count)
+        inside.abort()
+        for t in threads:
+            t.join()
+    assert seen == [POOL_SIZE]
