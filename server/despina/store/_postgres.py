@@ -36,9 +36,11 @@ WRITE_LOCK_KEY = 0x64657370_696E6101
 MIGRATE_LOCK_KEY = 0x64657370_696E6102
 CONNECT_TIMEOUT_S = 10  # a PostgreSQL that does not answer at all fails the open this fast
 LOCK_TIMEOUT_MS = 60_000  # how long a writer waits for another writer's transaction
-# Connections one engine (one process) holds at most: two server processes stay far below
-# PostgreSQL's default max_connections of 100. Requests beyond it wait for a free one.
+# Connections one engine (one process) holds at most, readers and writers apart so that queued
+# writers (serialized by the lock anyway) never starve reads: two server processes stay far
+# below PostgreSQL's default max_connections of 100. Requests beyond it wait for a free one.
 POOL_SIZE = 8
+WRITE_POOL_SIZE = 4
 POOL_WAIT_S = 120.0
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
@@ -63,12 +65,13 @@ class PostgresEngine:
         self.description = redact(url)
         self._local = threading.local()  # the connection of this thread's open transaction
         self._pool = ConnectionPool(self._connect, POOL_SIZE, POOL_WAIT_S)
+        self._write_pool = ConnectionPool(self._connect, WRITE_POOL_SIZE, POOL_WAIT_S)
         self._chunk_cache = ChunkCache()
         try:
             with self._pool.connection() as conn:
                 self._prepare(conn, create=create)
         except BaseException:
-            self._pool.close()  # a store that failed to open holds no session
+            self.close()  # a store that failed to open holds no session
             raise
 
     def _prepare(self, conn: Any, *, create: bool) -> None:
@@ -130,7 +133,7 @@ class PostgresEngine:
 
     @contextmanager
     def write(self) -> Iterator[PostgresTx]:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._write_pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
             self._local.conn = conn
             try:
@@ -154,3 +157,4 @@ class PostgresEngine:
 
     def close(self) -> None:
         self._pool.close()
+        self._write_pool.close()
