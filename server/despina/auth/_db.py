@@ -25,6 +25,7 @@ SQLITE_FILE_NAME = "server.sqlite3"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+SCHEMA_LOCK_KEY = 0x64737276  # "dsrv": an advisory-lock id of our own, apart from the store's
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS despina_srv_secret (
@@ -80,6 +81,10 @@ class ServerDatabase:
         if not self.is_postgres:
             self._path().parent.mkdir(parents=True, exist_ok=True)
         with self.transaction() as tx:
+            if self.is_postgres:
+                # Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's
+                # catalog when several server processes start at once: take turns.
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
             for statement in SCHEMA:
                 tx.execute(statement)
 

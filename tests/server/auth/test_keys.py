@@ -135,3 +135,24 @@ def test_server_tables_sit_beside_the_store_the_store_would_open(tmp_path: Path)
     assert server_database_url(str(folder)) == expected
     assert server_database_url(str(folder / "despina.sqlite3")) == expected
     assert server_database_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_many_processes_can_create_the_tables_at_once(server_db: ServerDatabase) -> None:
+    """Server processes starting together on a fresh database each run the schema."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server_db.transaction() as tx:  # back to a database without our tables
+        for table in ("secret", "api_keys", "refresh_tokens", "request_status"):
+            tx.execute(f"DROP TABLE despina_srv_{table}")
+    server_db.close()
+
+    def open_one(_: int) -> str:
+        other = ServerDatabase(server_db.location)
+        try:
+            return KeyRing(other).signing_secret()
+        finally:
+            other.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        secrets_seen = set(pool.map(open_one, range(12)))
+    assert len(secrets_seen) == 1  # and one secret for all of them
