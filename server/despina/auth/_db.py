@@ -25,6 +25,7 @@ SQLITE_FILE_NAME = "server.sqlite3"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+POOL_SIZE = 8  # connections per process; request threads beyond that wait their turn
 SCHEMA_LOCK_KEY = 0x64737276  # "dsrv": an advisory-lock id of our own, apart from the store's
 
 SCHEMA = (
@@ -69,15 +70,19 @@ def server_database_url(location: str) -> str:
 
 
 class ServerDatabase:
-    """A thread-safe handle on the server tables: one connection per thread, schema on open."""
+    """A thread-safe handle on the server tables: a small pool of connections, schema on open.
+
+    The pool is bounded (``POOL_SIZE``) so that a busy server process holds a handful of
+    PostgreSQL connections however many request threads it runs.
+    """
 
     def __init__(self, location: str) -> None:
         self.location = location
         self.url = server_database_url(location)
         self.is_postgres = self.url.startswith(POSTGRES_PREFIXES)
-        self._local = threading.local()
-        self._all: list[_Connection] = []
-        self._all_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(POOL_SIZE)
+        self._idle: list[_Connection] = []
+        self._idle_lock = threading.Lock()
         if not self.is_postgres:
             self._path().parent.mkdir(parents=True, exist_ok=True)
         with self.transaction() as tx:
@@ -100,15 +105,6 @@ class ServerDatabase:
         conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    def _connection(self) -> _Connection:
-        conn: _Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
-
     def _path(self) -> Path:
         return Path(self.url[len(SQLITE_PREFIX) - 1 :])
 
@@ -117,14 +113,29 @@ class ServerDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[_Cursor]:
-        """One transaction on this thread's connection: committed on success, rolled back else."""
-        conn = self._connection()
-        try:
-            yield _Cursor(conn, self._sql)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+        """One transaction on a pooled connection: committed on success, rolled back else."""
+        with self._slots:
+            with self._idle_lock:
+                conn = self._idle.pop() if self._idle else None
+            conn = conn or self._connect()
+            healthy = False
+            try:
+                yield _Cursor(conn, self._sql)
+                conn.commit()
+                healthy = True
+            except BaseException:
+                try:
+                    conn.rollback()
+                    healthy = True
+                except Exception:  # a broken connection: dropped below, not pooled again
+                    pass
+                raise
+            finally:
+                if healthy:
+                    with self._idle_lock:
+                        self._idle.append(conn)
+                else:
+                    conn.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read-only statement."""
@@ -132,12 +143,11 @@ class ServerDatabase:
             return tx.fetchall(sql, params)
 
     def close(self) -> None:
-        """Close every connection opened by any thread."""
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        """Close the pooled connections (transactions in flight keep theirs until they end)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 class _Cursor:

@@ -156,3 +156,20 @@ def test_many_processes_can_create_the_tables_at_once(server_db: ServerDatabase)
     with ThreadPoolExecutor(max_workers=6) as pool:
         secrets_seen = set(pool.map(open_one, range(12)))
     assert len(secrets_seen) == 1  # and one secret for all of them
+
+
+def test_request_threads_share_a_bounded_pool(server_db: ServerDatabase) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from despina.auth._db import POOL_SIZE
+
+    ring = KeyRing(server_db)
+    _, grant = ring.create_key("team")
+
+    def work(_: int) -> bool:
+        token = ring.issue_refresh_token(grant)
+        return ring.redeem_refresh_token(token) == grant
+
+    with ThreadPoolExecutor(max_workers=4 * POOL_SIZE) as pool:
+        assert all(pool.map(work, range(200)))
+    assert 1 <= len(server_db._idle) <= POOL_SIZE  # never more connections than the pool allows
