@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,14 @@ def test_official_offline_run_then_despina_sync(
         NEPTUNE_LOG_DIRECTORY=str(logs),
     )
     run_script(official_python, SCENARIO, tmp_path, env)
+    # our client's offline runs in the same log directory go along in the same sync
+    ours = env | {"NEPTUNE_PROJECT": "oracle-ws/ours-beside-official"}
+    run_script(Path(sys.executable), SCENARIO, tmp_path, ours)
     assert stored.run("oracle-ws/official-offline", "run-a") is None
     monkeypatch.setenv("NEPTUNE_API_TOKEN", live_server.token)
     assert despina(["sync", str(logs)]) == 0
     check_scenario(stored, "oracle-ws/official-offline")
+    check_scenario(stored, "oracle-ws/ours-beside-official")
     assert despina(["sync", str(logs)]) == 0  # a second sync finds nothing left to send
 
 

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 def run_sync(args: argparse.Namespace) -> int:
     from neptune_scale import cli
 
-    from despina.cli._official_sync import convert_official, find_official_databases
+    from despina.cli._official_sync import find_official_databases
 
     path: Path = args.path
     if not path.exists():
@@ -46,7 +46,27 @@ def run_sync(args: argparse.Namespace) -> int:
     official = find_official_databases(path)
     if not official:
         return cli.main(["sync", str(path), *extra])
-    if not (args.api_token or os.environ.get("NEPTUNE_API_TOKEN")):
+    status = _sync_official(official, args.api_token, extra)
+    if _has_our_runs(path):  # one .neptune folder can hold runs of both clients
+        status = status or cli.main(["sync", str(path), *extra])
+    return status
+
+
+def _has_our_runs(path: Path) -> bool:
+    from neptune_scale._sync import find_run_folders
+
+    try:
+        return path.is_dir() and bool(find_run_folders(path))
+    except OSError:
+        return False
+
+
+def _sync_official(databases: list[Path], api_token: str | None, extra: list[str]) -> int:
+    from neptune_scale import cli
+
+    from despina.cli._official_sync import convert_official, mark_delivered
+
+    if not (api_token or os.environ.get("NEPTUNE_API_TOKEN")):
         print(
             "despina sync: runs of the official client go to a server: pass --api-token or set "
             "NEPTUNE_API_TOKEN",
@@ -54,14 +74,12 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return 2
     status = 0
-    for database in official:
+    for database in databases:
         folder = convert_official(database)
         if folder is None:  # nothing left to deliver
             continue
         code = cli.main(["sync", str(folder), *extra])
         if code == 0:
-            from despina.cli._official_sync import mark_delivered
-
             mark_delivered(database, folder)
         status = status or code
     return status
