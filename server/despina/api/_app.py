@@ -86,4 +86,9 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
     app.include_router(_files_routes.router)
     app.include_router(_project_routes.router)
     app.include_router(_query_routes.router)
+    if settings.ui:
+        from despina.ui import create_router
+
+        # The store opens with the lifespan, so the UI asks for it on its first request.
+        app.include_router(create_router(lambda: app.state.ctx.store))
     return app

@@ -26,6 +26,11 @@ class ServerSettings(BaseModel):
         default=None,
         description="base URL clients reach this server at; default: taken from each request",
     )
+    ui: bool = Field(
+        default=False,
+        description="serve the web UI beside the protocol; it has no login of its own, so "
+        "everyone who reaches the server can read every project through it",
+    )
     client_id: str = "despina"
     realm: str = "despina"
     max_ingest_body_bytes: int = Field(default=MAX_INGEST_BODY_BYTES, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
+import ipaddress
 from typing import Any
 
 from despina.cli._common import DB_ENV, store_location
@@ -42,6 +43,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="base URL clients reach this server at, e.g. behind a proxy (default: per request)",
     )
+    parser.add_argument(
+        "--ui",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="serve the web UI too (auto: only when listening on a loopback address, because "
+        "the UI has no login yet and shows every project to whoever reaches it)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(func=run_server)
 
@@ -58,14 +66,27 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from despina.api import ServerSettings, create_app
 
-    settings = ServerSettings(db=store_location(args.db), public_url=args.public_url)
+    ui = args.ui == "on" or (args.ui == "auto" and _is_loopback(args.host))
+    settings = ServerSettings(db=store_location(args.db), public_url=args.public_url, ui=ui)
     app = create_app(settings)
     print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
+    if ui:
+        url = f"http://{args.host}:{args.port}/"
+        print(f"despina server: web UI at {url} (it has no login: keep it private)")
+    else:
+        print("despina server: web UI off (--ui on serves it; it has no login yet)")
     uvicorn.run(
         app,
         host=args.host,

@@ -22,3 +22,10 @@ def test_ui_router_in_the_server_app(store_dir: Path, project: str) -> None:
         assert bad.status_code == 422 and "limit" in bad.json()["detail"]
         # the protocol's routes are still the server's
         assert client.get("/api/backend/v1/clients/config").status_code != 404
+
+
+def test_server_serves_the_ui_only_when_asked(store_dir: Path, project: str) -> None:
+    with TestClient(create_app(ServerSettings(db=str(store_dir), ui=True))) as client:
+        assert "/ui-static/runs.js" in client.get("/runs", params={"project": project}).text
+    with TestClient(create_app(ServerSettings(db=str(store_dir)))) as client:
+        assert client.get("/runs", params={"project": project}).status_code == 404
