@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+PIPED_WIDTH = 10_000  # characters; a table only takes the width its cells need
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -92,7 +95,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     shown = [n for n in shown if n not in ("sys/forking/step",)]
     table = Table(box=None, header_style="bold")
     for name in shown:
-        table.add_column(SYS_COLUMNS.get(name, name), overflow="fold")
+        # One line per run: a narrow terminal cuts cells short instead of folding them.
+        table.add_column(SYS_COLUMNS.get(name, name), no_wrap=True, overflow="ellipsis")
     for row in rows:
         cells = []
         for name in shown:
@@ -101,4 +105,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                 value = f"{value}@{short(row.get('sys/forking/step'))}"
             cells.append(short(value))
         table.add_row(*cells)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped or redirected: whole rows, whatever the width
+        console = Console(width=PIPED_WIDTH)
+    console.print(table)
