@@ -16,7 +16,14 @@ from despina.query import _frames
 from despina.query._buckets import buckets, series_extent
 from despina.query._details import details_of
 from despina.query._points import float_points, object_points
-from despina.query._select import RunsArg, find_run, match_names, project_row, select_runs
+from despina.query._select import (
+    RunsArg,
+    find_run,
+    match_names,
+    project_row,
+    select_run_ids,
+    select_runs,
+)
 from despina.query._values import TYPE_NAMES, RunView
 from despina.store import Store, Tx, open_store
 
@@ -71,7 +78,7 @@ class Reader:
     def list_runs(self, project: str, runs: RunsArg = None) -> list[str]:
         """Custom run ids, in creation order."""
         with self.store.engine.read() as tx:
-            return [v.run.custom_id for v in self._runs(tx, project, runs)]
+            return select_run_ids(tx, project_row(tx, project), runs)
 
     def list_attributes(
         self, project: str, runs: RunsArg = None, attributes: str | None = None

@@ -6,12 +6,22 @@ import re
 from collections.abc import Sequence
 
 from despina.query._filters import Filter
-from despina.query._values import RunView, run_view
+from despina.query._values import RunView, run_views
 from despina.store import ProjectNotFound, ProjectRow, RunNotFound, RunRow, Tx
 
-__all__ = ["RunsArg", "find_run", "match_names", "project_row", "select_runs"]
+__all__ = [
+    "RunsArg",
+    "find_run",
+    "match_names",
+    "project_row",
+    "select_run_ids",
+    "select_runs",
+]
 
 RunsArg = str | Sequence[str] | Filter | None
+# Up to this many listed run ids are looked up one by one (two indexed queries each); a longer
+# list is matched against one read of all the project's runs instead.
+_DIRECT_LOOKUP_MAX = 200
 
 
 def project_row(tx: Tx, project: str) -> ProjectRow:
@@ -38,20 +48,44 @@ def select_runs(
     ``runs``: None = all; a string = regular expression searched in the custom run id; a list =
     exact custom run ids (or short ids; unknown ones are skipped); a :class:`Filter`.
     """
-    rows = tx.runs(project.pk)
-    if isinstance(runs, str):
-        pattern = re.compile(runs)
-        rows = [r for r in rows if pattern.search(r.custom_id)]
-    elif runs is not None and not isinstance(runs, Filter):
-        wanted = list(runs)
-        by_id = {r.custom_id: r for r in rows} | {r.short_id: r for r in rows}
-        rows = [by_id[w] for w in dict.fromkeys(wanted) if w in by_id]
-    if heads_only:
-        rows = [r for r in rows if r.is_head]
-    views = [run_view(tx, r) for r in rows]
+    rows, known = _rows(tx, project, runs, heads_only)
+    views = run_views(tx, rows, known)
     if isinstance(runs, Filter):
         views = [v for v in views if runs(v.values)]
     return views
+
+
+def select_run_ids(
+    tx: Tx, project: ProjectRow, runs: RunsArg, *, heads_only: bool = False
+) -> list[str]:
+    """Custom run ids of :func:`select_runs`; values are read only when a Filter needs them."""
+    if isinstance(runs, Filter):
+        return [v.run.custom_id for v in select_runs(tx, project, runs, heads_only=heads_only)]
+    return [r.custom_id for r in _rows(tx, project, runs, heads_only)[0]]
+
+
+def _rows(
+    tx: Tx, project: ProjectRow, runs: RunsArg, heads_only: bool
+) -> tuple[list[RunRow], dict[int, RunRow]]:
+    """The chosen runs, and every run read on the way (by pk) to find parents without a query."""
+    wanted = None if runs is None or isinstance(runs, str | Filter) else list(dict.fromkeys(runs))
+    if wanted is not None and len(wanted) <= _DIRECT_LOOKUP_MAX:
+        # a short id wins over an equal custom id, as in the project-wide lookup below
+        found = (tx.run_by_short_id(project.pk, w) or tx.run(project.pk, w) for w in wanted)
+        rows = [r for r in found if r is not None]
+        known = {r.pk: r for r in rows}
+    else:
+        rows = tx.runs(project.pk)
+        known = {r.pk: r for r in rows}
+        if isinstance(runs, str):
+            pattern = re.compile(runs)
+            rows = [r for r in rows if pattern.search(r.custom_id)]
+        elif wanted is not None:
+            by_id = {r.custom_id: r for r in rows} | {r.short_id: r for r in rows}
+            rows = [by_id[w] for w in wanted if w in by_id]
+    if heads_only:
+        rows = [r for r in rows if r.is_head]
+    return rows, known
 
 
 def match_names(names: Sequence[str], attributes: str | Sequence[str] | None) -> list[str]:

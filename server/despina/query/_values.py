@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from despina.store import RunRow, SeriesState, Tx, ancestry, decode_value, sys_attributes
+from despina.store import (
+    RunRow,
+    Segment,
+    SeriesState,
+    Tx,
+    ancestry,
+    decode_value,
+    sys_attributes,
+)
 
-__all__ = ["TYPE_NAMES", "RunView", "python_value", "run_view"]
+__all__ = ["TYPE_NAMES", "RunView", "python_value", "run_view", "run_views"]
 
 TYPE_NAMES = {
     "float": "float",
@@ -32,6 +41,8 @@ TYPE_NAMES = {
     "histogramSeries": "histogram_series",
     "fileRefSeries": "file_series",
 }
+# Same guard as the store's ``ancestry``: a cycle in a damaged database must not loop forever.
+_MAX_DEPTH = 10_000
 
 
 def python_value(kind: str, value: Any) -> Any:
@@ -73,17 +84,69 @@ def _inherited_last(tx: Tx, state: SeriesState, up_to: float) -> tuple[float, An
 
 def run_view(tx: Tx, run: RunRow, *, lineage: bool = True) -> RunView:
     parent = tx.run_by_pk(run.parent_pk) if run.parent_pk is not None else None
+    segments = ancestry(tx, run, lineage=lineage)
+    states = {s.run.pk: tx.series(s.run.pk) for s in segments}
+    return _assemble(tx, run, parent, tx.attributes(run.pk), segments, states)
+
+
+def run_views(tx: Tx, rows: Sequence[RunRow], known: Mapping[int, RunRow]) -> list[RunView]:
+    """``run_view`` (with lineage) of many runs in a few queries: the attributes and series
+    states of all runs and their ancestors are read in one batch each, not per run.
+
+    ``known``: runs already loaded (by pk), so parents need no query of their own.
+    """
+    by_pk = {**known, **{r.pk: r for r in rows}}
+    lineages = [_lineage(tx, r, by_pk) for r in rows]
+    attributes = tx.attributes_of_runs([r.pk for r in rows])
+    wanted = dict.fromkeys(s.run.pk for segments in lineages for s in segments)
+    states = tx.series_of_runs(list(wanted))
+    return [
+        _assemble(
+            tx,
+            r,
+            segments[1].run if len(segments) > 1 else None,
+            attributes[r.pk],
+            segments,
+            states,
+        )
+        for r, segments in zip(rows, lineages, strict=True)
+    ]
+
+
+def _lineage(tx: Tx, run: RunRow, by_pk: dict[int, RunRow]) -> list[Segment]:
+    """``ancestry`` with parents looked up in ``by_pk`` first (filled as runs are read)."""
+    segments = [Segment(run, math.inf)]
+    cap, current = math.inf, run
+    while current.parent_pk is not None and len(segments) < _MAX_DEPTH:
+        parent = by_pk.get(current.parent_pk) or tx.run_by_pk(current.parent_pk)
+        if parent is None:
+            break
+        by_pk[parent.pk] = parent
+        cap = min(cap, current.fork_step if current.fork_step is not None else math.inf)
+        segments.append(Segment(parent, cap))
+        current = parent
+    return segments
+
+
+def _assemble(
+    tx: Tx,
+    run: RunRow,
+    parent: RunRow | None,
+    attributes: Mapping[str, tuple[str, str]],
+    segments: Sequence[Segment],
+    states: Mapping[int, Mapping[str, SeriesState]],
+) -> RunView:
     values: dict[str, Any] = {}
     types: dict[str, str] = {}
     for path, (kind, value) in sys_attributes(run, parent).items():
         types[path] = kind
         values[path] = python_value(kind, value)
-    for path, (kind, text) in tx.attributes(run.pk).items():
+    for path, (kind, text) in attributes.items():
         types[path] = kind
         values[path] = python_value(kind, decode_value(text))
     series: dict[str, SeriesState] = {}
-    for segment in ancestry(tx, run, lineage=lineage):
-        for path, state in tx.series(segment.run.pk).items():
+    for segment in segments:
+        for path, state in states.get(segment.run.pk, {}).items():
             if path in series or types.get(path, state.type) != state.type:
                 continue
             if math.isinf(segment.up_to):
