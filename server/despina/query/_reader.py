@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,8 +61,15 @@ class Reader:
     ) -> None:
         self.close()
 
-    def _runs(self, tx: Tx, project: str, runs: RunsArg, heads: bool = False) -> list[RunView]:
-        return select_runs(tx, project_row(tx, project), runs, heads_only=heads)
+    def _runs(
+        self,
+        tx: Tx,
+        project: str,
+        runs: RunsArg,
+        heads: bool = False,
+        wanted: Callable[[str], bool] | None = None,
+    ) -> list[RunView]:
+        return select_runs(tx, project_row(tx, project), runs, heads_only=heads, wanted=wanted)
 
     # listings
     def list_projects(self) -> list[str]:
@@ -92,7 +100,7 @@ class Reader:
         """Attribute name -> type (``float_series``, ``string``, …) over the chosen runs."""
         with self.store.engine.read() as tx:
             found: dict[str, str] = {}
-            for view in self._runs(tx, project, runs):
+            for view in self._runs(tx, project, runs, wanted=_no_values):
                 for path, kind in view.types.items():
                     found.setdefault(path, TYPE_NAMES.get(kind, kind))
         return {name: found[name] for name in match_names(list(found), attributes)}
@@ -117,7 +125,7 @@ class Reader:
         Rows sorted by ``sort_by`` (runs lacking it last); ``heads_only`` keeps experiment heads.
         """
         with self.store.engine.read() as tx:
-            views = self._runs(tx, project, runs, heads_only)
+            views = self._runs(tx, project, runs, heads_only, _columns(attributes, sort_by))
         names: dict[str, str] = {}
         for view in views:
             for path, kind in view.types.items():
@@ -273,6 +281,21 @@ class Reader:
         except FileNotFoundError:
             return None
         return str(target)
+
+
+def _no_values(path: str) -> bool:
+    """Only names and types are needed (a Filter still sees every value)."""
+    return False
+
+
+def _columns(attributes: Attributes, sort_by: str) -> Callable[[str], bool]:
+    """The paths a runs table shows (as ``match_names`` chooses them) and sorts by."""
+    if attributes is None:
+        return lambda path: path == sort_by or not path.startswith("sys/")
+    if isinstance(attributes, str):
+        pattern = re.compile(attributes)
+        return lambda path: path == sort_by or pattern.search(path) is not None
+    return {*attributes, sort_by}.__contains__
 
 
 def _pairs(

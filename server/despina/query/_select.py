@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from despina.query._filters import Filter
 from despina.query._values import RunView, run_views
@@ -41,15 +41,21 @@ def find_run(tx: Tx, project: ProjectRow, run: str) -> RunRow:
 
 
 def select_runs(
-    tx: Tx, project: ProjectRow, runs: RunsArg, *, heads_only: bool = False
+    tx: Tx,
+    project: ProjectRow,
+    runs: RunsArg,
+    *,
+    heads_only: bool = False,
+    wanted: Callable[[str], bool] | None = None,
 ) -> list[RunView]:
     """Runs in creation order (oldest first) with their visible values.
 
     ``runs``: None = all; a string = regular expression searched in the custom run id; a list =
     exact custom run ids (or short ids; unknown ones are skipped); a :class:`Filter`.
+    ``wanted``: the attributes whose values are needed (see ``run_views``; a Filter sees all).
     """
     rows, known = _rows(tx, project, runs, heads_only)
-    views = run_views(tx, rows, known)
+    views = run_views(tx, rows, known, None if isinstance(runs, Filter) else wanted)
     if isinstance(runs, Filter):
         views = [v for v in views if runs(v.values)]
     return views

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,17 +89,27 @@ def run_view(tx: Tx, run: RunRow, *, lineage: bool = True) -> RunView:
     return _assemble(tx, run, parent, tx.attributes(run.pk), segments, states)
 
 
-def run_views(tx: Tx, rows: Sequence[RunRow], known: Mapping[int, RunRow]) -> list[RunView]:
+def run_views(
+    tx: Tx,
+    rows: Sequence[RunRow],
+    known: Mapping[int, RunRow],
+    wanted: Callable[[str], bool] | None = None,
+) -> list[RunView]:
     """``run_view`` (with lineage) of many runs in a few queries: the attributes and series
     states of all runs and their ancestors are read in one batch each, not per run.
 
     ``known``: runs already loaded (by pk), so parents need no query of their own.
+    ``wanted``: when given, ``values`` holds only the chosen paths; ``types`` and ``series``
+    stay complete. Decoding every stored value of 10,000
+    runs costs more than reading them, and a table shows only a few columns.
     """
+    if wanted is not None:
+        wanted = _remembered(wanted)
     by_pk = {**known, **{r.pk: r for r in rows}}
     lineages = [_lineage(tx, r, by_pk) for r in rows]
     attributes = tx.attributes_of_runs([r.pk for r in rows])
-    wanted = dict.fromkeys(s.run.pk for segments in lineages for s in segments)
-    states = tx.series_of_runs(list(wanted))
+    lineage_pks = dict.fromkeys(s.run.pk for segments in lineages for s in segments)
+    states = tx.series_of_runs(list(lineage_pks))
     return [
         _assemble(
             tx,
@@ -108,9 +118,22 @@ def run_views(tx: Tx, rows: Sequence[RunRow], known: Mapping[int, RunRow]) -> li
             attributes[r.pk],
             segments,
             states,
+            wanted,
         )
         for r, segments in zip(rows, lineages, strict=True)
     ]
+
+
+def _remembered(wanted: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``wanted`` asked once per path: 10,000 runs share a few dozen paths."""
+    answers: dict[str, bool] = {}
+
+    def ask(path: str) -> bool:
+        if path not in answers:
+            answers[path] = wanted(path)
+        return answers[path]
+
+    return ask
 
 
 def _lineage(tx: Tx, run: RunRow, by_pk: dict[int, RunRow]) -> list[Segment]:
@@ -135,22 +158,27 @@ def _assemble(
     attributes: Mapping[str, tuple[str, str]],
     segments: Sequence[Segment],
     states: Mapping[int, Mapping[str, SeriesState]],
+    wanted: Callable[[str], bool] | None = None,
 ) -> RunView:
     values: dict[str, Any] = {}
     types: dict[str, str] = {}
     for path, (kind, value) in sys_attributes(run, parent).items():
         types[path] = kind
-        values[path] = python_value(kind, value)
+        if wanted is None or wanted(path):
+            values[path] = python_value(kind, value)
     for path, (kind, text) in attributes.items():
         types[path] = kind
-        values[path] = python_value(kind, decode_value(text))
+        if wanted is None or wanted(path):
+            values[path] = python_value(kind, decode_value(text))
     series: dict[str, SeriesState] = {}
     for segment in segments:
         for path, state in states.get(segment.run.pk, {}).items():
             if path in series or types.get(path, state.type) != state.type:
                 continue
             if math.isinf(segment.up_to):
-                last = None if state.last_value is None else decode_value(state.last_value)
+                stored = state.last_value
+                skip = stored is None or (wanted is not None and not wanted(path))
+                last = None if skip or stored is None else decode_value(stored)
             else:
                 found = _inherited_last(tx, state, segment.up_to)
                 if found is None:
@@ -158,5 +186,6 @@ def _assemble(
                 last = found[1]
             series[path] = state
             types[path] = state.type
-            values[path] = last
+            if wanted is None or wanted(path):
+                values[path] = last
     return RunView(run, parent, values, types, series)

@@ -40,3 +40,13 @@ def test_listed_ids_pick_the_same_runs_either_way(
     assert [v.run.custom_id for v in views] == ["other", "grand", "base"]
     assert views[1].values["sys/forking/parent"] == "fork"
     assert heads == [v.run.custom_id for v in views if every[v.run.pk]]
+
+
+def test_wanted_limits_values_not_types(reader: Reader) -> None:
+    with reader.store.engine.read() as tx:
+        rows = tx.runs(project_row(tx, _project(reader)).pk)
+        full = run_views(tx, rows, {})
+        some = run_views(tx, rows, {}, lambda path: path in {"train/loss", "sys/id"})
+    for whole, part in zip(full, some, strict=True):
+        assert part.types == whole.types and part.series == whole.series
+        assert part.values == {p: whole.values[p] for p in ("train/loss", "sys/id")}
