@@ -12,6 +12,7 @@ from despina.store import _model as m
 from despina.store._create import create_run, project_key
 from despina.store._engine import Tx
 from despina.store._issues import Issues
+from despina.store._operation import RawBatchOperation
 from despina.store._rules import MAX_PROJECT_NAME_BYTES
 from despina.store._update import update_run
 
@@ -52,28 +53,41 @@ def _project(tx: Tx, name: str, create_projects: bool, issues: Issues) -> m.Proj
 
 
 def apply_operation(
-    tx: Tx, operation: ingest_pb2.RunOperation, *, create_projects: bool
+    tx: Tx, operation: ingest_pb2.RunOperation | RawBatchOperation, *, create_projects: bool
 ) -> tuple[IngestIssue, ...]:
     issues = Issues()
     now_ms = int(time.time() * _MS_PER_S)
     project = _project(tx, operation.project, create_projects, issues)
     if project is None:
         return issues.result()
+    if isinstance(operation, RawBatchOperation):
+        _update(tx, project, operation, now_ms, issues)
+        return issues.result()
     kind = operation.WhichOneof("operation")
     if kind == "create":
         create_run(tx, project, operation.run_id, operation.create, now_ms, issues)
     elif kind in ("update", "update_batch"):
-        run = tx.run(project.pk, operation.run_id)
-        if run is None:
-            issues.add(
-                IngestCode.RUN_NOT_FOUND,
-                "",
-                f"run {operation.run_id!r} does not exist in {project.name}",
-            )
-        else:
-            update_run(tx, run, operation, now_ms, issues)
+        _update(tx, project, operation, now_ms, issues)
     else:
         issues.add(
             IngestCode.FIELD_TYPE_UNSUPPORTED, "", "the operation carries neither create nor update"
         )
     return issues.result()
+
+
+def _update(
+    tx: Tx,
+    project: m.ProjectRow,
+    operation: ingest_pb2.RunOperation | RawBatchOperation,
+    now_ms: int,
+    issues: Issues,
+) -> None:
+    run = tx.run(project.pk, operation.run_id)
+    if run is None:
+        issues.add(
+            IngestCode.RUN_NOT_FOUND,
+            "",
+            f"run {operation.run_id!r} does not exist in {project.name}",
+        )
+    else:
+        update_run(tx, run, operation, now_ms, issues)

@@ -22,6 +22,7 @@ from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
 from despina.store._fastdecode import decode_uniform
+from despina.store._operation import RawBatchOperation
 
 __all__ = ["DecodedUpdate", "FloatGroup", "SnapshotItem", "decode_update"]
 
@@ -134,9 +135,15 @@ class DecodedUpdate:
         return len(self.steps)
 
 
-def decode_update(operation: ingest_pb2.RunOperation) -> DecodedUpdate:
-    """Decode the update of ``operation`` (``update_batch`` or a lone ``update``)."""
-    if operation.HasField("update_batch"):
+def decode_update(operation: ingest_pb2.RunOperation | RawBatchOperation) -> DecodedUpdate:
+    """Decode the update of ``operation`` (``update_batch`` or a lone ``update``).
+
+    Raises ``DecodeError`` when the still serialized batch of a ``RawBatchOperation`` is not a
+    valid ``UpdateRunSnapshots`` (the fast path accepts only well-formed snapshots).
+    """
+    if isinstance(operation, RawBatchOperation):
+        raw = operation.update_batch
+    elif operation.HasField("update_batch"):
         raw = operation.update_batch.SerializeToString()
     else:
         raw = _lone_update_as_batch(operation)
@@ -152,6 +159,9 @@ def decode_update(operation: ingest_pb2.RunOperation) -> DecodedUpdate:
             completion=np.full(n, np.nan),
             floats=[FloatGroup(path, i, v) for path, (i, v) in uniform.floats.items()],
         )
+    if isinstance(operation, RawBatchOperation):
+        # Not yet checked: the view below skips fields it does not name, the real class does not.
+        common_pb2.UpdateRunSnapshots.FromString(raw)
     batch = _Batch()
     batch.ParseFromString(raw)
     snapshots = batch.snapshots

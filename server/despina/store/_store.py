@@ -15,6 +15,7 @@ from despina.store._apply import apply_operation
 from despina.store._engine import Engine
 from despina.store._errors import StoreNotFound
 from despina.store._files import FileArea
+from despina.store._operation import RawBatchOperation
 from despina.store._sqlite import DATABASE_FILE, SQLiteEngine
 
 __all__ = ["Store", "open_store"]
@@ -37,11 +38,15 @@ class Store:
         self.files = files
         self.create_projects = create_projects
 
-    def apply(self, operations: Sequence[ingest_pb2.RunOperation]) -> list[tuple[IngestIssue, ...]]:
+    def apply(
+        self, operations: Sequence[ingest_pb2.RunOperation | RawBatchOperation]
+    ) -> list[tuple[IngestIssue, ...]]:
         """Apply operations in order, in one transaction; durable on return.
 
         Returns one tuple of issues per operation (empty = everything stored). Raises only when
-        the database itself fails (then nothing of the call is stored).
+        the database itself fails, or with ``DecodeError`` when the still serialized batch of a
+        ``RawBatchOperation`` (from ``_operation.parse_operation``) is malformed; then nothing of
+        the call is stored.
         """
         with self.engine.write() as tx:
             return [

@@ -1,7 +1,8 @@
 """``LocalTransport``: the client's transport into the embedded store, without a server.
 
 Found by the client through the ``neptune_scale.transports`` entry point named ``local``.
-``submit`` parses the operation and applies it synchronously (durable on return), remembering the
+``submit`` parses the operation (an ``update_batch`` stays serialized until the store decodes it,
+see ``_operation``) and applies it synchronously (durable on return), remembering the
 issues under a fresh request id; ``check`` answers ``Processed(issues)`` for every id it issued.
 Problems come back as values: ``Failed(retryable=True)`` when the database was busy or
 unreachable, ``Failed(retryable=False)`` for bytes that are not a ``RunOperation``.
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
-from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_scale.transport import Failed, IngestIssue, Processed, Submitted
 
 from despina.store._errors import StoreError
+from despina.store._operation import parse_operation
 from despina.store._store import Store, open_store
 
 __all__ = ["LocalTransport"]
@@ -40,14 +41,12 @@ class LocalTransport:
         return self._store
 
     def submit(self, project: str, run_id: str, operation: bytes) -> Submitted | Failed:
-        message = ingest_pb2.RunOperation()
         try:
-            message.ParseFromString(operation)
-        except DecodeError as error:
-            return Failed(ValueError(f"not a RunOperation: {error}"), retryable=False)
-        try:
+            message = parse_operation(operation)
             with self._lock:
                 (issues,) = self._opened().apply([message])
+        except DecodeError as error:  # the envelope, or a batch checked only when decoded
+            return Failed(ValueError(f"not a RunOperation: {error}"), retryable=False)
         except (sqlite3.OperationalError, OSError) as error:
             return Failed(error, retryable=True)  # busy beyond the timeout, disk full, …
         except StoreError as error:
