@@ -23,3 +23,16 @@ def test_test_modules_have_unique_basenames() -> None:
         p.name for p in tests.rglob("*.py") if p.name not in {"conftest.py", "__init__.py"}
     )
     assert [name for name, n in names.items() if n > 1] == []
+
+
+def test_no_test_imports_from_conftest() -> None:
+    """Which conftest.py answers to `conftest` depends on the paths pytest was given."""
+    import re
+    from pathlib import Path
+
+    statement = re.compile(r"^\s*(from conftest import|import conftest\b)", re.MULTILINE)
+    tests = Path(__file__).parent
+    offenders = [
+        str(p.relative_to(tests)) for p in tests.rglob("*.py") if statement.search(p.read_text())
+    ]
+    assert offenders == []

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import StoredRuns
+from flyte_stored import StoredRuns
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "flyte_tracking.py"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import flyte_example_tasks as tasks
 import pytest
-from conftest import StoredRuns
+from flyte_stored import StoredRuns
 from flytekit import current_context, task
 from flytekit.core.context_manager import FlyteContextManager
 from flytekitplugins.neptune import neptune_scale_run

@@ -17,7 +17,7 @@ from typing import Any
 
 import flyte_example_tasks as tasks
 import pytest
-from conftest import StoredRuns
+from flyte_stored import StoredRuns
 from flytekit.core.context_manager import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 from flytekit.models.literals import LiteralMap

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port
+from despina.api import free_port
 
 START_TIMEOUT_S = 30.0
 DESPINA = [sys.executable, "-c", "import sys; from despina.cli import main; sys.exit(main())"]
