@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from despina.store import ancestry, decode_value, open_store
+from stored_runs import StoredRuns
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_SCALE = "neptune-scale==0.30.0"
@@ -82,58 +81,6 @@ class LiveServer:
     token: str
     store_location: str
     log_path: Path
-
-
-class StoredRuns:
-    """Read back what the server stored (engine primitives; fork lineage included)."""
-
-    def __init__(self, location: str) -> None:
-        self.store = open_store(location, create=False)
-
-    def run(self, project: str, run_id: str) -> Any:
-        with self.store.engine.read() as tx:
-            row = tx.project(project)
-            return None if row is None else tx.run(row.pk, run_id)
-
-    def attributes(self, project: str, run_id: str) -> dict[str, Any]:
-        run = self.run(project, run_id)
-        with self.store.engine.read() as tx:
-            return {p: decode_value(v) for p, (_, v) in tx.attributes(run.pk).items()}
-
-    def floats(self, project: str, run_id: str, path: str) -> list[tuple[float, float]]:
-        run = self.run(project, run_id)
-        points: dict[float, float] = {}
-        with self.store.engine.read() as tx:
-            for segment in ancestry(tx, run):
-                state = tx.series(segment.run.pk, [path]).get(path)
-                if state is None:
-                    continue
-                for chunk in tx.chunks(state.pk, None, segment.up_to):
-                    steps = np.frombuffer(chunk.steps, "<f8")
-                    values = np.frombuffer(chunk.values, "<f8")
-                    for step, value in zip(steps, values, strict=True):
-                        if step <= segment.up_to:
-                            points.setdefault(float(step), float(value))
-        return sorted(points.items())
-
-    def names(self, project: str, run_id: str) -> tuple[set[str], set[str]]:
-        """(non-sys attribute paths, series paths) of the run itself."""
-        run = self.run(project, run_id)
-        with self.store.engine.read() as tx:
-            attributes = {p for p in tx.attributes(run.pk) if not p.startswith("sys/")}
-            return attributes, set(tx.series(run.pk))
-
-    def points(self, project: str, run_id: str, path: str) -> list[tuple[float, Any]]:
-        """Own points of a non-float series (string, histogram, file)."""
-        run = self.run(project, run_id)
-        with self.store.engine.read() as tx:
-            state = tx.series(run.pk, [path]).get(path)
-            if state is None:
-                return []
-            return [(p.step, decode_value(p.value)) for p in tx.points(state.pk, None, None)]
-
-    def close(self) -> None:
-        self.store.close()
 
 
 FILE_BYTES = b"despina oracle file \x00\x01\x02" * 100

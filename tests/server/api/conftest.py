@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 from despina.api import ServerContext, ServerSettings, create_app
 from despina.auth import encode_api_token
-from despina.store import ancestry, decode_value
 from fastapi.testclient import TestClient
+from stored_runs import StoredRuns
 
 BASE_URL = "http://testserver"
 
@@ -69,40 +67,6 @@ def team_auth(make_token: MakeToken, bearer: Bearer) -> dict[str, str]:
     return bearer(make_token("team"))
 
 
-class StoredData:
-    """What the store holds, read through the engine's primitives (with fork lineage)."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def run(self, project: str, run_id: str) -> Any:
-        with self._store.engine.read() as tx:
-            row = tx.project(project)
-            return None if row is None else tx.run(row.pk, run_id)
-
-    def attributes(self, project: str, run_id: str) -> dict[str, Any]:
-        run = self.run(project, run_id)
-        with self._store.engine.read() as tx:
-            return {p: decode_value(v) for p, (_, v) in tx.attributes(run.pk).items()}
-
-    def floats(self, project: str, run_id: str, path: str) -> list[tuple[float, float]]:
-        """The visible float series: own points, then ancestors' up to the fork step."""
-        run = self.run(project, run_id)
-        points: dict[float, float] = {}
-        with self._store.engine.read() as tx:
-            for segment in ancestry(tx, run):
-                state = tx.series(segment.run.pk, [path]).get(path)
-                if state is None:
-                    continue
-                for chunk in tx.chunks(state.pk, None, segment.up_to):
-                    steps = np.frombuffer(chunk.steps, "<f8")
-                    values = np.frombuffer(chunk.values, "<f8")
-                    for step, value in zip(steps, values, strict=True):
-                        if step <= segment.up_to:
-                            points.setdefault(float(step), float(value))
-        return sorted(points.items())
-
-
 @pytest.fixture
-def stored(ctx: ServerContext) -> StoredData:
-    return StoredData(ctx.store)
+def stored(ctx: ServerContext) -> StoredRuns:
+    return StoredRuns(ctx.store)
