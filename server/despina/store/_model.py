@@ -117,6 +117,22 @@ class SeriesState:
     vsumsq: float = 0.0
     has_preview: bool = False
 
+    def stats(self) -> tuple[Any, ...]:
+        """The columns apply updates, in the order both engines' schemas list them."""
+        return (
+            self.count,
+            self.first_step,
+            self.last_step,
+            self.last_ts,
+            self.last_value,
+            self.finite_count,
+            self.vmin,
+            self.vmax,
+            self.vsum,
+            self.vsumsq,
+            self.has_preview,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FloatChunk:
@@ -145,6 +161,26 @@ class FloatChunk:
     steps: bytes
     values: bytes
     timestamps: bytes
+
+    def summary(self) -> tuple[Any, ...]:
+        """Every field but the arrays, in the order both engines' schemas list them."""
+        return (
+            self.series_pk,
+            self.first_step,
+            self.last_step,
+            self.count,
+            self.finite_count,
+            self.nan_count,
+            self.pinf_count,
+            self.ninf_count,
+            self.vmin,
+            self.vmax,
+            self.vsum,
+            self.first_fstep,
+            self.first_fvalue,
+            self.last_fstep,
+            self.last_fvalue,
+        )
 
 
 @dataclass(frozen=True, slots=True)

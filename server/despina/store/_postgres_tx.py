@@ -62,45 +62,6 @@ def _chunk_range(series_pk: int, lo: float | None, hi: float | None) -> tuple[st
     return where, params
 
 
-def _series_values(s: SeriesState) -> tuple[Any, ...]:
-    return (
-        s.count,
-        s.first_step,
-        s.last_step,
-        s.last_ts,
-        s.last_value,
-        s.finite_count,
-        s.vmin,
-        s.vmax,
-        s.vsum,
-        s.vsumsq,
-        s.has_preview,
-    )
-
-
-def _chunk_values(c: FloatChunk) -> tuple[Any, ...]:
-    return (
-        c.series_pk,
-        c.first_step,
-        c.last_step,
-        c.count,
-        c.finite_count,
-        c.nan_count,
-        c.pinf_count,
-        c.ninf_count,
-        c.vmin,
-        c.vmax,
-        c.vsum,
-        c.first_fstep,
-        c.first_fvalue,
-        c.last_fstep,
-        c.last_fvalue,
-        c.steps,
-        c.values,
-        c.timestamps,
-    )
-
-
 class PostgresTx:
     def __init__(self, conn: Any, cache: ChunkCache | None = None) -> None:
         self._c = conn
@@ -270,7 +231,7 @@ class PostgresTx:
             rows = self._all(
                 f"INSERT INTO despina_series (run_pk, path, type, {_SERIES_VALUES}) VALUES "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING pk",
-                (s.run_pk, s.path, s.type, *_series_values(s)),
+                (s.run_pk, s.path, s.type, *s.stats()),
             )
             s.pk = rows[0][0]
         if old:
@@ -278,7 +239,7 @@ class PostgresTx:
                 "UPDATE despina_series SET count = %s, first_step = %s, last_step = %s, "
                 "last_ts = %s, last_value = %s, finite_count = %s, vmin = %s, vmax = %s, "
                 "vsum = %s, vsumsq = %s, has_preview = %s WHERE pk = %s",
-                [(*_series_values(s), s.pk) for s in old],
+                [(*s.stats(), s.pk) for s in old],
             )
 
     # float chunks
@@ -322,7 +283,7 @@ class PostgresTx:
             f"INSERT INTO despina_float_chunks ({_SUMMARY_COLUMNS}, steps, vals, ts) VALUES "
             f"({', '.join(['%s'] * 18)}) ON CONFLICT (series_pk, first_step) DO UPDATE SET "
             f"{updates}",
-            [_chunk_values(c) for c in chunks],
+            [(*c.summary(), c.steps, c.values, c.timestamps) for c in chunks],
         )
         if self._cache is not None:
             for chunk in chunks:

@@ -104,26 +104,6 @@ def _range(lo: float | None, hi: float | None, first: str, last: str) -> tuple[s
     return "".join(clauses), params
 
 
-def _summary_values(c: FloatChunk) -> tuple[Any, ...]:
-    return (
-        c.series_pk,
-        c.first_step,
-        c.last_step,
-        c.count,
-        c.finite_count,
-        c.nan_count,
-        c.pinf_count,
-        c.ninf_count,
-        c.vmin,
-        c.vmax,
-        c.vsum,
-        c.first_fstep,
-        c.first_fvalue,
-        c.last_fstep,
-        c.last_fvalue,
-    )
-
-
 def _chunk_range(series_pk: int, lo: float | None, hi: float | None) -> tuple[str, list[Any]]:
     """Chunks overlapping [lo, hi], as an index range: chunks are disjoint and sorted, so the
     first one needed is the last starting at or before ``lo`` (without this lower bound on
@@ -285,19 +265,7 @@ class SQLiteTx:
 
     def save_series(self, states: Sequence[SeriesState]) -> None:
         for s in states:
-            values = (
-                s.count,
-                s.first_step,
-                s.last_step,
-                s.last_ts,
-                s.last_value,
-                s.finite_count,
-                s.vmin,
-                s.vmax,
-                s.vsum,
-                s.vsumsq,
-                int(s.has_preview),
-            )
+            values = s.stats()
             if s.pk is None:
                 cur = self._c.execute(
                     "INSERT INTO series (run_pk, path, type, count, first_step, last_step, "
@@ -327,7 +295,7 @@ class SQLiteTx:
         marks = ", ".join("?" * 16)
         self._c.executemany(
             f"INSERT OR REPLACE INTO float_chunks ({_SUMMARY_COLUMNS}, packed) VALUES ({marks})",
-            [(*_summary_values(c), pack_summary(_summary_values(c))) for c in chunks],
+            [(*summary, pack_summary(summary)) for summary in (c.summary() for c in chunks)],
         )
         self._c.executemany(
             "INSERT OR REPLACE INTO float_chunk_data (series_pk, first_step, steps, vals, ts) "
