@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from despina.api import _query_read as read
 from despina.api._context import ServerContext, bearer_grant, context_of, read_body, reject
-from despina.api._nql import NQLError, parse
+from despina.api._nql import NQLError, Query, parse
 from despina.api._query_attrs import RunRef, parse_run_ref, resolve_run
 from despina.api._query_models import (
     DefinitionsRequest,
@@ -114,6 +114,14 @@ def _project_param(request: Request) -> str:
     return project
 
 
+def _search_query(spec: SearchRequest) -> Query | None:
+    """The search's parsed NQL filter (None when it has none); a malformed one is a 400."""
+    try:
+        return parse(spec.query.query) if spec.query is not None else None
+    except NQLError as error:
+        reject(400, f"query.query: {error}")
+
+
 def _protobuf(data: Any) -> Response:
     return data if isinstance(data, Response) else Response(content=data, media_type=PROTOBUF)
 
@@ -124,10 +132,7 @@ async def search_entries(request: Request) -> Response:
     project = _project_param(request)
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(SearchRequest, body)
-    try:
-        query = parse(spec.query.query) if spec.query is not None else None
-    except NQLError as error:
-        reject(400, f"query.query: {error}")
+    query = _search_query(spec)
     result = await _answer(
         request, lambda: [project], lambda tx: read.search(tx, project, spec, query)
     )
@@ -141,10 +146,7 @@ async def global_search_entries(request: Request) -> Response:
     grant = bearer_grant(request)
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(SearchRequest, body)
-    try:
-        query = parse(spec.query.query) if spec.query is not None else None
-    except NQLError as error:
-        reject(400, f"query.query: {error}")
+    query = _search_query(spec)
     result = await _answer(
         request, lambda: [], lambda tx: read.global_search(tx, grant.allows, spec, query)
     )
