@@ -87,8 +87,14 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
     app.include_router(_project_routes.router)
     app.include_router(_query_routes.router)
     if settings.ui:
-        from despina.ui import create_router
+        from despina.ui import TokenLogin, create_router
 
-        # The store opens with the lifespan, so the UI asks for it on its first request.
-        app.include_router(create_router(lambda: app.state.ctx.store))
+        # The store and key ring open with the lifespan: the UI asks for them on first use.
+        # Visitors log in with an API token and see only the projects of its grant.
+        login = TokenLogin(
+            lambda: app.state.ctx.keys,
+            public_url=settings.public_url,
+            recheck_s=settings.ui_session_recheck_s,
+        )
+        app.include_router(create_router(lambda: app.state.ctx.store, login=login))
     return app

@@ -16,6 +16,7 @@ MAX_JSON_BODY_BYTES = 4 * MIB
 MAX_FILE_BYTES = 8 * 1024 * MIB
 SIGNED_URL_TTL_S = 3600
 STATUS_RETENTION_S = 7 * 24 * 3600.0
+UI_SESSION_RECHECK_S = 60.0  # despina.ui.SESSION_RECHECK_S (not imported: the UI is optional)
 
 
 class ServerSettings(BaseModel):
@@ -28,8 +29,14 @@ class ServerSettings(BaseModel):
     )
     ui: bool = Field(
         default=False,
-        description="serve the web UI beside the protocol; it has no login of its own, so "
-        "everyone who reaches the server can read every project through it",
+        description="serve the web UI beside the protocol, with a login by API token: each "
+        "visitor sees only the projects of their token's grant",
+    )
+    ui_session_recheck_s: float = Field(
+        default=UI_SESSION_RECHECK_S,
+        gt=0,
+        description="a UI session's key is re-read at least this often, so a revoked token's "
+        "sessions end within it",
     )
     client_id: str = "despina"
     realm: str = "despina"

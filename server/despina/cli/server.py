@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import ipaddress
 from typing import Any
 
 from despina.cli._common import DB_ENV, store_location
@@ -21,6 +20,7 @@ for _module in ("fastapi", "uvicorn", "jwt"):
 def register(subparsers: Any) -> None:
     """Add the ``server`` command to the ``despina`` argument parser."""
     from despina.api import DEFAULT_HOST, DEFAULT_PORT
+    from despina.api._settings import UI_SESSION_RECHECK_S
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "server",
@@ -45,10 +45,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--ui",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="serve the web UI too (auto: only when listening on a loopback address, because "
-        "the UI has no login yet and shows every project to whoever reaches it)",
+        choices=["on", "off"],
+        default="on",
+        help="serve the web UI at / (default on): visitors log in with an API token and see "
+        "only the projects of its grant",
+    )
+    parser.add_argument(
+        "--ui-session-recheck",
+        type=_positive_seconds,
+        default=UI_SESSION_RECHECK_S,
+        metavar="SECONDS",
+        help="re-read a UI session's key at least this often, so the sessions of a revoked "
+        f"token end within it (default {UI_SESSION_RECHECK_S:g})",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(func=run_server)
@@ -66,11 +74,14 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
-def _is_loopback(host: str) -> bool:
+def _positive_seconds(text: str) -> float:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        seconds = float(text)
     except ValueError:
-        return host == "localhost"
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return seconds
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -78,15 +89,19 @@ def run_server(args: argparse.Namespace) -> int:
 
     from despina.api import ServerSettings, create_app
 
-    ui = args.ui == "on" or (args.ui == "auto" and _is_loopback(args.host))
-    settings = ServerSettings(db=store_location(args.db), public_url=args.public_url, ui=ui)
+    settings = ServerSettings(
+        db=store_location(args.db),
+        public_url=args.public_url,
+        ui=args.ui == "on",
+        ui_session_recheck_s=args.ui_session_recheck,
+    )
     app = create_app(settings)
     print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
-    if ui:
-        url = f"http://{args.host}:{args.port}/"
-        print(f"despina server: web UI at {url} (it has no login: keep it private)")
+    if settings.ui:
+        url = f"{(args.public_url or f'http://{args.host}:{args.port}').rstrip('/')}/"
+        print(f"despina server: web UI at {url} (log in with an API token: `despina token create`)")
     else:
-        print("despina server: web UI off (--ui on serves it; it has no login yet)")
+        print("despina server: web UI off (--ui on serves it, with a login by API token)")
     uvicorn.run(
         app,
         host=args.host,

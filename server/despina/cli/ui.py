@@ -1,16 +1,23 @@
-"""``despina ui``: the web UI over a store (by default the embedded one), served by uvicorn."""
+"""``despina ui``: the web UI over a store (by default the embedded one), served by uvicorn.
+
+It has no login: it is the user's own files, served on their own machine (127.0.0.1 by default),
+and whoever can read the store folder can read every run anyway. A UI others reach is
+``despina server``'s, where visitors log in with an API token and see only its grant.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import ipaddress
+import sys
 from typing import Any
 
 from despina.cli._common import DB_ENV, DEFAULT_LOCATION, LOG_DIRECTORY_ENV, store_location
 
 __all__ = ["DEFAULT_UI_HOST", "DEFAULT_UI_PORT", "register", "run_ui"]
 
-DEFAULT_UI_HOST = "127.0.0.1"  # loopback: the UI has no login, whoever reaches it reads all
+DEFAULT_UI_HOST = "127.0.0.1"  # loopback: this UI has no login, whoever reaches it reads all
 DEFAULT_UI_PORT = 8765
 
 # Without the server extra this command is not offered (the CLI skips modules that fail to import).
@@ -24,7 +31,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "ui",
         help="browse runs in the web UI (runs table, charts, comparison)",
-        description="Serve the web UI over a store: the embedded one in .neptune by default.",
+        description="Serve the web UI over a store (the embedded one in .neptune by default) "
+        "on this machine, without login. To share a UI, run `despina server`: it serves the "
+        "same UI behind a login by API token.",
     )
     parser.add_argument(
         "--store",
@@ -34,12 +43,23 @@ def register(subparsers: Any) -> None:
         help=f"store: a folder, sqlite:///FOLDER or postgresql://… (default: ${DB_ENV}, "
         f"else ${LOG_DIRECTORY_ENV}, else {DEFAULT_LOCATION})",
     )
-    parser.add_argument("--host", default=DEFAULT_UI_HOST, help=f"address ({DEFAULT_UI_HOST})")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_UI_HOST,
+        help=f"address ({DEFAULT_UI_HOST}; there is no login, so whoever reaches it reads all)",
+    )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_UI_PORT, help=f"port ({DEFAULT_UI_PORT})"
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     parser.set_defaults(func=run_ui)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def run_ui(args: argparse.Namespace) -> int:
@@ -52,5 +72,12 @@ def run_ui(args: argparse.Namespace) -> int:
     # An existing store only: a typo in --store says so instead of serving an empty new one.
     with open_store(location, create=False) as store:
         print(f"despina ui: store {location}, open http://{args.host}:{args.port}/", flush=True)
+        if not _is_loopback(args.host):
+            print(
+                f"despina ui: warning: {args.host} is not a loopback address and this UI has no "
+                "login; whoever reaches it reads every run (`despina server` has a login)",
+                file=sys.stderr,
+                flush=True,
+            )
         uvicorn.run(create_app(store), host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -2,7 +2,9 @@
 
 Handlers are plain functions: FastAPI runs them in its thread pool, so a slow store read never
 blocks the event loop. Bad input answers 400 (or FastAPI's 422) naming the field and the limit;
-an unknown project, run or file answers 404.
+an unknown project, run or file answers 404. Every route reads through `Access`: without a
+session (when the UI has a login) it answers 401, and a project the viewer may not see answers
+404 exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from despina.ui._access import Access, Viewer
 from despina.ui._charts import (
     MAX_RUNS_PER_CHART,
     MAX_WIDTH_PX,
@@ -34,33 +37,40 @@ DEFAULT_PAGE_ROWS = 50
 DEFAULT_WIDTH_PX = 800
 FILE_CHUNK_BYTES = 1 << 20
 
-Project = Annotated[str, Query(min_length=1, max_length=512)]
 RunId = Annotated[str, Query(min_length=1, max_length=1024)]
 Attribute = Annotated[str, Query(min_length=1, max_length=1024)]
 
 
-def api_router(source: UiSource) -> APIRouter:
+def api_router(source: UiSource, access: Access) -> APIRouter:
+    api_viewer, _, visible_project = access.dependencies()
+    # Every route but /projects takes its project through this dependency: it is the access
+    # check (401 without a session, 404 for a project outside the viewer's grant).
+    visible = Depends(visible_project)
+    logged_in = Depends(api_viewer)
     router = APIRouter(prefix="/ui-api")
-    _add_table_routes(router, source)
-    _add_run_routes(router, source)
-    _add_series_routes(router, source)
+
+    @router.get("/projects")
+    def projects(viewer: Viewer = logged_in) -> dict[str, Any]:
+        return {"projects": access.projects(viewer)}
+
+    _add_table_routes(router, source, visible)
+    _add_run_routes(router, source, visible)
+    _add_series_routes(router, source, visible)
     return router
 
 
-def _add_table_routes(router: APIRouter, source: UiSource) -> None:
-    @router.get("/projects")
-    def projects() -> dict[str, Any]:
-        return {"projects": source.projects()}
+def _add_table_routes(router: APIRouter, source: UiSource, visible: Any) -> None:
 
     @router.get("/attributes")
-    def attributes(project: Project) -> dict[str, Any]:
+    def attributes(project: str = visible) -> dict[str, Any]:
         with _errors():
             names = source.attributes(project)
         return {"attributes": [{"name": n, "type": t} for n, t in names]}
 
     @router.get("/runs")
     def runs(
-        project: Project,
+        *,
+        project: str = visible,
         filter: Annotated[str, Query(max_length=4000)] = "",
         column: Annotated[list[str] | None, Query()] = None,
         sort: Annotated[str, Query(max_length=1024)] = "sys/creation_time",
@@ -77,15 +87,15 @@ def _add_table_routes(router: APIRouter, source: UiSource) -> None:
         return body
 
 
-def _add_run_routes(router: APIRouter, source: UiSource) -> None:
+def _add_run_routes(router: APIRouter, source: UiSource, visible: Any) -> None:
     @router.get("/run")
-    def run(project: Project, run: RunId) -> dict[str, Any]:
+    def run(*, project: str = visible, run: RunId) -> dict[str, Any]:
         with _errors():
             body = source.run_details(project, run)
         return body
 
     @router.get("/compare")
-    def compare(project: Project, run: Annotated[list[str], Query()]) -> dict[str, Any]:
+    def compare(*, project: str = visible, run: Annotated[list[str], Query()]) -> dict[str, Any]:
         if not 1 <= len(run) <= MAX_COMPARED_RUNS:
             raise HTTPException(400, f"run: {len(run)} given, 1 to {MAX_COMPARED_RUNS} allowed")
         with _errors():
@@ -93,7 +103,9 @@ def _add_run_routes(router: APIRouter, source: UiSource) -> None:
         return body
 
     @router.get("/file")
-    def file(project: Project, path: Annotated[str, Query(min_length=1, max_length=4096)]) -> Any:
+    def file(
+        *, project: str = visible, path: Annotated[str, Query(min_length=1, max_length=4096)]
+    ) -> Any:
         with _errors():
             stream, size, mime = source.open_file(project, path)
         name = path.rsplit("/", 1)[-1]
@@ -103,10 +115,11 @@ def _add_run_routes(router: APIRouter, source: UiSource) -> None:
         return StreamingResponse(_chunks(stream), media_type=mime, headers=headers)
 
 
-def _add_series_routes(router: APIRouter, source: UiSource) -> None:
+def _add_series_routes(router: APIRouter, source: UiSource, visible: Any) -> None:
     @router.get("/metric")
     def metric(
-        project: Project,
+        *,
+        project: str = visible,
         run: Annotated[list[str], Query()],
         attribute: Attribute,
         x: Annotated[str, Query(pattern="^(step|time)$")] = "step",
@@ -124,14 +137,17 @@ def _add_series_routes(router: APIRouter, source: UiSource) -> None:
         return body
 
     @router.get("/metric/tail")
-    def metric_tail(project: Project, run: RunId, attribute: Attribute, after: float) -> Any:
+    def metric_tail(
+        *, project: str = visible, run: RunId, attribute: Attribute, after: float
+    ) -> Any:
         with _errors():
             body = tail_payload(source, project, run, attribute, after)
         return body
 
     @router.get("/series")
     def series(
-        project: Project,
+        *,
+        project: str = visible,
         run: RunId,
         attribute: Attribute,
         after: float | None = None,

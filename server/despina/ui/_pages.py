@@ -1,4 +1,9 @@
-"""Server-rendered pages and the UI's static files (no node build step, no CDN)."""
+"""Server-rendered pages and the UI's static files (no node build step, no CDN).
+
+Pages ask `Access` who is looking: without a session (when the UI has a login) they redirect to
+the login page; a project the viewer may not see is a 404 page, as a missing one is. Static
+files hold no data and are served to everyone (the login page needs them).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from despina.ui._access import Access, ProjectName, Viewer
 from despina.ui._compare import MAX_COMPARED_RUNS
-from despina.ui._source import UiSource
+from despina.ui._source import NotFound
 
-__all__ = ["STATIC_DIR", "pages_router"]
+__all__ = ["STATIC_DIR", "pages_router", "templates"]
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -23,8 +29,8 @@ TEMPLATES_DIR = HERE / "templates"
 STATIC_MAX_AGE_S = 24 * 3600
 
 
-def pages_router(source: UiSource, prefix: str) -> APIRouter:
-    router = APIRouter()
+def templates(prefix: str) -> Environment:
+    """The pages' Jinja environment: ``static(path)`` and ``root`` know the UI's prefix."""
     version = _static_version()
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -33,41 +39,59 @@ def pages_router(source: UiSource, prefix: str) -> APIRouter:
     )
     env.globals["static"] = lambda path: f"{prefix}/ui-static/{path}?v={version}"
     env.globals["root"] = prefix
+    return env
 
-    def render(name: str, project: str | None, **data: Any) -> HTMLResponse:
-        projects = source.projects()
-        page_data = {"root": prefix, "project": project, **data}
+
+def pages_router(access: Access, env: Environment) -> APIRouter:
+    router = APIRouter()
+    prefix = access.prefix
+    _, page_viewer, _ = access.dependencies()
+    looker = Depends(page_viewer)  # a default, not Annotated: string annotations cannot name it
+
+    def render(name: str, viewer: Viewer, project: str | None, **data: Any) -> HTMLResponse:
+        status = 200
+        if project is not None:
+            try:
+                access.require(viewer, project)
+            except NotFound as error:
+                name, status, project = "missing.html", 404, None
+                data = {"message": str(error)}
+        page_data = {"root": prefix, "project": project, "login": access.login is not None}
         html = env.get_template(name).render(
-            projects=projects, project=project, page_data=page_data, **data
+            projects=access.projects(viewer),
+            project=project,
+            viewer=viewer.label,
+            page_data={**page_data, **data},
+            **data,
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=status)
 
     @router.get("/", include_in_schema=False)
-    def home() -> Any:
-        projects = source.projects()
+    def home(viewer: Viewer = looker) -> Any:
+        projects = access.projects(viewer)
         if not projects:
-            return render("runs.html", None)
+            return render("runs.html", viewer, None)
         return RedirectResponse(f"{prefix}/runs?project={quote(projects[0], safe='')}", 307)
 
     @router.get("/runs", include_in_schema=False)
-    def runs(project: Annotated[str, Query(min_length=1, max_length=512)]) -> HTMLResponse:
-        return render("runs.html", project)
+    def runs(project: ProjectName, viewer: Viewer = looker) -> HTMLResponse:
+        return render("runs.html", viewer, project)
 
     @router.get("/run", include_in_schema=False)
     def run(
-        project: Annotated[str, Query(min_length=1, max_length=512)],
+        project: ProjectName,
         run: Annotated[str, Query(min_length=1, max_length=1024)],
+        viewer: Viewer = looker,
     ) -> HTMLResponse:
-        return render("run.html", project, run=run, run_id=run)
+        return render("run.html", viewer, project, run=run, run_id=run)
 
     @router.get("/compare", include_in_schema=False)
     def compare(
-        project: Annotated[str, Query(min_length=1, max_length=512)],
-        run: Annotated[list[str], Query()],
+        project: ProjectName, run: Annotated[list[str], Query()], viewer: Viewer = looker
     ) -> HTMLResponse:
         if not 1 <= len(run) <= MAX_COMPARED_RUNS:
             raise HTTPException(400, f"run: {len(run)} given, 1 to {MAX_COMPARED_RUNS} allowed")
-        return render("compare.html", project, runs=run)
+        return render("compare.html", viewer, project, runs=run)
 
     _add_link_and_asset_routes(router, prefix)
     return router

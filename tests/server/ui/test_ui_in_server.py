@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 
 def test_ui_router_in_the_server_app(store_dir: Path, project: str) -> None:
+    # Without login, explicitly (login=None): whoever reaches this app reads every project.
     app = create_app(ServerSettings(db=str(store_dir)))
     # The server opens its store at startup, so the UI gets a function that returns it.
-    app.include_router(create_router(lambda: app.state.ctx.store))
+    app.include_router(create_router(lambda: app.state.ctx.store, login=None))
     with TestClient(app) as client:
         page = client.get("/runs", params={"project": project})
         assert page.status_code == 200 and "/ui-static/runs.js" in page.text
@@ -24,8 +25,12 @@ def test_ui_router_in_the_server_app(store_dir: Path, project: str) -> None:
         assert client.get("/api/backend/v1/clients/config").status_code != 404
 
 
-def test_server_serves_the_ui_only_when_asked(store_dir: Path, project: str) -> None:
-    with TestClient(create_app(ServerSettings(db=str(store_dir), ui=True))) as client:
-        assert "/ui-static/runs.js" in client.get("/runs", params={"project": project}).text
+def test_server_serves_the_ui_behind_a_login_only_when_asked(store_dir: Path, project: str) -> None:
+    settings = ServerSettings(db=str(store_dir), ui=True)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        page = client.get("/runs", params={"project": project})
+        assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+        assert "/ui-static/common.js" in client.get("/login").text
     with TestClient(create_app(ServerSettings(db=str(store_dir)))) as client:
         assert client.get("/runs", params={"project": project}).status_code == 404
+        assert client.get("/login").status_code == 404

@@ -13,6 +13,13 @@ window.Despina = (function () {
       else url.searchParams.set(key, value);
     }
     const response = await fetch(url);
+    if (response.status === 401 && page.login) {
+      // The session ended (logged out elsewhere, expired or its token revoked): log in again
+      // and come back here.
+      const here = window.location.pathname + window.location.search;
+      window.location.assign((page.root || "") + "/login?next=" + encodeURIComponent(here));
+      throw new Error("log in again");
+    }
     const body = await response.json().catch(() => ({ detail: response.statusText }));
     if (!response.ok) {
       // FastAPI's validation errors come as a list naming each field; show them as text.
