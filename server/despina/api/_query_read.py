@@ -25,7 +25,7 @@ from despina.api._query_attrs import (
     resolve_run,
 )
 from despina.api._query_models import NameFilter, NextPage, SearchRequest, TypeFilter
-from despina.query._values import RunView, run_view
+from despina.query._values import RunView, run_views
 from despina.store import ProjectNotFound, ProjectRow, Tx
 
 __all__ = ["definitions", "global_search", "name_matcher", "search", "values"]
@@ -82,8 +82,10 @@ def _sorted(tx: Tx, views: list[RunView], spec: SearchRequest) -> list[RunView]:
 def _matching(
     tx: Tx, row: ProjectRow, spec: SearchRequest, query: Query | None
 ) -> list[tuple[ProjectRow, RunView]]:
-    runs = [r for r in tx.runs(row.pk) if r.is_head or not spec.experimentLeader]
-    views = [run_view(tx, r) for r in runs]
+    every = tx.runs(row.pk)
+    runs = [r for r in every if r.is_head or not spec.experimentLeader]
+    # One batch read for all runs (parents found among the project's runs), not two per run.
+    views = run_views(tx, runs, {r.pk: r for r in every})
     if query is not None:
         views = [v for v in views if query(v.types, v.values, _aggregate(tx, v))]
     return [(row, v) for v in views]
@@ -180,16 +182,17 @@ def _type_matcher(types: list[TypeFilter] | None) -> Callable[[str], bool]:
 def selected_views(tx: Tx, project: ProjectRow, ids: list[str] | None) -> list[RunView]:
     """Runs named by ``ws/proj/SYS-ID`` identifiers of this project (None: every run)."""
     if ids is None:
-        return [run_view(tx, r) for r in tx.runs(project.pk)]
-    views = []
+        runs = tx.runs(project.pk)
+        return run_views(tx, runs, {r.pk: r for r in runs})
+    chosen = []
     for identifier in dict.fromkeys(ids):
         ref: RunRef = parse_run_ref(identifier)
         if ref.project != project.name:
             continue
         run = resolve_run(tx, project, ref)
         if run is not None:
-            views.append(run_view(tx, run))
-    return views
+            chosen.append(run)
+    return run_views(tx, chosen, {})
 
 
 def _page(items: list[Any], page: NextPage | None) -> tuple[list[Any], int, str | None]:
