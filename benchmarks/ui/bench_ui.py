@@ -26,6 +26,8 @@ from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
 
 PROJECT = "bench/ui"
+# A one-run project whose runs page warms the browser and the page assets, not the data.
+WARM_UP_PROJECT = "bench/warm-up"
 BIG_RUN = "big-run"
 METRIC = "train/loss"
 SNAPSHOTS_PER_OPERATION = 20_000
@@ -53,9 +55,9 @@ def _stamp(seconds: float) -> Any:
     return ts
 
 
-def _create(run_id: str, experiment: str, seconds: float) -> RunOperation:
+def _create(run_id: str, experiment: str, seconds: float, project: str = PROJECT) -> RunOperation:
     run = common.Run(family=run_id, experiment_id=experiment, creation_time=_stamp(seconds))
-    return RunOperation(project=PROJECT, run_id=run_id, create=run)
+    return RunOperation(project=project, run_id=run_id, create=run)
 
 
 def _check(issues: list[Any]) -> None:
@@ -110,14 +112,18 @@ def prepare(folder: Path, points: int, runs: int) -> None:
     from despina.store import open_store
 
     marker = folder / f"bench-{points}-{runs}.done"
-    if marker.exists():
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"writing the benchmark store into {folder} (once)", file=sys.stderr)
-    with open_store(str(folder)) as store:
-        write_big_series(store, points)
-        write_many_runs(store, runs)
-    marker.write_text("ok\n")
+    if not marker.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"writing the benchmark store into {folder} (once)", file=sys.stderr)
+        with open_store(str(folder)) as store:
+            write_big_series(store, points)
+            write_many_runs(store, runs)
+        marker.write_text("ok\n")
+    warm_up = folder / "warm-up.done"  # added later than the data: stores written before lack it
+    if not warm_up.exists():
+        with open_store(str(folder)) as store:
+            _check(store.apply([_create("warm-up", "warm-up", 0, WARM_UP_PROJECT)]))
+        warm_up.write_text("ok\n")
 
 
 @contextmanager
@@ -173,8 +179,9 @@ def measure(base: str, points: int, runs: int) -> list[tuple[str, float, float, 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        # Warm the browser and the page assets (not the data): a page of an unknown project.
-        page.goto(f"{base}/runs?project=no%2Fsuch-project")
+        # Warm the browser and the page assets (not the data): a project of one run. (A page
+        # of a missing project is a 404 page without the runs table's script.)
+        page.goto(f"{base}/runs?project={quote(WARM_UP_PROJECT, safe='')}")
         page.wait_for_function(runs_ready, timeout=TIMEOUT_MS)
         run_page = f"{base}/run?project={project}&run={BIG_RUN}"
         runs_page = f"{base}/runs?project={project}"
