@@ -16,6 +16,7 @@ import pandas as pd
 from despina.query import _frames
 from despina.query._buckets import buckets, series_extent
 from despina.query._details import details_of
+from despina.query._gc import gc_paused
 from despina.query._points import float_points, object_points
 from despina.query._select import (
     RunsArg,
@@ -124,12 +125,36 @@ class Reader:
         under ``sys/``. Series show their last value (inherited ones included). Missing = NaN/None.
         Rows sorted by ``sort_by`` (runs lacking it last); ``heads_only`` keeps experiment heads.
         """
+        with gc_paused():  # a table of 10,000 runs is many small objects that stay: see _gc
+            return self._table(
+                project,
+                runs,
+                attributes,
+                (sort_by, sort_direction),
+                limit,
+                heads_only,
+                type_suffix_in_column_names,
+            )
+
+    def _table(
+        self,
+        project: str,
+        runs: RunsArg,
+        attributes: Attributes,
+        sort: tuple[str, str],
+        limit: int | None,
+        heads_only: bool,
+        type_suffix_in_column_names: bool,
+    ) -> pd.DataFrame:
+        sort_by, sort_direction = sort
         with self.store.engine.read() as tx:
             views = self._runs(tx, project, runs, heads_only, _columns(attributes, sort_by))
         names: dict[str, str] = {}
         for view in views:
-            for path, kind in view.types.items():
-                names.setdefault(path, TYPE_NAMES.get(kind, kind))
+            # Runs mostly share their paths: look at a run's paths only when it has a new one.
+            if not names.keys() >= view.types.keys():
+                for path, kind in view.types.items():
+                    names.setdefault(path, TYPE_NAMES.get(kind, kind))
         if attributes is None:
             chosen = sorted(n for n in names if not n.startswith("sys/"))
         else:
