@@ -264,3 +264,25 @@ def test_a_revoked_tokens_session_ends_within_the_recheck(
     time.sleep(RECHECK_S * 1.5)
     assert anonymous.get("/ui-api/projects").status_code == 401
     assert anonymous.get("/runs", params={"project": GAMMA}).status_code == 303
+
+
+def test_a_prefixed_ui_keeps_its_login_under_the_prefix(ctx: ServerContext) -> None:
+    from despina.ui import TokenLogin, create_router
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.include_router(create_router(ctx.store, prefix="/ui", login=TokenLogin(ctx.keys)))
+    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as client:
+        page = client.get("/ui/runs", params={"project": ALPHA})
+        assert page.status_code == 303
+        back = "%2Fui%2Fruns%3Fproject%3Dteam-a%252Falpha"
+        assert page.headers["location"] == f"/ui/login?next={back}"
+        assert 'action="/ui/login"' in client.get("/ui/login").text
+        answer = client.post(
+            "/ui/login",
+            data={"token": token(ctx, "team-a", "alpha"), "next": "/elsewhere"},
+            headers=SAME_ORIGIN,
+        )
+        assert answer.headers["location"] == "/ui/"  # next must stay under the prefix
+        assert "path=/ui" in answer.headers["set-cookie"].lower()
+        assert client.get("/ui/ui-api/projects").json() == {"projects": [ALPHA]}
