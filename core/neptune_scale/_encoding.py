@@ -5,7 +5,7 @@ into bytes here. Field numbers come from ``neptune_pb/ingest/v1/common.proto`` a
 ``pub/ingest.proto``; tests parse every encoding back with the neptune-api generated classes.
 
 Snapshots are stored in the operation log already framed as a ``UpdateRunSnapshots.snapshots``
-entry (tag + length + bytes), so the sender builds a batch by concatenation.
+entry (tag + length + bytes), so a run of them read from the log is a batch's body as it is.
 """
 
 from __future__ import annotations

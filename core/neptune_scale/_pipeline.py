@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-from neptune_scale import _oplog
+from neptune_scale import _oplog, _oplog_read
 from neptune_scale._errors import Callbacks, ErrorRouter
 from neptune_scale._monitor import Monitor
 from neptune_scale._sender import PipelineState, Sender, StatusChecker
@@ -84,9 +84,11 @@ class Pipeline:
         self.folder, self._lock_fd = _claim(folder, exact_folder)
         self.project = project
         self.run_id = run_id
-        acked, end, self.recovered_ops = self._open_log()
-        self.writer = _oplog.LogWriter(self.folder, end, self.recovered_ops)
+        acked, found = self._open_log()
+        self.recovered_ops = found.records
+        self.writer = _oplog.LogWriter(self.folder, found.end, found.records, found.marks)
         self.append: Callable[[int, bytes], None] = self.writer.append
+        self.append_snapshot: Callable[[bytes], None] = self.writer.append_snapshot
         self.state = PipelineState(self.folder, acked)
         self.errors = ErrorRouter(callbacks)
         self.report = self.errors.report
@@ -109,7 +111,8 @@ class Pipeline:
                 run_id,
                 self.report,
                 self._checker.wake,
-                limit=_position_of(self.writer),
+                head=_head_of(self.writer),
+                marks=self.writer.marks,
                 uploader=self._uploader,
             )
         self._closed = False
@@ -118,7 +121,7 @@ class Pipeline:
         self._forked = False
         _live.add(self)
 
-    def _open_log(self) -> tuple[int, int, int]:
+    def _open_log(self) -> tuple[int, _oplog_read.LogScan]:
         meta_path = self.folder / _oplog.META_FILE
         if meta_path.exists():
             meta = _oplog.read_meta(self.folder)
@@ -128,12 +131,10 @@ class Pipeline:
                     f"{meta['project']!r}, not {self.run_id!r}"
                 )
             acked = _oplog.read_acked(self.folder)
-            end, count = _oplog.scan_end(self.folder, acked)
-            _oplog.truncate_after(self.folder, end)
-            return acked, end, count
+            return acked, _oplog_read.recover(self.folder, acked)
         (self.folder / "blobs").mkdir(exist_ok=True)
         _oplog.write_meta(self.folder, self.project, self.run_id)
-        return 0, 0, 0
+        return 0, _oplog_read.LogScan(0, 0, ())
 
     def start(self) -> None:
         for worker in (self.errors, self.monitor, self._checker, self._uploader, self._sender):
@@ -244,6 +245,7 @@ class Pipeline:
         self._forked = True
         self.writer.abandon()
         self.append = _refuse_in_child
+        self.append_snapshot = _refuse_snapshot_in_child
 
     @property
     def closed(self) -> bool:
@@ -254,11 +256,15 @@ class Pipeline:
         return self._forked
 
 
-def _position_of(writer: _oplog.LogWriter) -> Callable[[], int]:
-    return lambda: writer.position
+def _head_of(writer: _oplog.LogWriter) -> Callable[[], tuple[int, int]]:
+    return lambda: writer.head
 
 
 _child_warned = False
+
+
+def _refuse_snapshot_in_child(rest: bytes) -> None:
+    _refuse_in_child(_oplog.KIND_SNAPSHOT, rest)
 
 
 def _refuse_in_child(kind: int, payload: bytes) -> None:

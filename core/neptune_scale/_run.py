@@ -22,7 +22,7 @@ from neptune_scale._calls import LoggingCalls
 from neptune_scale._errors import Callbacks
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
 from neptune_scale._log import setup_client_logger
-from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT
+from neptune_scale._oplog import KIND_CREATE
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._snapshots import SnapshotBuilder
 from neptune_scale.transport import Transport
@@ -249,9 +249,9 @@ class Run(LoggingCalls):
             encode = self._metric_encoders.get(tuple(data))
             if encode is None:
                 encode = self._builder.metric_encoder(tuple(data))
-            record = encode(data, step_field + ts[1])
-            if record is not None:
-                pipeline.append(KIND_SNAPSHOT, record)
+            rest = encode(data, step_field + ts[1])
+            if rest is not None:
+                pipeline.append_snapshot(rest)
                 return None
         return self._log_metrics_checked(data, step_field, timestamp, preview, preview_completion)
 

@@ -1,8 +1,9 @@
 """Sender and status checker: from the operation log to the transport, and back to the log.
 
-The sender reads records after the last submitted position, batches them into ``RunOperation``
-messages by concatenating bytes (a CreateRun alone, snapshots up to ``MAX_BATCH_BYTES``),
-submits them and records the request ids. The status checker asks the transport about those ids
+The sender reads records after the last submitted position and wraps them into ``RunOperation``
+messages (a CreateRun alone; a run of snapshots up to ``MAX_BATCH_BYTES``, read from the log in
+one piece, is the ``update_batch`` body as it lies there), submits them and records the request
+ids. The status checker asks the transport about those ids
 in order; what is confirmed processed is marked in the log's ``acked`` file, and the rules broken
 where the data landed go to the callbacks as their exceptions.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neptune_scale import _encoding as enc
-from neptune_scale import _oplog
+from neptune_scale import _oplog, _oplog_read
 from neptune_scale._retry import Backoff
 from neptune_scale._uploader import FileUploader, Upload
 from neptune_scale._worker import IDLE, Worker
@@ -104,7 +105,8 @@ class Sender(Worker):
         run_id: str,
         report: Report,
         on_sent: Callable[[], None],
-        limit: Callable[[], int],
+        head: Callable[[], tuple[int, int]],
+        marks: collections.deque[_oplog.Mark],
         uploader: FileUploader,
     ) -> None:
         super().__init__(on_internal_error=report)
@@ -114,12 +116,12 @@ class Sender(Worker):
         self._run_id = run_id
         self._report = report
         self._on_sent = on_sent
-        self._reader = _oplog.LogReader(state.folder, state.sent_position)
-        self._limit = limit  # the writer's position: everything before it is complete
+        self._reader = _oplog_read.LogReader(state.folder, state.sent_position, marks)
+        self._head = head  # the writer's head: everything before it is complete
         self._uploader = uploader
         self._prefix = enc.run_operation_prefix(project, run_id)
         self._budget = min(MAX_BATCH_BYTES, MAX_REQUEST_BYTES - len(self._prefix))
-        self._batch: tuple[int, bytes, int, int] | None = None  # kind, payload, end, ops
+        self._batch: _oplog_read.Batch | None = None
         self._backoff = Backoff()
 
     def work(self) -> float | None:
@@ -166,17 +168,16 @@ class Sender(Worker):
             self._report(_retryable(failure.error, delay))
         return delay
 
-    def _next_batch(self) -> tuple[int, bytes, int, int] | None:
-        batch = self._reader.read_batch(self._budget, self._limit())
+    def _next_batch(self) -> _oplog_read.Batch | None:
+        batch = self._reader.read_batch(self._budget, self._head())
         if batch is None:
             return None
-        kind, parts, end, count = batch
-        if kind == _oplog.KIND_CREATE:
-            return kind, enc.run_operation_create(self._prefix, parts[0]), end, 1
-        if kind != _oplog.KIND_SNAPSHOT:
-            return kind, parts[0], end, 1
-        body = b"".join(parts)
-        return kind, enc.run_operation_batch_header(self._prefix, len(body)) + body, end, count
+        if batch.kind == _oplog.KIND_CREATE:
+            return batch._replace(payload=enc.run_operation_create(self._prefix, batch.payload))
+        if batch.kind != _oplog.KIND_SNAPSHOT:
+            return batch
+        header = enc.run_operation_batch_header(self._prefix, len(batch.payload))
+        return batch._replace(payload=header + batch.payload)
 
     def on_close(self) -> None:
         self._reader.close()

@@ -23,8 +23,8 @@ MAX_STRING_SERIES_BYTES = 1024 * 1024
 MAX_HISTOGRAM_BIN_EDGES = 513
 MAX_CACHED_KEY_SETS = 4096  # metric key sets whose encoding plan is kept
 
-SMALL_FRAME_LIMIT = 1 << 14  # snapshots below this size get a precomputed frame prefix
-_FRAMES = tuple(b"\x0a" + enc.varint(n) for n in range(SMALL_FRAME_LIMIT))
+SMALL_FRAME_LIMIT = 1 << 14  # snapshots below this size get a precomputed length prefix
+_LENGTHS = tuple(enc.varint(n) for n in range(SMALL_FRAME_LIMIT))
 MAX_GENERATED_KEYS = 64  # key sets up to this size get a generated encoder, larger a generic one
 
 Report = Callable[[str], None]
@@ -42,7 +42,8 @@ class SnapshotBuilder:
     def metric_encoder(self, keys: tuple[Any, ...]) -> MetricEncoder:
         """The encoder for metric dicts with exactly these keys, in this order (cached).
 
-        An encoder returns the framed snapshot appending one float point per key, or None when
+        An encoder returns the framed snapshot appending one float point per key without its
+        tag byte (what ``LogWriter.append_snapshot`` takes), or None when
         its fast path does not apply (an invalid key, a value struct cannot pack, a big
         snapshot, a dict changed meanwhile); :meth:`metrics` then checks value by value.
         """
@@ -270,11 +271,11 @@ def _make_metric_encoder(keys: tuple[Any, ...]) -> MetricEncoder:
         f"        return None\n"
         f"    try:\n"
         f"        {values}, = data.values()\n"
-        f"        return frames[size] + head + pack({packed})\n"
+        f"        return lengths[size] + head + pack({packed})\n"
         f"    except (TypeError, ValueError, OverflowError, struct.error):\n"
         f"        return None\n"
     )
-    namespace: dict[str, Any] = {"frames": _FRAMES, "pack": packer.pack, "struct": struct}
+    namespace: dict[str, Any] = {"lengths": _LENGTHS, "pack": packer.pack, "struct": struct}
     namespace.update({f"p{i}": prefix for i, prefix in enumerate(prefixes)})
     exec(compile(source, f"<metric encoder for {len(keys)} keys>", "exec"), namespace)
     encoder: MetricEncoder = namespace["encode"]
@@ -292,7 +293,7 @@ def _generic_encoder(packer: struct.Struct, prefixes: list[bytes]) -> MetricEnco
         args = template.copy()
         args[1::2] = data.values()
         try:
-            record: bytes = _FRAMES[size] + head + packer.pack(*args)
+            record: bytes = _LENGTHS[size] + head + packer.pack(*args)
         except (TypeError, ValueError, OverflowError, struct.error):
             return None
         return record

@@ -25,8 +25,9 @@ def unframe(record: bytes) -> common_pb2.UpdateRunSnapshot:
 
 
 def fast(b: SnapshotBuilder, data: dict, head: bytes) -> bytes | None:  # type: ignore[type-arg]
-    """The hot-path encoder for this key set."""
-    return b.metric_encoder(tuple(data))(data, head)
+    """The hot-path encoder for this key set, its record completed with the tag byte."""
+    rest = b.metric_encoder(tuple(data))(data, head)
+    return None if rest is None else bytes([enc.TAG_SNAPSHOTS]) + rest
 
 
 def builder(reports: list[str] | None = None) -> SnapshotBuilder:
