@@ -22,7 +22,7 @@ from despina.auth import Grant
 from despina.ui._session import SESSION_COOKIE, TokenLogin
 from despina.ui._source import NotFound, UiSource
 
-__all__ = ["Access", "ProjectName", "Viewer"]
+__all__ = ["Access", "ProjectName", "Viewer", "missing_project"]
 
 MAX_PROJECT_CHARS = 512
 ProjectName = Annotated[str, Query(min_length=1, max_length=MAX_PROJECT_CHARS)]
@@ -46,6 +46,11 @@ class Viewer:
 
 
 EVERYONE = Viewer(grant=None)
+
+
+def missing_project(project: str) -> NotFound:
+    """What a project the viewer may not see answers: the same as a missing one."""
+    return NotFound(f"no project {project!r}")
 
 
 class Access:
@@ -74,7 +79,7 @@ class Access:
         One message for both cases (and no list of the store's projects in it).
         """
         if not viewer.may_see(project) or project not in self.source.projects():
-            raise NotFound(f"no project {project!r}")
+            raise missing_project(project)
 
     def login_url(self, request: Request) -> str:
         """The login page, coming back to the page of ``request`` afterwards."""

@@ -16,9 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from despina.ui._access import Access, ProjectName, Viewer
+from despina.ui._access import Access, ProjectName, Viewer, missing_project
 from despina.ui._compare import MAX_COMPARED_RUNS
-from despina.ui._source import NotFound
 
 __all__ = ["STATIC_DIR", "pages_router", "templates"]
 
@@ -50,15 +49,13 @@ def pages_router(access: Access, env: Environment) -> APIRouter:
 
     def render(name: str, viewer: Viewer, project: str | None, **data: Any) -> HTMLResponse:
         status = 200
-        if project is not None:
-            try:
-                access.require(viewer, project)
-            except NotFound as error:
-                name, status, project = "missing.html", 404, None
-                data = {"message": str(error)}
+        projects = access.projects(viewer)
+        if project is not None and project not in projects:
+            name, status, data = "missing.html", 404, {"message": str(missing_project(project))}
+            project = None
         page_data = {"root": prefix, "project": project, "login": access.login is not None}
         html = env.get_template(name).render(
-            projects=access.projects(viewer),
+            projects=projects,
             project=project,
             viewer=viewer.label,
             page_data={**page_data, **data},
