@@ -93,7 +93,7 @@ class Access:
         def api_viewer(request: Request) -> Viewer:
             viewer = self.viewer_of(request)
             if viewer is None:
-                raise HTTPException(401, "log in first: this UI needs a session (see /login)")
+                raise HTTPException(401, f"log in first ({self.prefix}/login): no live session")
             return viewer
 
         def page_viewer(request: Request) -> Viewer:
