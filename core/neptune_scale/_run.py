@@ -40,6 +40,11 @@ MAX_STEP = v.MAX_STEP
 DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
 _NO_STEP = object()  # equal to no step value, so the first step is always validated
 _STEP_FIELDS_7BIT = tuple(enc.step_field(i) for i in range(0x80))
+# The step fields of integer steps below 2**14 and 2**21 (a 2- or 3-byte varint in
+# Step.whole), built as one little-endian int: field tag, lengths and continuation bits, with
+# the step's 7-bit groups shifted in at bytes 3-5 (see log_metrics).
+_STEP_FIELD_14BIT = 0x0A | 0x03 << 8 | 0x08 << 16 | 0x80 << 24
+_STEP_FIELD_21BIT = 0x0A | 0x04 << 8 | 0x08 << 16 | 0x80 << 24 | 0x80 << 32
 _time_ns = time.time_ns
 _step_field = enc.step_field
 _timestamp_field = enc.timestamp_field
@@ -226,12 +231,15 @@ class Run(LoggingCalls):
         cached = self._step_cache
         if step == cached[0]:
             step_field = cached[1]
-        elif type(step) is int and 0 < step < 0x4000:  # most loops: small integer steps
-            step_field = (
-                _STEP_FIELDS_7BIT[step]
-                if step < 0x80
-                else bytes((0x0A, 3, 8, (step & 0x7F) | 0x80, step >> 7))
-            )
+        elif type(step) is int and 0 < step < 0x200000:  # most loops: integer steps < 2M
+            if step < 0x80:
+                step_field = _STEP_FIELDS_7BIT[step]
+            elif step < 0x4000:
+                groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25
+                step_field = (_STEP_FIELD_14BIT | groups).to_bytes(5, "little")
+            else:
+                groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25 | (step & 0x1FC000) << 26
+                step_field = (_STEP_FIELD_21BIT | groups).to_bytes(6, "little")
         else:
             step_field = self._step_field(step)
         if type(data) is not dict and not isinstance(data, Mapping):

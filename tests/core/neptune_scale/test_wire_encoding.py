@@ -213,7 +213,7 @@ def test_file_ref_value() -> None:
 
 def test_inlined_small_step_fields_match_the_encoder(make_run: Any, memory: Any) -> None:
     run = make_run(run_id="steps")
-    steps = [1, 2, 127, 128, 129, 255, 16383, 16384, 16385, 2**21 + 5]
+    steps = [1, 2, 127, 128, 129, 255, 16383, 16384, 16385, 99_999, 2**21 - 1, 2**21, 2**21 + 5]
     for step in steps:
         run.log_metrics({"m": float(step)}, step=step)
     run.close()
