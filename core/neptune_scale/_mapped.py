@@ -110,8 +110,11 @@ class MappedFile:
                 self.mm.close()
 
 
-def _address_of(mm: mmap.mmap) -> int:
-    view = ctypes.c_char.from_buffer(mm)  # a buffer export: released again right below
+def _address_of(mm: mmap.mmap) -> int | None:
+    try:
+        view = ctypes.c_char.from_buffer(mm)  # a buffer export: released again right below
+    except (TypeError, ValueError):
+        return None  # then the mmap methods do the work (holding the GIL)
     address = ctypes.addressof(view)
     del view
     return address

@@ -75,6 +75,8 @@ class LogReader:
         if stop - start > budget:
             return self._read_cut(budget)
         payload = self._pread(start, stop - start)
+        if len(payload) != stop - start:  # the folder is locked: nobody else shortens it
+            raise RuntimeError(f"log segment of {self.folder} ends before position {stop}")
         count = stop_ops - self.ops
         self._advance(stop, count)
         return Batch(KIND_SNAPSHOT, payload, stop, count)

@@ -314,3 +314,17 @@ def test_any_sequence_reads_back_across_reopening(
         writer.close()
         assert got == written
         assert reader.position == writer.position and reader.ops == writer.ops
+
+
+def test_mapped_file_calls_after_close_are_no_ops(tmp_path: Path) -> None:
+    """msync/madvise go through the mapping's address (off the GIL); once it is closed they
+    must never touch that address again (it may be mapped to something else by then)."""
+    mapped = _mapped.MappedFile(tmp_path / "seg", 1 << 20)
+    mapped.populate(0, 1 << 20)
+    mapped.mm[0:5] = b"hello"
+    mapped.msync(0, 5)
+    assert (tmp_path / "seg").read_bytes()[:5] == b"hello"
+    mapped.close()
+    mapped.msync(0, 1 << 20)
+    assert mapped.advise(_mapped.MADV_POPULATE_WRITE, 0, 1 << 20)
+    mapped.populate(0, 1 << 20)
