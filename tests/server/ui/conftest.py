@@ -3,6 +3,7 @@ uvicorn on 127.0.0.1, and Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -83,14 +84,36 @@ def ui_url(store: Any) -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture(scope="session")
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+# Module scope, not session: while Playwright's sync API is started it marks its event loop as
+# *running* on the main thread between calls (its greenlet dispatcher resumes that loop on every
+# call), so any later test in this process that calls asyncio.run() - Flyte's async tasks do -
+# fails with "cannot be called from a running event loop". Each browser module starts and stops
+# its own Playwright (a chromium launch costs about a second), and teardown checks that the loop
+# is gone, so a leak fails here instead of in some unrelated test that runs later.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    if _running_loop() is not None:
+        pytest.fail("an event loop is already running on the main thread before Playwright")
+    playwright = sync_playwright().start()
+    try:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        try:
+            yield launched
+        finally:
+            launched.close()
+    finally:
+        playwright.stop()
+    left = _running_loop()
+    assert left is None, f"Playwright left its event loop running on the main thread: {left!r}"
 
 
 @pytest.fixture
