@@ -84,6 +84,7 @@ def exchange_api_token(request: Request) -> dict[str, str]:
     grant = ctx.keys.verify_key(api_key)
     if grant is None:
         reject(401, "the API token is not valid on this server (unknown or revoked key)")
+    ctx.live_keys.remember(grant.key_id, grant)  # just read: the first Bearer call needs no read
     return {
         "accessToken": _access_token(request, grant),
         "refreshToken": ctx.keys.issue_refresh_token(grant),
@@ -111,9 +112,13 @@ async def refresh(realm: str, request: Request) -> dict[str, Any] | JSONResponse
         return _oauth_error("unsupported_grant_type", "only grant_type=refresh_token is supported")
     tokens = form.get("refresh_token") or [""]
     ctx = context_of(request)
+    # A revoked key's refresh tokens were deleted with it, and redeeming re-reads the key.
     grant = await run_in_threadpool(ctx.keys.redeem_refresh_token, tokens[0])
     if grant is None:
-        return _oauth_error("invalid_grant", "the refresh token is unknown, used or expired")
+        return _oauth_error(
+            "invalid_grant", "the refresh token is unknown, used or expired, or its key revoked"
+        )
+    ctx.live_keys.remember(grant.key_id, grant)
     return {
         "access_token": _access_token(request, grant),
         "refresh_token": await run_in_threadpool(ctx.keys.issue_refresh_token, grant),

@@ -11,10 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from despina.api._settings import ServerSettings
 from despina.api._statuses import StatusBook
-from despina.auth import Grant, InvalidAccessToken, KeyRing, ServerDatabase, verify_access_token
+from despina.auth import (
+    Grant,
+    InvalidAccessToken,
+    KeyRing,
+    LiveKeys,
+    ServerDatabase,
+    verify_access_token,
+)
 
 __all__ = [
     "ServerContext",
@@ -27,6 +35,14 @@ __all__ = [
 ]
 
 BEARER_PREFIX = "bearer "
+# 403, not 401: the official neptune-scale retries a 401 on /ingest and /ingest/check forever
+# (it never re-exchanges before its token expires), but stops on a 403 (protocol §2.4);
+# neptune-query and our client stop on either. A bad or expired token still gets 401.
+REVOKED_STATUS = 403
+REVOKED_MESSAGE = (
+    "the API key of this access token was revoked on this server; "
+    "create a new API token (`despina token create`)"
+)
 READ_CHUNK_BYTES = 1024 * 1024
 
 
@@ -38,6 +54,8 @@ class ServerContext:
     keys: KeyRing
     secret: str
     statuses: StatusBook
+    # Bearer tokens carry their grant; this memo re-reads each key every key_recheck_s.
+    live_keys: LiveKeys
     # The same engine and files, but refusing to create projects (for grants without that right).
     store_no_create: Any = None
     # SQLite has one writer per database; serializing apply in-process avoids busy waits
@@ -59,6 +77,7 @@ class ServerContext:
             db=db,
             keys=keys,
             secret=keys.signing_secret(),
+            live_keys=LiveKeys(keys, settings.key_recheck_s),
             statuses=StatusBook(db, settings.status_retention_s),
             apply_lock=None if is_postgres else threading.Lock(),
         )
@@ -86,8 +105,13 @@ def reject(status: int, message: str, headers: dict[str, str] | None = None) -> 
     raise HTTPException(status_code=status, detail=message, headers=headers)
 
 
-def bearer_grant(request: Request) -> Grant:
-    """The grant of the request's ``Authorization: Bearer`` access token, else 401."""
+async def bearer_grant(request: Request) -> Grant:
+    """The grant of the request's ``Authorization: Bearer`` access token while its key is live.
+
+    401 without a token or with one this server did not sign (or that expired); 403 once its
+    key is revoked, seen within ``ServerSettings.key_recheck_s``. A key read within that time
+    costs no database read; else the read runs in a worker thread, off the event loop.
+    """
     header = request.headers.get("authorization", "")
     if not header.lower().startswith(BEARER_PREFIX):
         reject(
@@ -95,10 +119,19 @@ def bearer_grant(request: Request) -> Grant:
             "missing 'Authorization: Bearer <access token>' header",
             {"WWW-Authenticate": "Bearer"},
         )
+    ctx = context_of(request)
     try:
-        return verify_access_token(context_of(request).secret, header[len(BEARER_PREFIX) :].strip())
+        claimed = verify_access_token(ctx.secret, header[len(BEARER_PREFIX) :].strip())
     except InvalidAccessToken as exc:
         reject(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    seen = ctx.live_keys.fresh(claimed.key_id)
+    if seen is not None:
+        grant = seen.grant
+    else:
+        grant = await run_in_threadpool(ctx.live_keys.grant_of, claimed.key_id)
+    if grant is None:
+        reject(REVOKED_STATUS, REVOKED_MESSAGE)
+    return grant
 
 
 def require_project(grant: Grant, project: str) -> None:

@@ -67,7 +67,7 @@ def _check_destination(path: str) -> None:
 
 @router.post("/api/storagebridge/v1/signedUrl")
 async def signed_urls(request: Request) -> dict[str, Any]:
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     ctx = context_of(request)
     body = await read_body(request, ctx.settings.max_json_body_bytes)
     try:

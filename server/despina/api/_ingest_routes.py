@@ -82,7 +82,7 @@ def _apply(
 @router.post("/api/client/v1/ingest")
 async def ingest(request: Request) -> Response:
     """W1: one ``RunOperation`` in, ``SubmitResponse{request_id, request_ids=[request_id]}`` out."""
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     ctx = context_of(request)
     body = await read_body(request, ctx.settings.max_ingest_body_bytes)
     operation = RunOperation()
@@ -116,7 +116,7 @@ async def ingest(request: Request) -> Response:
 
 
 async def _request_ids(request: Request, project: str) -> list[str]:
-    require_project(bearer_grant(request), project)
+    require_project(await bearer_grant(request), project)
     body = await read_body(request, MAX_CHECK_BODY_BYTES)
     ids = RequestIdList()
     _parse(ids, body, "neptune.ingest.v1.pub.RequestIdList")
@@ -150,7 +150,7 @@ async def check_details(
     query = BulkCheckDetail()
     _parse(query, body, "neptune.ingest.v1.pub.BulkCheckDetail")
     project = project or query.project
-    require_project(bearer_grant(request), project)
+    require_project(await bearer_grant(request), project)
     if len(query.ids) > MAX_CHECK_IDS:
         reject(400, f"'ids' holds {len(query.ids)} request ids; the limit is {MAX_CHECK_IDS}")
     start = _cursor(query.next_cursor) if query.HasField("next_cursor") else 0

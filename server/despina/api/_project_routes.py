@@ -38,7 +38,7 @@ def _dto(name: str, key: str) -> dict[str, Any]:
 
 @router.post("/api/backend/v1/projects")
 async def create(body: NewProject, request: Request) -> dict[str, Any]:
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     name = f"{body.organizationIdentifier}/{body.name}"
     require_project(grant, name)
     if not grant.can_create_projects:
@@ -54,14 +54,14 @@ async def create(body: NewProject, request: Request) -> dict[str, Any]:
 
 @router.get("/api/backend/v1/projects")
 async def listing(request: Request) -> dict[str, Any]:
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     rows = await run_in_threadpool(list_projects, context_of(request).store)
     return {"entries": [_dto(n, k) for n, k in rows if grant.allows(n)]}
 
 
 @router.get("/api/backend/v1/projects/get")
 async def get(request: Request, project: str = Query(alias="projectIdentifier")) -> dict[str, Any]:
-    require_project(bearer_grant(request), project)
+    require_project(await bearer_grant(request), project)
     row = await run_in_threadpool(project_of, context_of(request).store, project)
     if row is None:
         reject(404, f"project {project} does not exist")

@@ -86,7 +86,7 @@ async def _answer(
     request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Tx], Any]
 ) -> Any:
     """Authorize ``projects()`` and run ``work`` in a read transaction in a worker thread."""
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     ctx = context_of(request)
     try:
         _check(grant, projects())
@@ -143,7 +143,7 @@ async def search_entries(request: Request) -> Response:
 @router.post(f"{LEADERBOARD}/proto/leaderboard/entries/global/search", include_in_schema=False)
 async def global_search_entries(request: Request) -> Response:
     """Runs of every project the token reaches (the experimental ``fetch_*_table_global``)."""
-    grant = bearer_grant(request)
+    grant = await bearer_grant(request)
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(SearchRequest, body)
     query = _search_query(spec)

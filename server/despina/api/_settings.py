@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, Field
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MIB", "ServerSettings"]
+from despina.auth import KEY_RECHECK_S
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "KEY_RECHECK_ENV", "MIB", "ServerSettings"]
 
 MIB = 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"
@@ -17,6 +21,21 @@ MAX_FILE_BYTES = 8 * 1024 * MIB
 SIGNED_URL_TTL_S = 3600
 STATUS_RETENTION_S = 7 * 24 * 3600.0
 UI_SESSION_RECHECK_S = 60.0  # despina.ui.SESSION_RECHECK_S (not imported: the UI is optional)
+# `despina server` has no flag for it (yet): a deployment or a test sets it in the environment.
+KEY_RECHECK_ENV = "DESPINA_KEY_RECHECK_S"
+
+
+def _key_recheck_default() -> float:
+    text = os.environ.get(KEY_RECHECK_ENV)
+    if text is None or not text.strip():
+        return KEY_RECHECK_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"${KEY_RECHECK_ENV} must be a number of seconds > 0, got {text!r}")
+    return seconds
 
 
 class ServerSettings(BaseModel):
@@ -37,6 +56,13 @@ class ServerSettings(BaseModel):
         gt=0,
         description="a UI session's key is re-read at least this often, so a revoked token's "
         "sessions end within it",
+    )
+    key_recheck_s: float = Field(
+        default_factory=_key_recheck_default,
+        gt=0,
+        description="each process re-reads an API key from the server tables at least this "
+        f"often, so a revoked key's access tokens stop working within it (default: "
+        f"${KEY_RECHECK_ENV}, else {KEY_RECHECK_S:g})",
     )
     client_id: str = "despina"
     realm: str = "despina"

@@ -2,7 +2,8 @@
 
 API tokens in Neptune's format (base64 JSON with ``api_url`` and ``api_key``), keys stored
 hashed with their grant (a workspace, or one project in it), JWT access tokens, rotating
-refresh tokens, and the database that keeps all of it so that server processes hold no state.
+refresh tokens, the database that keeps all of it so that server processes hold no state, and
+the per-process memo that re-reads keys often enough for a revocation to take effect quickly.
 """
 
 from __future__ import annotations
@@ -22,14 +23,18 @@ from despina.auth._keys import (
     decode_api_token,
     encode_api_token,
 )
+from despina.auth._live import KEY_RECHECK_S, KeyCheck, LiveKeys
 
 __all__ = [
     "ACCESS_TOKEN_TTL_S",
+    "KEY_RECHECK_S",
     "ApiKeyInfo",
     "Grant",
     "InvalidAccessToken",
     "InvalidApiToken",
+    "KeyCheck",
     "KeyRing",
+    "LiveKeys",
     "ServerDatabase",
     "decode_api_token",
     "encode_api_token",

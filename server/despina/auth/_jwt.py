@@ -3,8 +3,10 @@
 Both official clients decode the JWT without checking the signature and need ``exp``;
 neptune-query also needs ``azp`` (its OAuth client id) and ``iss`` (it refreshes at
 ``{iss}/protocol/openid-connect/token``). The grant travels in the token so that an
-authenticated request needs no database read; a revoked key stops working when its access
-token expires (``ACCESS_TOKEN_TTL_S``) because refresh and exchange both check the key.
+authenticated request needs no database read; what stops a revoked key's tokens before they
+expire (``ACCESS_TOKEN_TTL_S``) is :class:`despina.auth.LiveKeys`, which the API consults on
+every Bearer request and which re-reads each key at least every 30 s by default. Refresh and
+exchange check the key themselves.
 """
 
 from __future__ import annotations

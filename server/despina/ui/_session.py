@@ -5,33 +5,31 @@ API's token exchange checks it (decode, then the key must be live in the server 
 session is a cookie holding an HS256 JWT with the key's grant, signed with a key derived from the
 server's signing secret (so no new secret is stored, and a session can never pass for an API
 access token or the other way round). The cookie lives ``session_ttl_s``; every process re-reads
-its key at least every ``recheck_s``, so a revoked token's sessions end within that period
-(API access tokens end within ``despina.auth.ACCESS_TOKEN_TTL_S``, which is longer).
+its key at least every ``recheck_s`` (through ``despina.auth.LiveKeys``, the memo the API's
+Bearer check uses too), so a revoked token's sessions end within that period.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 
-from despina.auth import Grant, InvalidApiToken, KeyRing, decode_api_token
+from despina.auth import Grant, InvalidApiToken, KeyRing, LiveKeys, decode_api_token
 
 __all__ = ["SESSION_COOKIE", "SESSION_RECHECK_S", "SESSION_TTL_S", "TokenLogin"]
 
 SESSION_COOKIE = "despina_session"
 SESSION_TTL_S = 12 * 3600.0
-SESSION_RECHECK_S = 60.0  # well under ACCESS_TOKEN_TTL_S (an hour), the API's own re-check
+SESSION_RECHECK_S = 60.0
 SESSION_TYPE = "despina-ui-session"
 JWT_ALGORITHM = "HS256"
 # The session key is HMAC(signing secret, purpose): same key material, separate use.
 SESSION_KEY_PURPOSE = b"despina web UI session cookie v1"
-MAX_RECHECK_ENTRIES = 10_000  # keys remembered per process; the whole memo is dropped beyond
 
 
 class TokenLogin:
@@ -55,19 +53,17 @@ class TokenLogin:
             raise ValueError(f"session_ttl_s must be > 0 seconds, got {session_ttl_s}")
         if not recheck_s > 0:
             raise ValueError(f"recheck_s must be > 0 seconds, got {recheck_s}")
-        self._keys = keys
         self.public_url = public_url
         self.session_ttl_s = session_ttl_s
         self.recheck_s = recheck_s
         self._session_key: bytes | None = None
-        self._lock = threading.Lock()
-        # key id -> (monotonic time it was read, its grant or None when revoked)
-        self._checked: dict[str, tuple[float, Grant | None]] = {}
+        # The grant is read from the server tables (not trusted from the cookie) at most every
+        # recheck_s per process: revocation shows within that time on every process.
+        self._live = LiveKeys(keys, recheck_s)
 
     @property
     def keys(self) -> KeyRing:
-        keys = self._keys
-        return keys if isinstance(keys, KeyRing) else keys()
+        return self._live.keys
 
     def _key(self) -> bytes:
         if self._session_key is None:
@@ -85,7 +81,7 @@ class TokenLogin:
             return None
         grant = self.keys.verify_key(api_key)
         if grant is not None:
-            self._remember(grant.key_id, grant)
+            self._live.remember(grant.key_id, grant)
         return grant
 
     def session_for(self, grant: Grant) -> str:
@@ -114,26 +110,8 @@ class TokenLogin:
             return None
         if claims.get("typ") != SESSION_TYPE:
             return None
-        return self._live_grant(str(claims["sub"]))
+        return self._live.grant_of(str(claims["sub"]))
 
     def is_https(self, request_base_url: str) -> bool:
         """Whether cookies must be ``Secure``: the public URL, else the request's, is https."""
         return (self.public_url or request_base_url).lower().startswith("https://")
-
-    def _live_grant(self, key_id: str) -> Grant | None:
-        # The grant is read from the server tables (not trusted from the cookie) at most every
-        # recheck_s per process: revocation shows within that time on every process.
-        now = time.monotonic()
-        with self._lock:
-            seen = self._checked.get(key_id)
-        if seen is not None and now - seen[0] < self.recheck_s:
-            return seen[1]
-        grant = self.keys.grant_of(key_id)
-        self._remember(key_id, grant)
-        return grant
-
-    def _remember(self, key_id: str, grant: Grant | None) -> None:
-        with self._lock:
-            if len(self._checked) >= MAX_RECHECK_ENTRIES:
-                self._checked.clear()
-            self._checked[key_id] = (time.monotonic(), grant)
