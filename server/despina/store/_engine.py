@@ -3,7 +3,8 @@
 An engine (SQLite here, PostgreSQL in the server part) implements :class:`Engine` and the
 :class:`Tx` it hands out. It stores and returns rows (see ``_model``) and never decides anything:
 validation, ingest codes, lineage, head flags and aggregates are computed by ``_apply`` and
-``_series``. To add an engine: implement these two protocols, register the URL scheme in
+``_series``. To add an engine: implement these two protocols (a SQL engine's Tx extends
+``_tx_common.SqlTx``, which holds every statement the dialects share), register the URL scheme in
 ``_store.open_store`` and add one line to the parametrization of ``tests/server/store/conftest.py``
 — the conformance suite then runs every rule against it.
 
