@@ -78,7 +78,7 @@ class _Slot(Worker):
         self._stage = stage
 
     def work(self) -> float | None:
-        return self._stage.run_one()
+        return self._stage.run_one(self)
 
     def request_stop(self) -> None:
         """What ``stop_now`` does, without its join: the stage joins all slots in one budget."""
@@ -108,6 +108,7 @@ class FileUploader(Worker):
         self._fresh: collections.deque[_Pending] = collections.deque()  # never tried yet
         self._retries: list[_Pending] = []  # waiting for their backoff, in ``seq`` order
         self._helpers: list[_Slot] = []
+        self._idle: list[Worker] = []  # slots that found nothing to take: the ones to wake
         self._busy = 0  # slots inside an upload
         self._started = False
         self._stopping = threading.Event()
@@ -119,13 +120,13 @@ class FileUploader(Worker):
         with self._lock:
             self._fresh.append(_Pending(next(self._seq), upload))
             helper = self._grow()
-            wake = self._busy < 1 + len(self._helpers)  # a slot is free to take it
+            # One idle slot is enough (a busy one takes the next upload when it is done);
+            # waking them all would make every slot compete with the sender for the GIL.
+            idle = self._idle.pop() if self._idle else None
         if helper is not None:
             helper.start()
-        if wake:
-            self.wake()
-            for slot in self._helpers:
-                slot.wake()
+        if idle is not None:
+            idle.wake()
 
     def start(self) -> None:
         self._started = self.in_owner_process
@@ -144,17 +145,21 @@ class FileUploader(Worker):
             slot.join(max(0.0, deadline - time.monotonic()))
 
     def work(self) -> float | None:
-        return self.run_one()
+        return self.run_one(self)
 
     # -- one slot's turn -------------------------------------------------------------------
-    def run_one(self) -> float | None:
-        """Take the oldest ready upload and run it; else say how long to wait."""
+    def run_one(self, slot: Worker) -> float | None:
+        """``slot`` takes the oldest ready upload and runs it; else says how long to wait."""
         if self._stopping.is_set():
             return IDLE
         with self._lock:
             pending, wait = self._take()
             if pending is None:
+                if slot not in self._idle:
+                    self._idle.append(slot)
                 return wait
+            if slot in self._idle:
+                self._idle.remove(slot)
             self._busy += 1
         try:
             finished = self._attempt(pending)
