@@ -39,6 +39,7 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_CHECK_IDS = 1000  # ids per check() call (protocol §2.2)
 FIRST_POLL_S = 0.005  # status polling starts fast (the local transport answers at once)
 MAX_POLL_S = 1.0  # ... and slows down to the official client's period
+UPLOADER_FULL_WAIT_S = 0.05  # how often a sender held back by a full uploader looks again
 
 Report = Callable[[BaseException], None]
 
@@ -139,6 +140,8 @@ class Sender(Worker):
                 return IDLE
         kind, payload, end, ops = self._batch
         if kind == _oplog.KIND_FILE:
+            if self._uploader.full:
+                return UPLOADER_FULL_WAIT_S  # the record stays here (and on disk) until room
             upload = Upload(payload)
             self._finish(InFlight(None, end, ops, upload))
             self._uploader.submit(upload)

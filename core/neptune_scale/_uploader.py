@@ -37,7 +37,7 @@ from neptune_scale._worker import IDLE, JOIN_GRACE_S, Worker
 from neptune_scale.exceptions import NeptuneConnectionLostError, NeptuneFileUploadError
 from neptune_scale.transport import Failed, Transport
 
-__all__ = ["MAX_CONCURRENT_UPLOADS", "FileUploader", "Upload"]
+__all__ = ["MAX_CONCURRENT_UPLOADS", "MAX_QUEUED_UPLOADS", "FileUploader", "Upload"]
 
 logger = logging.getLogger("neptune")
 
@@ -49,6 +49,10 @@ MAX_CONCURRENT_UPLOADS = 8
 # This many failed attempts in a row, with no upload succeeding between them, mean an outage:
 # as many as the slots can have in flight, so one round of parallel failures is enough.
 OUTAGE_FAILURES = MAX_CONCURRENT_UPLOADS
+# Uploads handed over but not finished, at most: each holds its request (a few hundred bytes),
+# so this bounds the stage's memory to a few MB however far the log runs ahead of the storage.
+# The sender waits (its records stay on disk) while the stage is full.
+MAX_QUEUED_UPLOADS = 10_000
 STOP_JOIN_S = JOIN_GRACE_S * 20  # terminate waits this long in all for the slots (as Worker)
 
 Report = Callable[[BaseException], None]
@@ -103,6 +107,7 @@ class FileUploader(Worker):
         self.report = report
         self._on_done = on_done
         self._limit = max(1, MAX_CONCURRENT_UPLOADS)  # read here, so a benchmark can set it
+        self._capacity = max(1, MAX_QUEUED_UPLOADS)
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._fresh: collections.deque[_Pending] = collections.deque()  # never tried yet
@@ -110,14 +115,21 @@ class FileUploader(Worker):
         self._helpers: list[_Slot] = []
         self._idle: list[Worker] = []  # slots that found nothing to take: the ones to wake
         self._busy = 0  # slots inside an upload
+        self._unfinished = 0  # submitted and not finished: queued, backing off or running
         self._started = False
         self._stopping = threading.Event()
         self._failures_in_row = 0
         self._outage = Backoff()  # the stage-wide hold, and the report throttle
 
     # -- the stage's interface --------------------------------------------------------------
+    @property
+    def full(self) -> bool:
+        """True while MAX_QUEUED_UPLOADS are unfinished: the sender hands over no more."""
+        return self._unfinished >= self._capacity
+
     def submit(self, upload: Upload) -> None:
         with self._lock:
+            self._unfinished += 1
             self._fresh.append(_Pending(next(self._seq), upload))
             helper = self._grow()
             # One idle slot is enough (a busy one takes the next upload when it is done);
@@ -170,6 +182,8 @@ class FileUploader(Worker):
             with self._lock:
                 self._busy -= 1
         if finished:
+            with self._lock:
+                self._unfinished -= 1
             pending.upload.done = True
             self._on_done()
         return 0

@@ -32,7 +32,8 @@ class Storage(MemoryTransport):
     """Uploads take ``UPLOAD_S`` in the caller's thread; counts how many run at once.
 
     ``blocked[destination]``: the upload waits until the event is set. ``failing[destination]``:
-    it fails retryably until the event is set. ``down``: every upload fails retryably while set.
+    it fails retryably until the event is set. ``down``: every upload fails retryably while set;
+    ``open``: every upload waits while it is clear.
     """
 
     def __init__(self, upload_s: float = UPLOAD_S) -> None:
@@ -41,6 +42,8 @@ class Storage(MemoryTransport):
         self.blocked: dict[str, threading.Event] = {}
         self.failing: dict[str, threading.Event] = {}
         self.down = threading.Event()
+        self.open = threading.Event()
+        self.open.set()
         self.attempts: dict[str, int] = {}
         self.finished: list[str] = []
         self.active = 0
@@ -58,6 +61,7 @@ class Storage(MemoryTransport):
             if self.down.is_set():
                 return Failed(ConnectionError("storage down"), retryable=True)
             time.sleep(self.upload_s)
+            assert self.open.wait(GATE_TIMEOUT_S)
             if destination in self.blocked:
                 assert self.blocked[destination].wait(GATE_TIMEOUT_S)
             if destination in self.failing and not self.failing[destination].is_set():
@@ -137,6 +141,26 @@ def test_the_limit_is_the_module_constant(run_on: RunOn, monkeypatch: pytest.Mon
     run.assign_files(files(6))
     run.close()
     assert len(one.stored()) == 6 and one.max_active == 1
+
+
+def test_a_full_uploader_holds_the_sender_back(
+    run_on: RunOn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_uploader, "MAX_QUEUED_UPLOADS", 4)
+    storage = Storage()
+    storage.open.clear()
+    run = run_on(storage)
+    for name, file in files(20).items():
+        run.assign_files({name: file})
+    run.log_metrics({"m": 1.0}, step=1)
+    assert until(lambda: storage.active == 4)
+    assert not run.wait_for_submission(timeout=0.3, verbose=False)
+    assert storage.active == 4 and sum(storage.attempts.values()) == 4  # no more handed over
+    assert storage.metric_points("r", "m") == []  # the log keeps the rest until there is room
+    storage.open.set()
+    assert run.wait_for_processing(timeout=30, verbose=False)
+    assert len(storage.stored()) == 20 and storage.max_active == 4
+    assert storage.metric_points("r", "m") == [(1.0, 1.0)]
 
 
 def test_confirmation_never_passes_an_earlier_file_that_finishes_last(
