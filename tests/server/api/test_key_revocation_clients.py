@@ -3,7 +3,7 @@
 
 Each client logs, the test revokes its key mid-run, and the client must report the refusal
 through its error callback and finish (no endless retries), while a run on another key of the
-same workspace still lands.
+same workspace still lands. neptune-query, reading with a revoked key, fails at once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from typing import Any
 import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
+from despina.store import open_store
+from google.protobuf.timestamp_pb2 import Timestamp
+from neptune_api.proto.neptune_pb.ingest.v1.common_pb2 import Run
+from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
 from stored_runs import StoredRuns
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,6 +33,8 @@ RECHECK_S = 1.0  # the server's key_recheck_s for these tests (the default is 30
 HANDSHAKE_TIMEOUT_S = 120.0
 SCRIPT_TIMEOUT_S = 240.0
 WORKSPACE = "revoke-ws"
+ORACLE_SCALE = "neptune-scale==0.30.0"
+ORACLE_QUERY = "neptune-query==1.14.1"
 
 # Runs in the client's interpreter; both clients take the same arguments and callbacks.
 SCRIPT = """
@@ -69,6 +75,25 @@ print(json.dumps({"before": before, "after": after, "leaked_s": leaked_s, "kept_
                   "seen": seen}))
 """
 
+QUERY_SCRIPT = """
+import json, os, time
+from pathlib import Path
+os.environ["NEPTUNE_API_TOKEN"] = LEAKED_TOKEN
+import neptune_query.runs as nq_runs
+
+before = sorted(nq_runs.list_runs(runs=None))
+Path("ready").write_text("listed")
+deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+while not Path("revoked").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+started = time.monotonic()
+try:
+    after = ["listed", sorted(nq_runs.list_runs(runs=None))]
+except Exception as exc:
+    after = [type(exc).__name__, str(exc)[:1000]]
+print(json.dumps({"before": before, "after": after, "after_s": time.monotonic() - started}))
+"""
+
 
 @dataclass
 class Server:
@@ -92,25 +117,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         db.close()
 
 
-def official_python() -> Path:
+def oracle_python(requirement: str) -> Path:
+    """The python of the official package's own venv (built once, cached by version)."""
     sys.path.insert(0, str(REPO / "tests" / "compat"))
     try:
-        from oracle_support import ORACLE_SCALE, oracle_venv
+        from oracle_support import oracle_venv
     finally:
         sys.path.pop(0)
-    return oracle_venv(ORACLE_SCALE)
+    return oracle_venv(requirement)
 
 
-def revoke_mid_run(python: Path, server: Server, project: str, work: Path) -> dict[str, Any]:
-    """Run SCRIPT; once its first run confirmed a point, revoke that run's key."""
+def revoke_mid_run(
+    python: Path, server: Server, project: str, work: Path, script: str, constants: dict[str, Any]
+) -> dict[str, Any]:
+    """Run ``script``; once it wrote the file ``ready``, revoke the key behind ``LEAKED_TOKEN``
+    (created here), wait out the server's period and write ``revoked``. Its last line is JSON."""
     leaked_key, leaked = server.keys.create_key(WORKSPACE)
-    kept_key, _ = server.keys.create_key(WORKSPACE)
     constants = {
+        **constants,
         "LEAKED_TOKEN": encode_api_token(server.url, leaked_key),
-        "KEPT_TOKEN": encode_api_token(server.url, kept_key),
         "HANDSHAKE_TIMEOUT_S": HANDSHAKE_TIMEOUT_S,
     }
-    code = "".join(f"{k} = {v!r}\n" for k, v in constants.items()) + SCRIPT
+    code = "".join(f"{k} = {v!r}\n" for k, v in constants.items()) + script
     # The official client spawns its sync process, which re-imports the main module.
     body = textwrap.indent(textwrap.dedent(code), "    ")
     (work / "script.py").write_text(f'if __name__ == "__main__":\n{body}')
@@ -128,7 +156,7 @@ def revoke_mid_run(python: Path, server: Server, project: str, work: Path) -> di
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
         while not (work / "ready").exists():
             assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the client did not confirm its first point"
+            assert time.monotonic() < deadline, "the client did not get through its first part"
             time.sleep(0.05)
         assert server.keys.revoke(leaked.key_id)
         time.sleep(RECHECK_S * 1.5)  # past the server's period: the key's tokens are refused
@@ -140,6 +168,12 @@ def revoke_mid_run(python: Path, server: Server, project: str, work: Path) -> di
             child.communicate()
     assert child.returncode == 0, f"stdout:\n{stdout}\nstderr:\n{stderr}"
     return dict(json.loads(stdout.strip().splitlines()[-1]))
+
+
+def log_mid_run(python: Path, server: Server, project: str, work: Path) -> dict[str, Any]:
+    kept_key, _ = server.keys.create_key(WORKSPACE)
+    kept = {"KEPT_TOKEN": encode_api_token(server.url, kept_key)}
+    return revoke_mid_run(python, server, project, work, SCRIPT, kept)
 
 
 def check_outcome(result: dict[str, Any], server: Server, project: str) -> None:
@@ -162,12 +196,33 @@ def test_the_official_client_stops_cleanly_when_its_key_is_revoked(
     server: Server, tmp_path: Path
 ) -> None:
     project = f"{WORKSPACE}/official"
-    result = revoke_mid_run(official_python(), server, project, tmp_path)
+    result = log_mid_run(oracle_python(ORACLE_SCALE), server, project, tmp_path)
     check_outcome(result, server, project)
 
 
 @pytest.mark.slow
 def test_our_client_stops_cleanly_when_its_key_is_revoked(server: Server, tmp_path: Path) -> None:
     project = f"{WORKSPACE}/ours"
-    result = revoke_mid_run(Path(sys.executable), server, project, tmp_path)
+    result = log_mid_run(Path(sys.executable), server, project, tmp_path)
     check_outcome(result, server, project)
+
+
+@pytest.mark.oracle
+@pytest.mark.slow
+def test_neptune_query_fails_at_once_when_its_key_is_revoked(
+    server: Server, tmp_path: Path
+) -> None:
+    project = f"{WORKSPACE}/query"
+    store = open_store(server.location)
+    try:
+        run = Run(family="listed", creation_time=Timestamp(seconds=1_790_000_000))
+        assert store.apply([RunOperation(project=project, run_id="listed", create=run)]) == [()]
+    finally:
+        store.close()
+    result = revoke_mid_run(
+        oracle_python(ORACLE_QUERY), server, project, tmp_path, QUERY_SCRIPT, {}
+    )
+    assert result["before"] == ["listed"]
+    name, message = result["after"]
+    assert name == "NeptuneUnexpectedResponseError", result  # final: neptune-query does not retry
+    assert "403" in message and "revoked" in message
