@@ -144,6 +144,13 @@ class FileUploader(Worker):
         self._started = self.in_owner_process
         super().start()
 
+    def close(self, timeout: float | None = None) -> float | None:
+        """Drain every slot within one ``timeout``; returns the unused part (as Worker)."""
+        remaining = super().close(timeout)
+        for slot in list(self._helpers):
+            remaining = slot.close(remaining)
+        return remaining
+
     def stop_now(self) -> None:
         """Stop every slot at once; an upload still running is abandoned (its record stays in
         the log, so the next Run or ``neptune sync`` uploads it)."""
@@ -192,7 +199,9 @@ class FileUploader(Worker):
         """A new helper slot when more uploads wait than slots are free (called locked)."""
         slots = 1 + len(self._helpers)
         waiting = len(self._fresh) + len(self._retries)
-        if not self._started or slots >= self._limit or waiting <= slots - self._busy:
+        if not self._started or self._stopping.is_set() or slots >= self._limit:
+            return None
+        if waiting <= slots - self._busy:
             return None
         helper = _Slot(self, slots)
         self._helpers.append(helper)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from neptune_scale import Run, _uploader
+from neptune_scale._uploader import FileUploader, Upload
 from neptune_scale.exceptions import NeptuneConnectionLostError, NeptuneFileUploadError
 from neptune_scale.testing import MemoryTransport
 from neptune_scale.transport import Failed
@@ -313,6 +314,25 @@ def test_terminate_stops_at_once_and_the_next_run_delivers(run_on: RunOn, tmp_pa
     assert set(again.files) >= {(PROJECT, d) for d in expected if d not in storage.stored()}
     assert again.metric_points("r", "m") == [(1.0, 1.0)]
     assert not folder.exists() and source.exists()  # the user's own file is never deleted
+
+
+def test_the_stage_alone_drains_all_its_slots_on_close(tmp_path: Path) -> None:
+    storage = Storage(upload_s=0.1)
+    errors: list[BaseException] = []
+    stage = FileUploader(storage, PROJECT, errors.append, on_done=lambda: None)
+    stage.start()
+    uploads = []
+    for index in range(20):
+        source = tmp_path / f"s{index}"
+        source.write_bytes(b"s")
+        request = {"source": str(source), "destination": f"d/s{index}",
+                   "mime_type": "text/plain", "temporary": False}  # fmt: skip
+        uploads.append(Upload(json.dumps(request).encode()))
+        stage.submit(uploads[-1])
+    remaining = stage.close(timeout=30)
+    assert remaining is not None and remaining > 0
+    assert all(u.done for u in uploads) and len(storage.stored()) == 20
+    assert 1 < storage.max_active <= _uploader.MAX_CONCURRENT_UPLOADS and not errors
 
 
 FORK_SCRIPT = textwrap.dedent(
