@@ -6,6 +6,7 @@ Datetimes are epoch milliseconds. ``sys/tags`` and ``sys/group_tags`` are stored
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from despina.store._model import BOOL, DATETIME, FLOAT, INT, STRING, STRING_SET, RunRow
@@ -36,7 +37,20 @@ def sys_attributes(run: RunRow, parent: RunRow | None) -> dict[str, tuple[str, A
     }
     if parent is not None:
         values["sys/forking/parent"] = (STRING, parent.custom_id)
-        values["sys/forking/step"] = (FLOAT, run.fork_step)
+        values["sys/forking/step"] = _fork_step(run.fork_step)
     if run.requested_parent is not None:
         values["sys/forking/requested_parent"] = (STRING, run.requested_parent)
     return values
+
+
+def _fork_step(step: float | None) -> tuple[str, Any]:
+    """``sys/forking/step`` as protocol §5.3 types it: an int, the fork point's ``Step.whole``.
+
+    The run keeps the exact ``whole + micro / 1e6`` (lineage caps use it, and readers get it
+    from the run's lineage, e.g. ``Reader.run_details``). A fork at a fractional step (the
+    official client accepts a float ``fork_step``) shows only its whole part here: one type
+    for every run, since neptune-query refuses a table whose column has two types.
+    """
+    if step is None:
+        return INT, None
+    return INT, math.floor(step)

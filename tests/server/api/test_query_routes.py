@@ -198,11 +198,7 @@ def test_definitions_include_inherited_series_and_page(
     assert pages == 2
     body = {"projectIdentifiers": [PROJECT], "attributeFilter": [{"attributeType": "float"}]}
     answer = client.post(url, json=body, headers=team_auth).json()
-    assert {e["name"] for e in answer["entries"]} == {
-        "params/lr",
-        "sys/running_time_seconds",
-        "sys/forking/step",  # b is a fork
-    }
+    assert {e["name"] for e in answer["entries"]} == {"params/lr", "sys/running_time_seconds"}
     assert answer["nextPage"] == {"limit": 10_000}
 
 
@@ -226,6 +222,36 @@ def test_attribute_values_are_typed(
     assert props["params/batch"].value == 64 and props["params/ok"].value is True
     assert sorted(props["sys/tags"].value) == ["baseline", "x"]
     assert props["sys/creation_time"].value == 1_700_000_000_000
+
+
+def test_fork_step_is_an_int_as_protocol_5_3_gives(
+    client: TestClient, team_auth: dict[str, str], ids: dict[str, str]
+) -> None:
+    url = f"{LB}/leaderboard/attributes/definitions/query"
+    body = {"projectIdentifiers": [PROJECT], "attributeFilter": [{"attributeType": "int"}]}
+    answer = client.post(url, json=body, headers=team_auth).json()
+    assert {e["name"] for e in answer["entries"]} == {
+        "params/batch",
+        "sys/forking/depth",
+        "sys/forking/step",  # b is a fork
+    }
+    body = {
+        "experimentIdsFilter": [f"{PROJECT}/{ids['b']}"],
+        "attributeNamesFilter": ["sys/forking/step"],
+    }
+    answer = client.post(
+        f"{LB}/proto/leaderboard/attributes/query?projectIdentifier={PROJECT}",
+        json=body,
+        headers=team_auth,
+    )
+    assert answer.status_code == 200, answer.text
+    (entry,) = at.ProtoQueryAttributesResultDTO.FromString(answer.content).entries
+    (attribute,) = entry.attributes
+    assert (attribute.name, attribute.type) == ("sys/forking/step", "int")
+    assert attribute.int_properties.value == FORK_STEP
+    query = f'(`sys/forking/step`:int == "{FORK_STEP}")'
+    found = _search(client, team_auth, {"query": {"query": query}})
+    assert [_props(e)["sys/id"].value for e in found.entries] == [ids["b"]]
 
 
 def test_string_and_histogram_series_page_with_tokens(

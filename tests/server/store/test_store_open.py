@@ -131,6 +131,30 @@ def test_version_1_store_is_migrated_with_its_points(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_version_1_store_reads_its_fork_step_as_an_int(tmp_path: Path) -> None:
+    from despina.store._sqlite_schema import MIGRATIONS
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")  # as despina 0.1 left it
+    conn.execute("INSERT INTO projects (pk, name, key, run_counter) VALUES (1, 'ws/p', 'P', 2)")
+    conn.execute(
+        "INSERT INTO runs (pk, project_pk, custom_id, short_id, creation_ms, modification_ms, "
+        "parent_pk, fork_step, requested_parent, inherit_configs, depth) VALUES "
+        "(1, 1, 'a', 'P-1', 0, 0, NULL, NULL, NULL, 1, 0), "
+        "(2, 1, 'b', 'P-2', 1, 1, 1, 500.0, 'ws/p/a', 1, 1)"  # REAL, as it was always kept
+    )
+    conn.commit()
+    conn.close()
+    with Reader(folder) as reader:
+        assert reader.attribute_types("ws/p", ["b"], "^sys/forking/step$") == {
+            "sys/forking/step": "int"
+        }
+        step = reader.fetch_runs_table("ws/p", ["b"], ["sys/forking/step"]).loc["b"].iloc[0]
+    assert step == 500 and isinstance(step.item() if hasattr(step, "item") else step, int)
+
+
 def test_migrations_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from despina.store import _sqlite, _sqlite_schema
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from despina.store import Store, ancestry, decode_value, open_store
+from despina.query import Reader
+from despina.store import Store, ancestry, decode_value, open_store, sys_attributes
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from opbuild import PROJECT, Snap, codes, create, float_points, metrics, update
@@ -129,3 +130,29 @@ def test_lone_update_is_accepted(store: Store) -> None:
 def test_empty_operation_is_reported(store: Store) -> None:
     (issues,) = store.apply([ingest_pb2.RunOperation(project=PROJECT, run_id="a")])
     assert codes(issues) == {C.FIELD_TYPE_UNSUPPORTED: 1}
+
+
+def test_fork_step_reads_as_the_int_protocol_5_3_gives(store: Store) -> None:
+    store.apply([create("root"), metrics("root", {"loss": range(10)})])
+    store.apply(
+        [create("whole", fork="root", fork_step=6), create("half", fork="root", fork_step=2.5)]
+    )
+    root = run_row(store, "root")
+    assert sys_attributes(run_row(store, "whole"), root)["sys/forking/step"] == ("int", 6)
+    # A fractional fork step: the int is its whole part (one type for every run, as
+    # neptune-query needs); the run keeps the exact step for lineage and run_details.
+    half = run_row(store, "half")
+    assert sys_attributes(half, root)["sys/forking/step"] == ("int", 2)
+    assert half.fork_step == 2.5
+    assert "sys/forking/step" not in sys_attributes(root, None)
+    with Reader(store) as reader:
+        assert reader.attribute_types(PROJECT, ["whole"], "^sys/forking/") == {
+            "sys/forking/depth": "int",
+            "sys/forking/parent": "string",
+            "sys/forking/requested_parent": "string",
+            "sys/forking/step": "int",
+        }
+        table = reader.fetch_runs_table(PROJECT, ["whole", "half"], ["sys/forking/step"])
+        assert reader.run_details(PROJECT, "half")["lineage"]["fork_step"] == 2.5
+    column = table["sys/forking/step"]
+    assert column.to_dict() == {"whole": 6, "half": 2} and column.dtype.kind == "i"
