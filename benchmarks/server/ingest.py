@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "compat"))
+# The official client's venv helpers live with the compat tests (and import tests/stored_runs).
+sys.path[:0] = [str(REPO / "tests" / "compat"), str(REPO / "tests")]
 
 from despina.api import ServerProcess  # noqa: E402
 from despina.auth import KeyRing, ServerDatabase, encode_api_token  # noqa: E402
