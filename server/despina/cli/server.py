@@ -58,6 +58,14 @@ def register(subparsers: Any) -> None:
         help="re-read a UI session's key at least this often, so the sessions of a revoked "
         f"token end within it (default {UI_SESSION_RECHECK_S:g})",
     )
+    parser.add_argument(
+        "--key-recheck",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="re-read an API key at least this often, so a revoked key's access tokens stop "
+        "working within it (default: $DESPINA_KEY_RECHECK_S, else 30)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     parser.set_defaults(func=run_server)
 
@@ -94,6 +102,7 @@ def run_server(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         ui=args.ui == "on",
         ui_session_recheck_s=args.ui_session_recheck,
+        **({} if args.key_recheck is None else {"key_recheck_s": args.key_recheck}),
     )
     app = create_app(settings)
     print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
