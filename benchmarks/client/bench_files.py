@@ -9,12 +9,14 @@ call the sender's requests, not the uploads, set the pace. The upload concurrenc
 ``neptune_scale._uploader.MAX_CONCURRENT_UPLOADS`` (read when a Run starts): ``1`` is the
 uploader as it was before, one file at a time.
 
-Destinations: a real ``despina server`` on 127.0.0.1 (SQLite) through the http transport, and
-the embedded store through the local transport. Each figure is the median of ``--repeat`` runs;
-wall-clock on a shared machine, so noisy (the load average is printed with them).
+Destinations: a real ``despina server`` on 127.0.0.1 (SQLite) through the http transport,
+directly and through a proxy adding ``--rtt-ms`` of round trip (what a remote server costs per
+request; loopback hides it), and the embedded store through the local transport. Each figure
+is the median of ``--repeat`` runs; wall-clock on a shared machine, so noisy (the load average
+is printed with them).
 
     python benchmarks/client/bench_files.py [--files 200] [--size 4096] [--limits 1,8]
-        [--per-call 200,10,1] [--repeat 3] [--no-local]
+        [--per-call 200,10,1] [--repeat 3] [--rtt-ms 20] [--no-local]
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _latency_proxy import LatencyProxy
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
 from neptune_scale import Run, _uploader
@@ -79,6 +85,7 @@ def main() -> int:
     parser.add_argument("--limits", default="1,8", help="concurrency limits to compare")
     parser.add_argument("--per-call", default="200,10,1", help="files per assign_files call")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rtt-ms", type=float, default=20.0, help="0: no proxied rows")
     parser.add_argument("--no-local", action="store_true", help="skip the embedded store rows")
     args = parser.parse_args()
     args.limits = [int(x) for x in args.limits.split(",")]
@@ -92,6 +99,10 @@ def main() -> int:
         api_key, _ = KeyRing(ServerDatabase(location)).create_key(WORKSPACE)
         with ServerProcess(location, Path(tmp) / "server.log") as server:
             measure("http → despina server", encode_api_token(server.url, api_key), args, rows)
+            if args.rtt_ms > 0:
+                with LatencyProxy(server.port, args.rtt_ms / 1000) as proxy:
+                    token = encode_api_token(f"http://127.0.0.1:{proxy.port}", api_key)
+                    measure(f"http, {args.rtt_ms:g} ms RTT", token, args, rows)
         if not args.no_local:
             measure("local → embedded store", None, args, rows)
     _uploader.MAX_CONCURRENT_UPLOADS = default_limit
