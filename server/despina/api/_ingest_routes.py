@@ -1,7 +1,10 @@
 """Ingestion endpoints (protocol §2, checklist W1–W2, plus ``ingest/checkDetails``).
 
 ``/ingest`` applies the ``RunOperation`` through ``Store.apply`` and answers only once the data
-is durable, so ``/ingest/check`` always has the final word and never answers "pending".
+is durable, so ``/ingest/check`` always has the final word and never answers "pending". Like the
+local transport, it hands the store an ``update_batch`` still serialized (``parse_operation``):
+the store decodes it once, in bulk, instead of the route parsing every snapshot and the store
+serializing them again.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from despina.api._context import (
     require_project,
 )
 from despina.api._statuses import new_request_id, status_message
+from despina.store import RawBatchOperation, check_batch, parse_operation
 
 __all__ = ["router"]
 
@@ -43,6 +47,7 @@ MAX_CHECK_IDS = 1000
 MAX_CHECK_BODY_BYTES = 1024 * 1024
 DEFAULT_DETAILS_LIMIT = 1000
 STORE_FAILURE_RETRY_AFTER_S = 1  # a locked or restarting database usually recovers this fast
+_NOT_AN_OPERATION = "the request body is not a serialized neptune.ingest.v1.pub.RunOperation"
 
 
 def _parse(message: Message, body: bytes, name: str) -> None:
@@ -67,8 +72,28 @@ def _project_name_issue(project: str) -> IngestIssue | None:
     )
 
 
+def _operation(body: bytes) -> RunOperation | RawBatchOperation:
+    """The body as the store takes it: an ``update_batch`` stays serialized until the store
+    decodes it (checked there: a malformed one raises ``DecodeError`` and stores nothing)."""
+    try:
+        operation = parse_operation(body)
+    except DecodeError:
+        reject(400, _NOT_AN_OPERATION)
+    if isinstance(operation, RunOperation) and operation.WhichOneof("operation") is None:
+        reject(400, "the RunOperation carries none of 'create', 'update' or 'update_batch'")
+    return operation
+
+
+def _create_missing_project(operation: RunOperation | RawBatchOperation) -> bool | None:
+    if isinstance(operation, RawBatchOperation):
+        return operation.create_missing_project
+    return (
+        operation.create_missing_project if operation.HasField("create_missing_project") else None
+    )
+
+
 def _apply(
-    ctx: ServerContext, operation: RunOperation, create_projects: bool
+    ctx: ServerContext, operation: RunOperation | RawBatchOperation, create_projects: bool
 ) -> tuple[IngestIssue, ...]:
     store = ctx.store if create_projects else ctx.store_no_create
     if ctx.apply_lock is None:
@@ -85,20 +110,24 @@ async def ingest(request: Request) -> Response:
     grant = await bearer_grant(request)
     ctx = context_of(request)
     body = await read_body(request, ctx.settings.max_ingest_body_bytes)
-    operation = RunOperation()
-    _parse(operation, body, "neptune.ingest.v1.pub.RunOperation")
-    if operation.WhichOneof("operation") is None:
-        reject(400, "the RunOperation carries none of 'create', 'update' or 'update_batch'")
+    operation = _operation(body)
     name_issue = _project_name_issue(operation.project)
     if name_issue is not None:
+        try:
+            check_batch(operation)  # a malformed body is reported as such first
+        except DecodeError:
+            reject(400, _NOT_AN_OPERATION)
         issues: Sequence[IngestIssue] = (name_issue,)
     else:
         require_project(grant, operation.project)
         allowed = grant.can_create_projects
-        if operation.HasField("create_missing_project"):
-            allowed = allowed and operation.create_missing_project
+        wanted = _create_missing_project(operation)
+        if wanted is not None:
+            allowed = allowed and wanted
         try:
             issues = await run_in_threadpool(_apply, ctx, operation, allowed)
+        except DecodeError:
+            reject(400, _NOT_AN_OPERATION)  # the batch, decoded only now; nothing was stored
         except Exception:
             # Logged without the body: it is user data. 500 makes every client retry.
             log.exception("applying a RunOperation for %s failed", operation.project)

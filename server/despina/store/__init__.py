@@ -3,7 +3,10 @@
 ``open_store(location)`` opens a folder (the embedded store: ``despina.sqlite3`` + ``files/``),
 ``sqlite:///folder`` or ``postgresql://…``. ``Store.apply(operations)`` is the single write path
 (the local transport and the server's ingest both call it): it takes neptune-api ``RunOperation``
-messages, enforces protocol §7.2 and returns one tuple of ``IngestIssue`` per operation.
+messages, enforces protocol §7.2 and returns one tuple of ``IngestIssue`` per operation. Callers
+holding the serialized bytes pass ``parse_operation(raw)`` instead: an ``update_batch`` then stays
+serialized until the store decodes it (``RawBatchOperation``; a malformed batch raises
+``DecodeError`` from ``apply`` and stores nothing; ``check_batch`` checks one without applying it).
 
 Engines implement the storage primitives of :class:`Engine`/:class:`Tx` (see ``_engine``); every
 rule lives in engine-independent modules. The read side (``despina.query``) uses ``Store.engine``
@@ -34,6 +37,7 @@ from despina.store._model import (
     decode_value,
     encode_value,
 )
+from despina.store._operation import RawBatchOperation, check_batch, parse_operation
 from despina.store._store import Store, open_store
 from despina.store._sys import sys_attributes
 
@@ -45,6 +49,7 @@ __all__ = [
     "Point",
     "ProjectNotFound",
     "ProjectRow",
+    "RawBatchOperation",
     "RunNotFound",
     "RunRow",
     "SchemaVersionError",
@@ -57,8 +62,10 @@ __all__ = [
     "StoredFileNotFound",
     "Tx",
     "ancestry",
+    "check_batch",
     "decode_value",
     "encode_value",
     "open_store",
+    "parse_operation",
     "sys_attributes",
 ]

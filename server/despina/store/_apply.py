@@ -12,7 +12,7 @@ from despina.store import _model as m
 from despina.store._create import create_run, project_key
 from despina.store._engine import Tx
 from despina.store._issues import Issues
-from despina.store._operation import RawBatchOperation
+from despina.store._operation import RawBatchOperation, check_batch
 from despina.store._rules import MAX_PROJECT_NAME_BYTES
 from despina.store._update import update_run
 
@@ -59,6 +59,7 @@ def apply_operation(
     now_ms = int(time.time() * _MS_PER_S)
     project = _project(tx, operation.project, create_projects, issues)
     if project is None:
+        check_batch(operation)
         return issues.result()
     if isinstance(operation, RawBatchOperation):
         _update(tx, project, operation, now_ms, issues)
@@ -84,6 +85,7 @@ def _update(
 ) -> None:
     run = tx.run(project.pk, operation.run_id)
     if run is None:
+        check_batch(operation)
         issues.add(
             IngestCode.RUN_NOT_FOUND,
             "",

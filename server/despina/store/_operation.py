@@ -1,11 +1,11 @@
 """Parse a serialized ``RunOperation`` without building the snapshots of an ``update_batch``.
 
-The local transport receives the operation as bytes. Parsing it into a neptune-api message
-builds every snapshot, and the store then serializes ``update_batch`` again to decode it in bulk
-(``_decode``): two passes over the largest part of the message that do nothing. An *envelope* view
-of the same wire format declares the ``operation`` oneof's members as ``bytes``, so the batch
-arrives as the serialized ``UpdateRunSnapshots`` it is. Anything but an ``update_batch`` is parsed
-as a real ``RunOperation``, as before.
+The local transport and the server's ``/ingest`` receive the operation as bytes. Parsing it into
+a neptune-api message builds every snapshot, and the store then serializes ``update_batch`` again
+to decode it in bulk (``_decode``): two passes over the largest part of the message that do
+nothing. An *envelope* view of the same wire format declares the ``operation`` oneof's members as
+``bytes``, so the batch arrives as the serialized ``UpdateRunSnapshots`` it is. Anything but an
+``update_batch`` is parsed as a real ``RunOperation``, as before.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
+from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
-__all__ = ["RawBatchOperation", "parse_operation"]
+__all__ = ["RawBatchOperation", "check_batch", "parse_operation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class RawBatchOperation:
     project: str
     run_id: str
     update_batch: bytes
+    create_missing_project: bool | None = None  # the envelope's optional field; None = unset
 
 
 def _envelope_class() -> type[Message]:
@@ -41,14 +43,25 @@ def _envelope_class() -> type[Message]:
     )
     msg = proto.message_type.add(name="Envelope")
     msg.oneof_decl.add(name="operation")
-    # Field numbers of neptune.ingest.v1.RunOperation; fields not named here (the optional
-    # create_missing_project and api_key) are kept as unknown fields and not used by the store.
+    # Field numbers of neptune.ingest.v1.RunOperation; api_key, not named here, is kept as an
+    # unknown field and not used.
     for name, number in (("project", 1), ("run_id", 2)):
         msg.field.add(name=name, number=number, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
     for name, number in (("create", 6), ("update", 7), ("update_batch", 8)):
         msg.field.add(
             name=name, number=number, type=f.TYPE_BYTES, label=f.LABEL_OPTIONAL, oneof_index=0
         )
+    # ``optional bool create_missing_project = 3``: proto3 presence is a synthetic oneof
+    # (declared after the real ones), so the server can tell "unset" from "false".
+    msg.oneof_decl.add(name="_create_missing_project")
+    msg.field.add(
+        name="create_missing_project",
+        number=3,
+        type=f.TYPE_BOOL,
+        label=f.LABEL_OPTIONAL,
+        oneof_index=1,
+        proto3_optional=True,
+    )
     pool = descriptor_pool.Default()
     try:
         pool.FindFileByName(proto.name)
@@ -70,4 +83,19 @@ def parse_operation(raw: bytes) -> ingest_pb2.RunOperation | RawBatchOperation:
         message = ingest_pb2.RunOperation()
         message.ParseFromString(raw)
         return message
-    return RawBatchOperation(envelope.project, envelope.run_id, envelope.update_batch)
+    create_missing = (
+        envelope.create_missing_project if envelope.HasField("create_missing_project") else None
+    )
+    return RawBatchOperation(
+        envelope.project, envelope.run_id, envelope.update_batch, create_missing
+    )
+
+
+def check_batch(operation: ingest_pb2.RunOperation | RawBatchOperation) -> None:
+    """Raise ``DecodeError`` if ``operation`` carries a still serialized batch that is malformed.
+
+    For an operation refused before its batch is decoded (unknown run or project): a malformed
+    batch is then reported as such, as it would have been had the operation been parsed whole.
+    """
+    if isinstance(operation, RawBatchOperation):
+        common_pb2.UpdateRunSnapshots.FromString(operation.update_batch)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from despina.store import Store, open_store
 from despina.store._model import FLOAT_SERIES
-from despina.store._operation import RawBatchOperation, parse_operation
+from despina.store._operation import RawBatchOperation, check_batch, parse_operation
 from despina.store.transport import LocalTransport
 from google.protobuf.message import DecodeError
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
@@ -112,3 +112,34 @@ def test_raw_batch_for_a_missing_run_reports_run_not_found(tmp_path: Path) -> No
         raw = parse_operation(metrics("ghost", {"loss": [1.0]}).SerializeToString())
         (issues,) = store.apply([raw])
     assert codes(issues) == {C.RUN_NOT_FOUND: 1}
+
+
+def test_create_missing_project_travels_with_a_raw_batch() -> None:
+    op = metrics("a", {"loss": [1.0]})
+    unset = parse_operation(op.SerializeToString())
+    assert isinstance(unset, RawBatchOperation) and unset.create_missing_project is None
+    for flag in (False, True):
+        op.create_missing_project = flag
+        parsed = parse_operation(op.SerializeToString())
+        assert isinstance(parsed, RawBatchOperation) and parsed.create_missing_project is flag
+
+
+@pytest.mark.parametrize("project", [PROJECT, "ws/unknown", "no-slash"])
+def test_malformed_raw_batch_raises_even_when_refused_before_decoding(
+    store: Store, project: str
+) -> None:
+    assert store.apply([create("a")]) == [()]  # PROJECT exists; "ghost" is no run of it
+    store.create_projects = False  # "ws/unknown" is refused as PROJECT_NOT_FOUND
+    raw = RawBatchOperation(project, "ghost", b"\x0a\x03\xff\xff\xff")
+    with pytest.raises(DecodeError):
+        check_batch(raw)
+    with pytest.raises(DecodeError):
+        store.apply([raw])
+    batch = metrics("ghost", {"x": [1.0]}).update_batch.SerializeToString()
+    (issues,) = store.apply([RawBatchOperation(project, "ghost", batch)])
+    expected = {
+        PROJECT: C.RUN_NOT_FOUND,
+        "ws/unknown": C.PROJECT_NOT_FOUND,
+        "no-slash": C.PROJECT_INVALID_NAME,
+    }
+    assert codes(issues) == {expected[project]: 1}  # refused with its code, not an exception
