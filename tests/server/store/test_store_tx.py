@@ -4,7 +4,7 @@ rules: row types, upserts, IN lists longer than SQLite binds in one statement, N
 from __future__ import annotations
 
 import numpy as np
-from despina.store import FloatChunk, NewRun, Point, RunRow, SeriesState, Store
+from despina.store import FloatChunk, NewRun, Point, RunRow, SeriesState, Store, Tx
 
 MANY = 10_050  # more than the SQLite Tx binds in one IN (...) list
 
@@ -23,6 +23,16 @@ def _new_run(project_pk: int, custom_id: str, number: int, parent: RunRow | None
         inherit_configs=parent is None,
         depth=0 if parent is None else parent.depth + 1,
     )
+
+
+def _new_series(tx: Tx, kind: str) -> int:
+    """The pk of a new series of type ``kind`` in a new run of a new project."""
+    project = tx.insert_project("ws/tx", "TX")
+    run = tx.insert_run(_new_run(project.pk, "a", 1))
+    state = SeriesState(None, run.pk, "s", kind)
+    tx.save_series([state])
+    assert state.pk is not None
+    return state.pk
 
 
 def _chunk(series_pk: int, steps: list[float]) -> FloatChunk:
@@ -112,50 +122,42 @@ def test_attributes_and_series_by_long_path_lists_and_by_runs(store: Store) -> N
 
 def test_points_upsert_delete_and_ranges(store: Store) -> None:
     with store.engine.write() as tx:
-        project = tx.insert_project("ws/tx", "TX")
-        run = tx.insert_run(_new_run(project.pk, "a", 1))
-        (state,) = states = [SeriesState(None, run.pk, "log", "stringSeries")]
-        tx.save_series(states)
-        assert state.pk is not None
-        tx.put_points(state.pk, [Point(float(s), 100 + s, f'"{s}"') for s in range(MANY)])
-        tx.put_points(state.pk, [Point(3.0, 1, '"three"'), Point(3.0, 2, '"p"', True, 0.5)])
-        tx.delete_points(state.pk, [float(s) for s in range(10, MANY)], is_preview=False)
-        tx.delete_points(state.pk, [], is_preview=True)
+        series_pk = _new_series(tx, "stringSeries")
+        tx.put_points(series_pk, [Point(float(s), 100 + s, f'"{s}"') for s in range(MANY)])
+        tx.put_points(series_pk, [Point(3.0, 1, '"three"'), Point(3.0, 2, '"p"', True, 0.5)])
+        tx.delete_points(series_pk, [float(s) for s in range(10, MANY)], is_preview=False)
+        tx.delete_points(series_pk, [], is_preview=True)
     with store.engine.read() as tx:
-        committed = tx.points(state.pk, None, None)
+        committed = tx.points(series_pk, None, None)
         assert [p.step for p in committed] == [float(s) for s in range(10)]
         assert committed[3] == Point(3.0, 1, '"three"', False, None)
-        assert tx.points(state.pk, 2.0, 4.0, is_preview=None) == [
+        assert tx.points(series_pk, 2.0, 4.0, is_preview=None) == [
             Point(2.0, 102, '"2"'),
             Point(3.0, 1, '"three"'),
             Point(3.0, 2, '"p"', True, 0.5),
             Point(4.0, 104, '"4"'),
         ]
-        last_two = tx.points(state.pk, None, None, limit=2, descending=True)
+        last_two = tx.points(series_pk, None, None, limit=2, descending=True)
         assert [p.step for p in last_two] == [9.0, 8.0]
 
 
 def test_chunks_read_back_whole_as_summaries_and_by_first_step(store: Store) -> None:
     with store.engine.write() as tx:
-        project = tx.insert_project("ws/tx", "TX")
-        run = tx.insert_run(_new_run(project.pk, "a", 1))
-        (state,) = states = [SeriesState(None, run.pk, "loss", "floatSeries")]
-        tx.save_series(states)
-        assert state.pk is not None
-        chunks = [_chunk(state.pk, [float(s) for s in range(k, k + 4)]) for k in (0, 4, 8)]
+        series_pk = _new_series(tx, "floatSeries")
+        chunks = [_chunk(series_pk, [float(s) for s in range(k, k + 4)]) for k in (0, 4, 8)]
         tx.put_chunks(chunks)
-        replaced = _chunk(state.pk, [8.0, 9.0, 10.0, 11.0, 12.0])
+        replaced = _chunk(series_pk, [8.0, 9.0, 10.0, 11.0, 12.0])
         tx.put_chunks([replaced])
-        assert tx.last_chunk(state.pk) == replaced
+        assert tx.last_chunk(series_pk) == replaced
     with store.engine.read() as tx:
-        assert tx.last_chunk(state.pk) == replaced
-        assert tx.chunks(state.pk, None, None) == [*chunks[:2], replaced]
-        assert tx.chunks(state.pk, 5.0, 9.0) == [chunks[1], replaced]
-        no_ts = tx.chunks(state.pk, 5.0, 5.0, timestamps=False)
+        assert tx.last_chunk(series_pk) == replaced
+        assert tx.chunks(series_pk, None, None) == [*chunks[:2], replaced]
+        assert tx.chunks(series_pk, 5.0, 9.0) == [chunks[1], replaced]
+        no_ts = tx.chunks(series_pk, 5.0, 5.0, timestamps=False)
         assert no_ts == [_without(chunks[1], timestamps=True)]
-        summaries = tx.chunk_summaries(state.pk, 0.0, 4.0)
+        summaries = tx.chunk_summaries(series_pk, 0.0, 4.0)
         assert summaries == [_without(chunks[0]), _without(chunks[1])]
-        at = tx.chunks_at(state.pk, [8.0, 0.0, 100.0])  # type: ignore[attr-defined]
+        at = tx.chunks_at(series_pk, [8.0, 0.0, 100.0])  # type: ignore[attr-defined]
         assert at == [_without(chunks[0], timestamps=True), _without(replaced, timestamps=True)]
         assert tx.last_chunk(10**9) is None
 
