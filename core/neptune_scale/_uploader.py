@@ -8,7 +8,16 @@ Up to :data:`MAX_CONCURRENT_UPLOADS` uploads run at once, each in a slot: a
 :class:`~neptune_scale._worker.Worker` thread that takes the oldest ready upload from the stage's
 queue. The stage's own thread is the first slot; more join (up to the limit) when more uploads
 wait than slots are free, so a run without files costs one idle thread. Slots are workers like
-every other stage, so they stop with the stage and are dead (and inert) in a forked child.
+every other stage (not a ``concurrent.futures`` pool, whose threads a forked child would believe
+alive), so they stop with the stage and are dead (and inert) in a forked child. At most
+:data:`MAX_QUEUED_UPLOADS` are handed over and unfinished; beyond that the sender waits and the
+records stay on disk. Sources are passed to the transport as paths (the http and local transports
+stream them), so memory does not grow with file sizes.
+
+A temporary source (the run folder's copy of logged bytes) is deleted only after its upload
+succeeded; so when a later Run finds such a copy missing, the file had arrived before the earlier
+process stopped, and it counts as delivered. ``stop_now`` (terminate, or close past its timeout)
+abandons running uploads: their records stay in the log for the next Run or ``neptune sync``.
 
 Retries: each upload has its own :class:`~neptune_scale._retry.Backoff`, so one file that keeps
 failing waits alone while the others go on. When :data:`OUTAGE_FAILURES` attempts in a row fail
