@@ -33,12 +33,17 @@ class LocalTransport:
         self.log_directory = Path(log_directory)
         self._store: Store | None = None
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()  # uploads open the store outside ``_lock``
         self._results: dict[str, tuple[IngestIssue, ...]] = {}
 
     def _opened(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.log_directory)
-        return self._store
+        store = self._store
+        if store is None:
+            with self._open_lock:  # several upload slots may be the first to need it
+                if self._store is None:
+                    self._store = open_store(self.log_directory)
+                store = self._store
+        return store
 
     def submit(self, project: str, run_id: str, operation: bytes) -> Submitted | Failed:
         try:
@@ -75,7 +80,7 @@ class LocalTransport:
         return None
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._open_lock:
             if self._store is not None:
                 self._store.close()
             self._store = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 from despina.store import open_store
 from despina.store.transport import LocalTransport
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
@@ -59,3 +62,43 @@ def test_upload_file_copies_into_the_store(tmp_path: Path) -> None:
         store.open_file(PROJECT, "run-a/model/none/model.bin") as f,
     ):
         assert f.read() == b"weights" * 1000
+
+
+def test_concurrent_first_uploads_open_one_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client runs several upload slots at once; on a fresh transport (a recovering run
+    whose log starts with files) they all need the store first: exactly one is opened."""
+    from despina.store import transport as transport_module
+
+    opened: list[object] = []
+    real_open = transport_module.open_store
+
+    def counting_open(location: object) -> object:
+        time.sleep(0.05)  # widen the window in which a second opener could slip in
+        store = real_open(location)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(transport_module, "open_store", counting_open)
+    transport = LocalTransport(tmp_path)
+    sources = []
+    for i in range(8):
+        source = tmp_path / f"f{i}.txt"
+        source.write_text(f"file {i}")
+        sources.append(source)
+    barrier = threading.Barrier(len(sources))
+    results: list[object] = [...] * len(sources)
+
+    def upload(i: int) -> None:
+        barrier.wait()
+        results[i] = transport.upload_file(PROJECT, f"files/{i}", sources[i], "text/plain")
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(sources))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    transport.close()
+    assert results == [None] * len(sources)
+    assert len(opened) == 1
