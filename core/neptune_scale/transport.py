@@ -13,6 +13,9 @@ Transports return results instead of raising: delivery problems come back as :cl
 (with ``retryable`` telling the sender whether to try again); rules checked where the data lands
 come back from :meth:`Transport.check` as :class:`IngestIssue` values carrying the
 ``neptune.ingest.v1.IngestCode``. Retrying is the sender's job, not the transport's.
+
+A transport is called from several threads at once (the sender, the status checker and up to
+``MAX_CONCURRENT_UPLOADS`` upload slots): every method, lazy set-up included, is thread-safe.
 """
 
 from __future__ import annotations
