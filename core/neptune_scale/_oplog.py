@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from neptune_scale import _mapped
+from neptune_scale._encoding import varint
 
 __all__ = [
     "KIND_CREATE",
@@ -113,15 +114,6 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 class LogWriter:
     """Appends records. ``append_snapshot`` is the hot path: one lock, two stores into the
     mapping, no system call. ``marks`` is shared with the log's reader, which removes the marks
@@ -181,7 +173,7 @@ class LogWriter:
             return
         if kind not in KINDS:
             raise ValueError(f"unknown record kind {kind:#x}")
-        rest = _varint(len(payload)) + payload
+        rest = varint(len(payload)) + payload
         with self._lock:
             offset = self._offset
             if offset + 1 + len(rest) > SEGMENT_BYTES:
