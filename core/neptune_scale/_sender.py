@@ -3,9 +3,9 @@
 The sender reads records after the last submitted position and wraps them into ``RunOperation``
 messages (a CreateRun alone; a run of snapshots up to ``MAX_BATCH_BYTES``, read from the log in
 one piece, is the ``update_batch`` body as it lies there), submits them and records the request
-ids. The status checker asks the transport about those ids
-in order; what is confirmed processed is marked in the log's ``acked`` file, and the rules broken
-where the data landed go to the callbacks as their exceptions.
+ids. The status checker asks the transport about those ids in order; what is confirmed processed
+is marked in the log's ``acked`` file, and the rules broken where the data landed go to the
+callbacks as their exceptions.
 """
 
 from __future__ import annotations
