@@ -121,7 +121,9 @@ def _address_of(mm: mmap.mmap) -> int | None:
 
 
 def boot_id() -> bytes:
-    """16 bytes that change with every boot of this machine (zeros where unknown)."""
+    """16 bytes that change with every boot of this machine. Zeros where no source is known
+    (neither Linux's boot_id nor psutil): a reboot then goes unnoticed, and recovery trusts every
+    published record, as it does within one boot."""
     try:
         text = Path("/proc/sys/kernel/random/boot_id").read_text("ascii")
         return bytes.fromhex(text.strip().replace("-", ""))[:16].ljust(16, b"\0")
