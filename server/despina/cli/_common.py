@@ -12,7 +12,14 @@ from typing import Any
 from despina.query import Reader
 from despina.store import ProjectNotFound, RunNotFound
 
-__all__ = ["add_store_options", "find_project_of_run", "jsonable", "open_reader", "store_location"]
+__all__ = [
+    "add_store_option",
+    "add_store_options",
+    "find_project_of_run",
+    "jsonable",
+    "open_reader",
+    "store_location",
+]
 
 DB_ENV = "DESPINA_DB"
 LOG_DIRECTORY_ENV = "NEPTUNE_LOG_DIRECTORY"
@@ -27,15 +34,22 @@ def store_location(explicit: str | None) -> str:
     )
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_option(parser: argparse.ArgumentParser, *, dest: str = "store") -> None:
+    """``--store`` (alias ``--db``): where the store is, resolved by :func:`store_location`."""
     parser.add_argument(
         "--store",
         "--db",
-        dest="store",
+        dest=dest,
         default=None,
+        metavar="STORE",
         help=f"store: a folder, sqlite:///FOLDER or postgresql://… (default: ${DB_ENV}, "
         f"else ${LOG_DIRECTORY_ENV}, else {DEFAULT_LOCATION})",
     )
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """``--store`` and ``--project``, as the read commands take them."""
+    add_store_option(parser)
     parser.add_argument(
         "--project", default=None, help=f"workspace/project (default: ${PROJECT_ENV}, else all)"
     )

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from despina.cli._common import store_location
+from despina.cli._common import add_store_option, store_location
 
 __all__ = ["register"]
 
@@ -28,13 +28,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "demo", help="log a few example runs (one forked) into the embedded store"
     )
-    parser.add_argument(
-        "--store",
-        "--db",
-        dest="store",
-        default=None,
-        help="store folder (default: $NEPTUNE_LOG_DIRECTORY, else .neptune)",
-    )
+    add_store_option(parser)
     parser.add_argument("--project", default=DEMO_PROJECT, help=f"project ({DEMO_PROJECT})")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps ({STEPS})")
     parser.set_defaults(func=run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from despina.cli._common import store_location
+from despina.cli._common import add_store_option, store_location
 
 __all__ = ["register"]
 
@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "project", help="create or list projects (workspace/project)"
     )
-    parser.add_argument("--db", "--store", dest="db", default=None, help="store (as for `server`)")
+    add_store_option(parser, dest="db")
     commands = parser.add_subparsers(dest="project_command", required=True)
     create = commands.add_parser("create", help="create a project ahead of its first run")
     create.add_argument("name", help="workspace/project")

@@ -7,7 +7,7 @@ import copy
 import importlib.util
 from typing import Any
 
-from despina.cli._common import DB_ENV, store_location
+from despina.cli._common import add_store_option, store_location
 
 __all__ = ["register", "run_server"]
 
@@ -28,14 +28,7 @@ def register(subparsers: Any) -> None:
         description="Serve the Neptune Scale wire protocol over HTTP. Create API tokens for it "
         "with `despina token create`.",
     )
-    parser.add_argument(
-        "--db",
-        "--store",
-        dest="db",
-        default=None,
-        help="store: a folder, sqlite:///FOLDER or postgresql://… "
-        f"(default: ${DB_ENV}, else $NEPTUNE_LOG_DIRECTORY, else .neptune)",
-    )
+    add_store_option(parser, dest="db")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
     parser.add_argument(

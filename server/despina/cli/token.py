@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from despina.cli._common import store_location
+from despina.cli._common import add_store_option, store_location
 
 __all__ = ["register"]
 
@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "token", help="create, list or revoke API tokens for `despina server`"
     )
-    parser.add_argument("--db", default=None, help="store the server uses (as for `server`)")
+    add_store_option(parser, dest="db")
     commands = parser.add_subparsers(dest="token_command", required=True)
     create = commands.add_parser("create", help="print a new API token (shown once)")
     create.add_argument("--workspace", required=True, help="workspace the token reaches")

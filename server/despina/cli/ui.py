@@ -13,7 +13,7 @@ import ipaddress
 import sys
 from typing import Any
 
-from despina.cli._common import DB_ENV, DEFAULT_LOCATION, LOG_DIRECTORY_ENV, store_location
+from despina.cli._common import add_store_option, store_location
 
 __all__ = ["DEFAULT_UI_HOST", "DEFAULT_UI_PORT", "register", "run_ui"]
 
@@ -35,14 +35,7 @@ def register(subparsers: Any) -> None:
         "on this machine, without login. To share a UI, run `despina server`: it serves the "
         "same UI behind a login by API token.",
     )
-    parser.add_argument(
-        "--store",
-        "--db",
-        dest="store",
-        default=None,
-        help=f"store: a folder, sqlite:///FOLDER or postgresql://… (default: ${DB_ENV}, "
-        f"else ${LOG_DIRECTORY_ENV}, else {DEFAULT_LOCATION})",
-    )
+    add_store_option(parser)
     parser.add_argument(
         "--host",
         default=DEFAULT_UI_HOST,
