@@ -19,7 +19,6 @@ from neptune_scale.exceptions import (
     NeptuneAsyncLagThresholdExceeded,
     NeptuneOperationsQueueMaxSizeExceeded,
     NeptuneRetryableError,
-    NeptuneScaleWarning,
     NeptuneUnableToLogData,
 )
 
@@ -59,7 +58,7 @@ class Callbacks:
             return self.on_queue_full or self.on_error or default_warning_callback
         if isinstance(error, NeptuneRetryableError):
             return self.on_network_error or default_network_error_callback
-        if isinstance(error, (NeptuneScaleWarning, Warning)):
+        if isinstance(error, Warning):
             return self.on_warning or default_warning_callback
         return self.on_error or default_error_callback
 

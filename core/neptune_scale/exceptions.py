@@ -105,32 +105,31 @@ __all__ = [
 ]
 
 
-class NeptuneScaleError(Exception):
+class _Reported(Exception):
+    """What errors and warnings share: a default message, and ``code``, the ingest code when
+    there is one."""
+
+    default_message = ""
+
+    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class NeptuneScaleError(_Reported):
     """Base of every error the client reports; ``code`` is the ingest code when there is one."""
 
     default_message = "Neptune Scale error."
 
-    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
-        super().__init__(message or self.default_message)
-        self.code = code
 
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
-
-
-class NeptuneScaleWarning(Warning):
+class NeptuneScaleWarning(_Reported, Warning):
     """Base of every warning the client reports; ``code`` is the ingest code when there is one."""
 
     default_message = "Neptune Scale warning."
-
-    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
-        super().__init__(message or self.default_message)
-        self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
 
 
 class NeptuneUnableToLogData(NeptuneScaleError):
