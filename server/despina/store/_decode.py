@@ -35,53 +35,27 @@ _MICRO_PER_UNIT = 1e6  # Step.micro counts millionths
 
 
 def _build_view_classes() -> tuple[type[Message], type[Message], type[Message]]:
-    f = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(
         name="despina/store/_snapshot_view.proto", package="despina.store.view", syntax="proto3"
     )
     proto.dependency.append(common_pb2.DESCRIPTOR.name)
     proto.dependency.append("google/protobuf/timestamp.proto")
-    entry = proto.message_type.add(name="ValueEntry")
-    entry.field.add(name="key", number=1, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-    entry.field.add(
-        name="value",
-        number=2,
-        type=f.TYPE_MESSAGE,
-        label=f.LABEL_OPTIONAL,
-        type_name=".neptune.ingest.v1.Value",
-    )
-    set_entry = proto.message_type.add(name="SetEntry")
-    set_entry.field.add(name="key", number=1, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-    set_entry.field.add(
-        name="value",
-        number=2,
-        type=f.TYPE_MESSAGE,
-        label=f.LABEL_OPTIONAL,
-        type_name=".neptune.ingest.v1.ModifySet",
-    )
-    snap = proto.message_type.add(name="Snapshot")
-    for name, number, type_name in (
-        ("step", 1, ".neptune.ingest.v1.Step"),
-        ("timestamp", 2, ".google.protobuf.Timestamp"),
-        ("preview", 10, ".neptune.ingest.v1.Preview"),
-    ):
-        snap.field.add(
-            name=name,
-            number=number,
-            type=f.TYPE_MESSAGE,
-            label=f.LABEL_OPTIONAL,
-            type_name=type_name,
-        )
-    for name, number in (("assign", 4), ("modify_sets", 5), ("append", 8)):
-        snap.field.add(name=name, number=number, type=f.TYPE_BYTES, label=f.LABEL_REPEATED)
-    batch = proto.message_type.add(name="Batch")
-    batch.field.add(
-        name="snapshots",
-        number=1,
-        type=f.TYPE_MESSAGE,
-        label=f.LABEL_REPEATED,
-        type_name=".despina.store.view.Snapshot",
-    )
+    # (field name, number, message type or None for bytes, repeated)
+    _add_message(proto, "ValueEntry", [
+        ("key", 1, "string", False), ("value", 2, ".neptune.ingest.v1.Value", False),
+    ])  # fmt: skip
+    _add_message(proto, "SetEntry", [
+        ("key", 1, "string", False), ("value", 2, ".neptune.ingest.v1.ModifySet", False),
+    ])  # fmt: skip
+    _add_message(proto, "Snapshot", [
+        ("step", 1, ".neptune.ingest.v1.Step", False),
+        ("timestamp", 2, ".google.protobuf.Timestamp", False),
+        ("preview", 10, ".neptune.ingest.v1.Preview", False),
+        ("assign", 4, None, True),
+        ("modify_sets", 5, None, True),
+        ("append", 8, None, True),
+    ])  # fmt: skip
+    _add_message(proto, "Batch", [("snapshots", 1, ".despina.store.view.Snapshot", True)])
     pool = descriptor_pool.Default()
     try:
         pool.FindFileByName(proto.name)
@@ -93,6 +67,26 @@ def _build_view_classes() -> tuple[type[Message], type[Message], type[Message]]:
         get(pool.FindMessageTypeByName("despina.store.view.ValueEntry")),
         get(pool.FindMessageTypeByName("despina.store.view.SetEntry")),
     )
+
+
+def _add_message(
+    proto: descriptor_pb2.FileDescriptorProto,
+    name: str,
+    fields: list[tuple[str, int, str | None, bool]],
+) -> None:
+    """One message type: ``"string"`` and None (bytes) fields are scalars, others messages."""
+    f = descriptor_pb2.FieldDescriptorProto
+    message = proto.message_type.add(name=name)
+    for field_name, number, kind, repeated in fields:
+        label = f.LABEL_REPEATED if repeated else f.LABEL_OPTIONAL
+        if kind is None:
+            message.field.add(name=field_name, number=number, type=f.TYPE_BYTES, label=label)
+        elif kind == "string":
+            message.field.add(name=field_name, number=number, type=f.TYPE_STRING, label=label)
+        else:
+            message.field.add(
+                name=field_name, number=number, type=f.TYPE_MESSAGE, label=label, type_name=kind
+            )
 
 
 _Batch, _ValueEntry, _SetEntry = _build_view_classes()
