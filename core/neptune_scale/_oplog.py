@@ -128,7 +128,7 @@ class LogWriter:
         self._offset = end % SEGMENT_BYTES
         self._base = self._segment * SEGMENT_BYTES
         self._map = _mapped.MappedFile(segment_path(folder, self._segment), SEGMENT_BYTES)
-        self._mm = self._map.mm
+        self._mm = self._map.mm  # the hot path writes here: one attribute load, not two
         self._retired: list[_mapped.MappedFile] = []  # rolled over, closed by the next flush
         self._flush_lock = threading.Lock()
         self._synced = _mapped.SyncedFile(folder)
