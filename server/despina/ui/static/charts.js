@@ -41,6 +41,9 @@ window.DespinaCharts = (function () {
       this.note = D.el("div", { class: "note" });
       this.legend = D.el("div", { class: "legend mono" });
       this.plotEl = D.el("div", { class: "plot" });
+      // The plot's room is held before it is drawn: boxes keep their size, so only the charts
+      // near the screen load (undrawn boxes would be short enough for all of them to look near).
+      this.plotEl.style.minHeight = HEIGHT_PX + "px";
       this.box = D.el("div", { class: "chart", "data-attribute": attribute }, D.el("h3", { text: attribute }), this.note, this.plotEl, this.legend);
       container.append(this.box);
       this.exposed = registry[attribute] = { attribute, runs, fetches: 0, ready: false, aggregated: false, series: [], range: null, note: "" };
