@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes, _query_routes
 from despina.api._context import ServerContext
 from despina.api._settings import ServerSettings
+from despina.ui import SecurityHeaders
 
 __all__ = ["RedactSecrets", "create_app"]
 
@@ -97,4 +98,7 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
             recheck_s=settings.ui_session_recheck_s,
         )
         app.include_router(create_router(lambda: app.state.ctx.store, login=login))
+    # On every answer, protocol ones included: nothing this server sends may be framed, sniffed
+    # into another type or, opened as a document, load anything but the UI's own files.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -148,6 +148,8 @@ async def get_file(workspace: str, project: str, destination: str, request: Requ
         handle = await run_in_threadpool(store.open_file, identifier, destination)
     except (FileNotFoundError, KeyError):
         reject(404, f"no file {destination!r} in project {identifier!r}")
+    except ValueError as exc:  # the store refuses the destination; the message names it
+        reject(400, str(exc))
     return StreamingResponse(
         _chunks(handle),
         media_type="application/octet-stream",

@@ -72,6 +72,18 @@ def _project_name_issue(project: str) -> IngestIssue | None:
     )
 
 
+def _require_protobuf(request: Request) -> None:
+    """415 unless the body is declared as the official clients (and ours) declare it: a body
+    sent as text, JSON or a form was not meant for this endpoint, whatever its bytes parse as."""
+    declared = request.headers.get("content-type", "")
+    if declared.split(";", 1)[0].strip().lower() != PROTOBUF:
+        reject(
+            415,
+            f"Content-Type {declared!r} is not accepted; /ingest takes {PROTOBUF} "
+            "(a serialized neptune.ingest.v1.pub.RunOperation)",
+        )
+
+
 def _operation(body: bytes) -> RunOperation | RawBatchOperation:
     """The body as the store takes it: an ``update_batch`` stays serialized until the store
     decodes it (checked there: a malformed one raises ``DecodeError`` and stores nothing)."""
@@ -108,6 +120,7 @@ def _apply(
 async def ingest(request: Request) -> Response:
     """W1: one ``RunOperation`` in, ``SubmitResponse{request_id, request_ids=[request_id]}`` out."""
     grant = await bearer_grant(request)
+    _require_protobuf(request)
     ctx = context_of(request)
     body = await read_body(request, ctx.settings.max_ingest_body_bytes)
     operation = _operation(body)

@@ -44,6 +44,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_UI_PORT, help=f"port ({DEFAULT_UI_PORT})"
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (repeatable). Only the names it listens "
+        "as are answered: 127.0.0.1, localhost, [::1] and --host; for --host 0.0.0.0 also this "
+        "machine's host names and any IP address. Others get 400 (DNS rebinding)",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     parser.set_defaults(func=run_ui)
 
@@ -72,5 +81,6 @@ def run_ui(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        uvicorn.run(create_app(store), host=args.host, port=args.port, log_level=args.log_level)
+        app = create_app(store, host=args.host, allowed_hosts=args.allow_host)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -25,6 +25,7 @@ from despina.store import (
     Tx,
     ancestry,
     decode_value,
+    parent_of,
     sys_attributes,
 )
 
@@ -43,8 +44,6 @@ TYPE_NAMES = {
     "histogramSeries": "histogram_series",
     "fileRefSeries": "file_series",
 }
-# Same guard as the store's ``ancestry``: a cycle in a damaged database must not loop forever.
-_MAX_DEPTH = 10_000
 # json's C scanner (what json.loads runs, shared the same way), without the two whitespace
 # regex matches json.loads adds around it: stored values are compact JSON (``encode_value``).
 _SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, not in typeshed
@@ -98,7 +97,7 @@ def _inherited_last(tx: Tx, state: SeriesState, up_to: float) -> tuple[float, An
 
 
 def run_view(tx: Tx, run: RunRow, *, lineage: bool = True) -> RunView:
-    parent = tx.run_by_pk(run.parent_pk) if run.parent_pk is not None else None
+    parent = parent_of(tx, run)
     segments = ancestry(tx, run, lineage=lineage)
     states = {s.run.pk: tx.series(s.run.pk) for s in segments}
     return _assemble(tx, run, parent, tx.attributes(run.pk), segments, states)
@@ -121,7 +120,8 @@ def run_views(
     answers = None if wanted is None else _Answers(wanted)
     with gc_paused():  # hundreds of thousands of objects that all stay alive: see _gc
         by_pk = {**known, **{r.pk: r for r in rows}}
-        lineages = [_lineage(tx, r, by_pk) for r in rows]
+        # Parents are looked up in by_pk first (filled as runs are read), not one query each.
+        lineages = [ancestry(tx, r, known=by_pk) for r in rows]
         attributes = tx.attributes_of_runs([r.pk for r in rows])
         lineage_pks = dict.fromkeys(s.run.pk for segments in lineages for s in segments)
         states = tx.series_of_runs(list(lineage_pks))
@@ -150,21 +150,6 @@ class _Answers(dict[str, bool]):
     def __missing__(self, path: str) -> bool:
         answer = self[path] = bool(self._wanted(path))
         return answer
-
-
-def _lineage(tx: Tx, run: RunRow, by_pk: dict[int, RunRow]) -> list[Segment]:
-    """``ancestry`` with parents looked up in ``by_pk`` first (filled as runs are read)."""
-    segments = [Segment(run, math.inf)]
-    cap, current = math.inf, run
-    while current.parent_pk is not None and len(segments) < _MAX_DEPTH:
-        parent = by_pk.get(current.parent_pk) or tx.run_by_pk(current.parent_pk)
-        if parent is None:
-            break
-        by_pk[parent.pk] = parent
-        cap = min(cap, current.fork_step if current.fork_step is not None else math.inf)
-        segments.append(Segment(parent, cap))
-        current = parent
-    return segments
 
 
 def _assemble(

@@ -10,7 +10,8 @@ serialized until the store decodes it (``RawBatchOperation``; a malformed batch 
 
 Engines implement the storage primitives of :class:`Engine`/:class:`Tx` (see ``_engine``); every
 rule lives in engine-independent modules. The read side (``despina.query``) uses ``Store.engine``
-with ``ancestry`` (fork lineage) and ``sys_attributes``.
+with ``ancestry`` / ``parent_of`` (fork lineage, never leaving a run's project) and
+``sys_attributes``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from despina.store._errors import (
     StoreNotFound,
 )
 from despina.store._files import FileArea
-from despina.store._lineage import Segment, ancestry
+from despina.store._lineage import Segment, ancestry, parent_of
 from despina.store._model import (
     FloatChunk,
     NewRun,
@@ -66,6 +67,7 @@ __all__ = [
     "decode_value",
     "encode_value",
     "open_store",
+    "parent_of",
     "parse_operation",
     "sys_attributes",
 ]

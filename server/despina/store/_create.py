@@ -46,7 +46,7 @@ def _invalid(create: common_pb2.Run, run_id: str) -> str | None:
     return None
 
 
-def _fork_of(tx: Tx, project: m.ProjectRow, create: common_pb2.Run) -> tuple[str, float] | None:
+def _fork_of(project: m.ProjectRow, create: common_pb2.Run) -> tuple[str, float] | None:
     if not create.HasField("fork_point"):
         return None
     fork = create.fork_point
@@ -61,12 +61,12 @@ def create_run(
     if problem is not None:
         issues.add(IngestCode.RUN_INVALID_CREATION_PARAMETERS, "", problem)
         return
-    fork = _fork_of(tx, project, create)
+    fork = _fork_of(project, create)
     existing = tx.run(project.pk, run_id)
     if existing is not None:
         _report_existing(tx, existing, fork, run_id, issues)
         return
-    parent = _find_parent(tx, fork, issues)
+    parent = _find_parent(tx, project, create, issues)
     creation_ms = now_ms
     if create.HasField("creation_time"):
         ts = create.creation_time
@@ -113,12 +113,21 @@ def _report_existing(
         issues.add(IngestCode.RUN_DUPLICATE, "", f"run {run_id} exists; resuming it")
 
 
-def _find_parent(tx: Tx, fork: tuple[str, float] | None, issues: Issues) -> m.RunRow | None:
+def _find_parent(
+    tx: Tx, project: m.ProjectRow, create: common_pb2.Run, issues: Issues
+) -> m.RunRow | None:
+    """The fork parent, looked up only inside the child's project (as in Neptune).
+
+    A parent named in another project gets the answer of a missing one, decided before any
+    lookup: whoever may write here must learn nothing about runs elsewhere, and the child must
+    not read their points or configs through lineage.
+    """
+    fork = _fork_of(project, create)
     if fork is None:
         return None
-    project_name, _, parent_id = fork[0].rpartition("/")
-    parent_project = tx.project(project_name)
-    parent = tx.run(parent_project.pk, parent_id) if parent_project else None
+    point = create.fork_point
+    inside = (point.parent_project or project.name) == project.name
+    parent = tx.run(project.pk, point.parent_run_id) if inside else None
     if parent is None:
         issues.add(
             IngestCode.RUN_FORK_PARENT_NOT_FOUND,

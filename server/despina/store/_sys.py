@@ -26,7 +26,8 @@ def sys_attributes(run: RunRow, parent: RunRow | None) -> dict[str, tuple[str, A
         "sys/modification_time": (DATETIME, run.modification_ms),
         "sys/ping_time": (DATETIME, run.modification_ms),
         "sys/family": (STRING, run.family or run.custom_id),
-        "sys/forking/depth": (INT, run.depth),
+        # A parent outside the run's project (older versions) is hidden, so the run is a root.
+        "sys/forking/depth": (INT, run.depth if parent is not None else 0),
         "sys/owner": (STRING, "local"),
         "sys/failed": (BOOL, False),
         "sys/trashed": (BOOL, False),

@@ -11,20 +11,31 @@ shows every project to whoever reaches it; a `TokenLogin` (``despina server``) a
 where a visitor pastes an API token, and then shows exactly the projects of that token's grant
 (``/login``, ``/logout``; a session cookie).
 
-``create_app(store)`` is a FastAPI app with only the UI, without login, which ``despina ui``
-serves on a loopback address.
+``create_app(store, host=...)`` is a FastAPI app with only the UI, without login, which
+``despina ui`` serves on a loopback address. It answers only requests whose ``Host`` is a name
+it listens as (DNS rebinding), and, like ``despina server``, sends a Content-Security-Policy
+that allows the UI's own scripts and styles only (`SecurityHeaders`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from despina.ui._guard import LOOPBACK_NAMES, SecurityHeaders
 from despina.ui._session import SESSION_RECHECK_S, SESSION_TTL_S, TokenLogin
 
 if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
-__all__ = ["SESSION_RECHECK_S", "SESSION_TTL_S", "TokenLogin", "create_app", "create_router"]
+__all__ = [
+    "SESSION_RECHECK_S",
+    "SESSION_TTL_S",
+    "SecurityHeaders",
+    "TokenLogin",
+    "create_app",
+    "create_router",
+]
 
 
 def create_router(store: Any, *, prefix: str = "", login: TokenLogin | None = None) -> APIRouter:
@@ -54,10 +65,22 @@ def create_router(store: Any, *, prefix: str = "", login: TokenLogin | None = No
     return router
 
 
-def create_app(store: Any) -> FastAPI:
-    """A FastAPI app serving only the UI, without login (what ``despina ui`` runs)."""
+def create_app(
+    store: Any, *, host: str = LOOPBACK_NAMES[0], allowed_hosts: Iterable[str] = ()
+) -> FastAPI:
+    """A FastAPI app serving only the UI, without login (what ``despina ui`` runs).
+
+    ``host``: the address it listens on. Requests whose ``Host`` header is not a loopback name,
+    ``host`` or one of ``allowed_hosts`` answer 400; for a wildcard ``host`` (``0.0.0.0``,
+    ``::``) this machine's host names and every IP address literal are accepted too.
+    """
     from fastapi import FastAPI
+
+    from despina.ui._guard import AllowedHosts, host_names
 
     app = FastAPI(title="Despina UI", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(create_router(store, login=None))
+    names, any_address = host_names(host, allowed_hosts)
+    app.add_middleware(AllowedHosts, names=names, any_address=any_address)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the 400 above gets it too
     return app

@@ -29,7 +29,7 @@ from despina.ui._charts import (
 from despina.ui._compare import MAX_COMPARED_RUNS, compare_payload
 from despina.ui._filters import FilterError
 from despina.ui._runs_table import MAX_COLUMNS, MAX_PAGE_ROWS, RunsQuery, runs_page
-from despina.ui._source import MAX_SERIES_PAGE, NotFound, UiSource
+from despina.ui._source import MAX_SERIES_PAGE, BadFilePath, NotFound, UiSource
 
 __all__ = ["api_router"]
 
@@ -164,7 +164,7 @@ def _errors() -> Iterator[None]:
     """Maps the read side's failures onto HTTP answers that say what was wrong."""
     try:
         yield
-    except (FilterError, ChartTooLarge) as error:
+    except (FilterError, ChartTooLarge, BadFilePath) as error:
         raise HTTPException(400, str(error)) from error
     except NotFound as error:
         raise HTTPException(404, str(error)) from error

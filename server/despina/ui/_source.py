@@ -22,7 +22,7 @@ import pandas as pd
 from despina.ui._cache import ExpiringCache
 from despina.ui._values import json_value
 
-__all__ = ["MAX_SERIES_PAGE", "Buckets", "NotFound", "Points", "UiSource"]
+__all__ = ["MAX_SERIES_PAGE", "BadFilePath", "Buckets", "NotFound", "Points", "UiSource"]
 
 MAX_SERIES_PAGE = 10_000  # string-series lines / histograms in one answer
 MAX_CHILDREN_SHOWN = 200  # a run page lists at most this many forks of the run
@@ -38,6 +38,10 @@ FLOAT_SERIES, STRING_SERIES, HISTOGRAM_SERIES = "float_series", "string_series",
 
 class NotFound(LookupError):
     """No such project, run or file; the message names which."""
+
+
+class BadFilePath(ValueError):
+    """A file path that cannot name a stored file (absolute, '..', NUL, too long)."""
 
 
 @dataclass(frozen=True)
@@ -264,8 +268,11 @@ class UiSource:
 
     def open_file(self, project: str, path: str) -> tuple[IO[bytes], int | None, str]:
         """The stored bytes of ``path``, their size when known and a MIME type."""
-        with _not_found():
-            stream = self._reader.store.open_file(project, path)
+        try:
+            with _not_found():
+                stream = self._reader.store.open_file(project, path)
+        except ValueError as error:  # the store's check, which names the path and the rule
+            raise BadFilePath(f"path: {error}") from error
         try:
             size: int | None = os.fstat(stream.fileno()).st_size
         except (AttributeError, OSError, ValueError):

@@ -20,6 +20,8 @@ from ui_scenario import (
 )
 
 TOTAL_RUNS = RUN_COUNT
+# despina ui answers only the names it listens as (DNS rebinding): not TestClient's default.
+LOCAL_UI = "http://127.0.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def client(store: Any) -> Iterator[Any]:
     from despina.ui import create_app
     from fastapi.testclient import TestClient
 
-    with TestClient(create_app(store)) as test_client:
+    with TestClient(create_app(store), base_url=LOCAL_UI) as test_client:
         yield test_client
 
 
@@ -270,7 +272,10 @@ def test_unknown_project_and_empty_store(client: Any, tmp_path: Any) -> None:
 
     missing = client.get("/ui-api/runs", params={"project": "no/such"})
     assert missing.status_code == 404 and "no project 'no/such'" in missing.text
-    with open_store(str(tmp_path)) as empty, TestClient(create_app(empty)) as empty_client:
+    with (
+        open_store(str(tmp_path)) as empty,
+        TestClient(create_app(empty), base_url=LOCAL_UI) as empty_client,
+    ):
         home = empty_client.get("/")
         assert home.status_code == 200 and "No project yet" in home.text
         assert empty_client.get("/ui-api/projects").json() == {"projects": []}

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from ui_scenario import BASE_STEPS, FORK_STEP, RUN_COUNT, SPIKE_VALUE, write_runs
 
+# despina ui answers only the names it listens as (DNS rebinding): not TestClient's default.
+LOCAL_UI = "http://127.0.0.1"
+
 pytestmark = pytest.mark.postgres
 
 SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
@@ -34,7 +37,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         patch.setenv("DESPINA_FILES_DIR", str(tmp_path_factory.mktemp("pg-files")))
         with open_store(location) as store:
             write_runs(store)
-            with TestClient(create_app(store)) as test_client:
+            with TestClient(create_app(store), base_url=LOCAL_UI) as test_client:
                 yield test_client
 
 

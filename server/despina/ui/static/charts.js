@@ -148,7 +148,7 @@ window.DespinaCharts = (function () {
         if (!known || ((known.y === null || known.y === undefined) && y !== undefined)) byRun.set(line.run, { color: line.color, y });
       }
       for (const [run, { color, y }] of byRun) {
-        parts.push(D.el("span", { style: "color:" + color, text: "■ " }), run + (y === null || y === undefined ? "" : " " + D.formatValue(y)) + "   ");
+        parts.push(D.el("span", { style: { color }, text: "■ " }), run + (y === null || y === undefined ? "" : " " + D.formatValue(y)) + "   ");
       }
       this.legend.replaceChildren(...parts);
     }

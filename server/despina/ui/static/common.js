@@ -1,7 +1,12 @@
 // Despina UI: helpers shared by every page (JSON fetch, URL state, formatting).
 "use strict";
 window.Despina = (function () {
-  const page = window.DESPINA || {};
+  // The page's data comes in a JSON block (the Content-Security-Policy allows no inline script).
+  const block = document.getElementById("despina-page");
+  const page = block ? JSON.parse(block.textContent) : {};
+  // Choosing a project opens its runs (was an inline onchange handler, which the CSP blocks).
+  const choice = document.getElementById("project-choice");
+  if (choice) choice.addEventListener("change", () => choice.form.submit());
   const api = (page.root || "") + "/ui-api";
   const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$/;
 
@@ -66,6 +71,8 @@ window.Despina = (function () {
     for (const [key, value] of Object.entries(attrs || {})) {
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = value;
+      // Styles through the CSSOM: a style attribute is inline style, which the CSP blocks.
+      else if (key === "style") Object.assign(node.style, value);
       else node.setAttribute(key, value);
     }
     for (const child of children) if (child !== null) node.append(child);
