@@ -21,8 +21,9 @@ import pytest
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
 
-OURS, THEIRS, MISSING = "team-a/alpha", "team-b/gamma", "team-b/nope"
-SHARED, VICTIM_ONLY, GHOST = "shared", "victim-only", "ghost-run"
+# Names of equal length in each pair, so that two answers can be compared byte for byte.
+OURS, THEIRS, MISSING = "team-a/alpha", "team-b/gamma", "team-b/delta"
+SHARED, VICTIM_ONLY, GHOST = "shared", "victim-only", "ghost-run-1"
 SECRET = "s3cret-of-team-b"
 SECRET_VALUE = 987654.25
 OUR_VALUE = 1.5

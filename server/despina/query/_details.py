@@ -37,6 +37,8 @@ def details_of(tx: Tx, project: str, run: RunRow) -> dict[str, Any]:
         if not path.startswith("sys/") and path not in view.series
     }
     chain = ancestry(tx, run)
+    # A child in another project (stored by older versions) is not shown: see parent_of.
+    children = [c.custom_id for c in tx.children(run.pk) if c.project_pk == run.project_pk]
     fork_step = run.fork_step if view.parent is not None else None
     return {
         "project": project,
@@ -56,8 +58,7 @@ def details_of(tx: Tx, project: str, run: RunRow) -> dict[str, Any]:
             "fork_step": None if fork_step is None or math.isinf(fork_step) else fork_step,
             "requested_parent": run.requested_parent,
             "ancestors": [segment.run.custom_id for segment in chain[1:]],
-            # A child in another project (stored by older versions) is not shown: see parent_of.
-            "children": [c.custom_id for c in tx.children(run.pk) if c.project_pk == run.project_pk],
+            "children": children,
             "depth": run.depth if view.parent is not None else 0,
         },
         "sys": {p: v for p, v in sorted(view.values.items()) if p.startswith("sys/")},
