@@ -18,7 +18,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 
 __all__ = [
@@ -44,9 +44,23 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
 
 
+def _encoded(policy: str) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"content-security-policy", policy.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        # Page URLs carry project and run names: they stay on this server.
+        (b"referrer-policy", b"same-origin"),
+    )
+
+
+_PAGE_HEADERS, _RESOURCE_HEADERS = _encoded(PAGE_POLICY), _encoded(RESOURCE_POLICY)
+
+
 class SecurityHeaders:
     """Adds CSP, X-Frame-Options, X-Content-Type-Options and Referrer-Policy to every answer
-    (headers a route set itself are kept)."""
+    (headers a route set itself are kept). Works on the raw header list: every request of the
+    server passes through here (benchmarks/server/bench_guard.py)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -58,15 +72,15 @@ class SecurityHeaders:
 
         async def send_guarded(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                page = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault(
-                    "Content-Security-Policy", PAGE_POLICY if page else RESOURCE_POLICY
+                raw = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                page = any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in raw
                 )
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                # Page URLs carry project and run names: they stay on this server.
-                headers.setdefault("Referrer-Policy", "same-origin")
+                added = _PAGE_HEADERS if page else _RESOURCE_HEADERS
+                raw.extend(header for header in added if header[0] not in present)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_guarded)
