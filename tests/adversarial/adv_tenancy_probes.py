@@ -131,18 +131,28 @@ def global_search(slash: str) -> Probe:
 
 
 def definitions(w: World, p: str, r: str) -> list[Any]:
-    body = {"projectIdentifiers": list(dict.fromkeys([OURS, p])), "experimentIdsFilter": None}
-    every = w.client.post(
-        f"{LB}/leaderboard/attributes/definitions/query", json=body, headers=w.auth
-    )
-    body["experimentIdsFilter"] = [custom(p, r)]
-    one = w.client.post(f"{LB}/leaderboard/attributes/definitions/query", json=body, headers=w.auth)
-    return [every, one]
+    url = f"{LB}/leaderboard/attributes/definitions/query"
+    answers = []
+    for projects, ids in (
+        ([OURS, p], None),
+        ([OURS, p], [custom(p, r)]),
+        ([OURS], [custom(p, r)]),  # our project, a run of the named one
+    ):
+        body = {"projectIdentifiers": list(dict.fromkeys(projects)), "experimentIdsFilter": ids}
+        answers.append(w.client.post(url, json=body, headers=w.auth))
+    return answers
 
 
 def attribute_values(w: World, p: str, r: str) -> list[Any]:
-    url = f"{LB}/proto/leaderboard/attributes/query?projectIdentifier={quote(p, safe='')}"
-    return [w.client.post(url, json={"experimentIdsFilter": [custom(p, r)]}, headers=w.auth)]
+    body = {"experimentIdsFilter": [custom(p, r)]}
+    return [
+        w.client.post(
+            f"{LB}/proto/leaderboard/attributes/query?projectIdentifier={quote(project, safe='')}",
+            json=body,
+            headers=w.auth,
+        )
+        for project in (p, OURS)  # the named project, and ours naming the run of p
+    ]
 
 
 def _series_requests(p: str, r: str, attribute: str) -> list[dict[str, Any]]:

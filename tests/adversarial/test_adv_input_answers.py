@@ -123,6 +123,19 @@ def test_a_file_path_leaving_the_project_is_a_400(
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+def test_a_signed_url_for_a_path_leaving_the_project_is_a_400(
+    server: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, auth = server
+    spec = {"path": "../../team-b/gamma/files/secret.txt", "project_identifier": OURS}
+    answer = client.post(
+        "/api/storagebridge/v1/signedUrl",
+        json={"files": [{**spec, "permission": "read"}]},
+        headers=auth,
+    )
+    assert answer.status_code == 400 and "'..'" in answer.json()["message"]
+
+
 def test_a_missing_file_is_a_404(server: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = server
     answer = client.get("/ui-api/file", params={"project": OURS, "path": f"{SHARED}/nothing"})
