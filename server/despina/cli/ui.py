@@ -3,6 +3,9 @@
 It has no login: it is the user's own files, served on their own machine (127.0.0.1 by default),
 and whoever can read the store folder can read every run anyway. A UI others reach is
 ``despina server``'s, where visitors log in with an API token and see only its grant.
+Without a login, a web page could read it through DNS rebinding (a name of the page's own that
+resolves to 127.0.0.1), so only requests addressed to a name it listens as are answered
+(``--allow-host`` adds names).
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ def create_router(store: Any, *, prefix: str = "", login: TokenLogin | None = No
     ``prefix`` (e.g. ``"/ui"``) moves every UI path under it; links and scripts follow.
     ``login``: None serves every project without a login (only for a UI that only its owner
     reaches); a `TokenLogin` limits each visitor to the grant of the API token they log in with.
+    The app including it should also add the `SecurityHeaders` middleware (``create_app`` and
+    ``despina server`` do): pages rely on its Content-Security-Policy.
     """
     from fastapi import APIRouter
 
