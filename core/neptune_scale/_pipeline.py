@@ -26,13 +26,15 @@ from neptune_scale._sender import PipelineState, Sender, StatusChecker
 from neptune_scale._uploader import FileUploader
 from neptune_scale.transport import Transport
 
-__all__ = ["Pipeline", "run_folder"]
+__all__ = ["Pipeline", "read_destination", "run_folder", "write_destination", "writer_alive"]
 
 logger = logging.getLogger("neptune")
 
 PROGRESS_EVERY_S = 5.0  # verbose waits print progress this often
 HOLDING_POLL_S = 0.1  # how often a wait looks whether records held in memory reached the log
 MAX_NAME_PART = 64
+LOCK_FILE = "lock"  # flock()ed by the process that owns the run folder
+DESTINATION_FILE = "destination"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _live: weakref.WeakSet[Pipeline] = weakref.WeakSet()
@@ -53,12 +55,41 @@ def run_folder(log_directory: Path, project: str, run_id: str) -> Path:
     return log_directory / "runs" / f"{name}_{digest}"
 
 
+def write_destination(folder: Path, destination: str) -> None:
+    """Note where the log goes: ``local`` (the embedded store of the log directory, which
+    delivers a log left by a killed process when it is opened), ``http``, ``offline``..."""
+    with contextlib.suppress(OSError):  # a full disk: the log is then only delivered by sync
+        (folder / DESTINATION_FILE).write_text(destination, "utf-8")
+
+
+def read_destination(folder: Path) -> str | None:
+    try:
+        return (folder / DESTINATION_FILE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def writer_alive(folder: Path) -> bool:
+    """True while a process holds the folder's lock (a live writer, or a sync delivering it)."""
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock taken just to test it
+    return False
+
+
 def _claim(folder: Path, exact: bool) -> tuple[Path, int]:
     """Lock the run folder, or a sibling if another live process holds it (unless ``exact``)."""
     for attempt in range(1 if exact else 1000):
         candidate = folder if attempt == 0 else folder.with_name(f"{folder.name}.{attempt}")
         candidate.mkdir(parents=True, exist_ok=True)
-        fd = os.open(candidate / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(candidate / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -82,8 +113,11 @@ class Pipeline:
         max_queue_size: int,
         lag_threshold_s: float | None,
         exact_folder: bool = False,
+        destination: str | None = None,
     ) -> None:
         self.folder, self._lock_fd = _claim(folder, exact_folder)
+        if destination is not None:
+            write_destination(self.folder, destination)
         self.project = project
         self.run_id = run_id
         self.errors = ErrorRouter(callbacks)
