@@ -298,7 +298,8 @@ class LogWriter:
         """Write what is held in memory once the disk has room again. The monitor calls this
         every tick; it tries only when the retry delay passed (or ``force``)."""
         held = self._held
-        held.report_drops()
+        with self._lock:
+            held.report_drops()
         if not self.holding or not (force or held.due()):
             return
         written = 0
