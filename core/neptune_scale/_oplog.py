@@ -188,6 +188,10 @@ class LogWriter:
         return bool(self._held) or self._meta is not None
 
     @property
+    def held_ops(self) -> int:
+        return len(self._held.records)
+
+    @property
     def dropped(self) -> int:
         """Operations lost to a full disk (each reported)."""
         return self._held.dropped

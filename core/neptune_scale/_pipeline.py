@@ -208,7 +208,7 @@ class Pipeline:
             while not self._wait_for_room(deadline):
                 if verbose and time.monotonic() >= start + PROGRESS_EVERY_S:
                     start = time.monotonic()
-                    logger.info("Waiting for room on the disk for %s", self.folder)
+                    self._progress(processed, start, start)
             self.writer.flush()
             return not self.writer.holding
         target = self.writer.position
@@ -249,6 +249,13 @@ class Pipeline:
         return False
 
     def _progress(self, processed: bool, start: float, now: float) -> None:
+        if self.writer.holding:
+            logger.info(
+                "Waiting for room on the disk for %s: %d operations are held in memory",
+                self.folder,
+                self.writer.held_ops,
+            )
+            return
         done = self.state.acked_ops if processed else self.state.sent_ops
         what = "processed" if processed else "submitted"
         logger.info(

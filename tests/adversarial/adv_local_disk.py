@@ -4,6 +4,7 @@ in a subprocess (so a SIGBUS is the child's exit status, not the death of pytest
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 CHUNK = 64 * 1024
+PAGE = 4096
 
 
 @contextlib.contextmanager
@@ -41,12 +43,17 @@ def free_bytes(path: Path) -> int:
 
 
 def fill(path: Path, leave_bytes: int) -> Path:
-    """Take all free space of ``path``'s file system but about ``leave_bytes``."""
+    """Take all free space of ``path``'s file system but ``leave_bytes`` (to the page)."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
-        while free_bytes(path) > leave_bytes + CHUNK:
-            f.write(bytes(CHUNK))
-            f.flush()
+    with open(filler, "ab", buffering=0) as f:
+        for chunk in (CHUNK, PAGE):
+            try:
+                while free_bytes(path) >= leave_bytes + chunk:
+                    f.write(bytes(chunk))
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                break
     return filler
 
 

@@ -11,6 +11,7 @@ the filler is deleted writing resumes and every point not reported as dropped is
 from __future__ import annotations
 
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -26,10 +27,15 @@ LOGGED_WHILE_FULL = 20_000
 
 TRAINING = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, time
     from neptune_scale import Run
 
     log_directory, max_held, while_full = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    memory = None
+    if sys.argv[4] == "memory":  # a destination off the full disk: acks go on meanwhile
+        from neptune_scale.testing import MemoryTransport
+
+        memory = MemoryTransport()
     if max_held:
         from neptune_scale import _held
 
@@ -39,7 +45,8 @@ TRAINING = textwrap.dedent(
               on_error_callback=lambda e, t: events.append(["error", type(e).__name__, str(e)]),
               on_queue_full_callback=lambda e, t: events.append(
                   ["queue_full", type(e).__name__, str(e)]),
-              enable_console_log_capture=False, source_tracking_config=None)
+              enable_console_log_capture=False, source_tracking_config=None,
+              transport=memory)
     step = 0
 
     def log(n):
@@ -48,7 +55,12 @@ TRAINING = textwrap.dedent(
             run.log_metrics({"loss": step * 0.5, "acc": 1.0 / (step + 1)}, step=step)
             step += 1
 
-    while not any(e[1] == "NeptuneLocalStorageFull" for e in events):
+    if memory is not None:  # the log reserves space ahead; then the test takes the rest
+        log(1000)
+        time.sleep(0.5)
+        print(json.dumps({"logged": step}), flush=True)
+        sys.stdin.readline()
+    while not any(e[2].startswith("No room for the operation log") for e in events):
         log(1000)
         assert step < 3_000_000, "the disk never filled up"
     log(while_full)
@@ -57,32 +69,50 @@ TRAINING = textwrap.dedent(
     delivered = run.wait_for_processing(timeout=120, verbose=False)
     log(1000)
     run.close()
-    print(json.dumps({"logged": step, "events": events, "delivered": delivered}), flush=True)
+    received = None if memory is None else [s for s, _ in memory.metric_points("full", "loss")]
+    print(json.dumps({"logged": step, "events": events, "delivered": delivered,
+                      "received": received}), flush=True)
     """
 )
 
 
-def _train_through_a_full_disk(tmp_path: Path, max_held: int) -> tuple[dict, list[float], Path]:
+def _train_through_a_full_disk(
+    tmp_path: Path, max_held: int, destination: str = "store"
+) -> tuple[dict, list[float], Path]:
     with small_tmpfs(tmp_path / "disk", TMPFS_MIB) as disk:
-        filler = fill(disk, ROOM_BYTES)
+        filler = disk / "filler"
+        if destination == "store":
+            fill(disk, ROOM_BYTES)
         logs = disk / "logs"
-        child = start_script(TRAINING, str(logs), str(max_held), str(LOGGED_WHILE_FULL))
+        child = start_script(
+            TRAINING, str(logs), str(max_held), str(LOGGED_WHILE_FULL), destination
+        )
         try:
+            if destination == "memory":
+                read_json_line(child)
+                fill(disk, 0)
+                _go(child)
             read_json_line(child)  # full, and still alive
             filler.unlink()
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
+            _go(child)
             result = read_json_line(child)
             assert child.wait(timeout=120) == 0
         finally:
             child.kill()
             child.wait()
+        if result["received"] is not None:
+            return result, [float(s) for s in result["received"]], logs
         with Reader(logs) as reader:
             frame = reader.fetch_metrics("adv/disk", runs=["full"], attributes=["loss"])
         steps = [float(s) for s in frame.index.get_level_values("step")]
         assert list(frame["loss"]) == [s * 0.5 for s in steps]
         return result, steps, logs
+
+
+def _go(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.write("go\n")
+    child.stdin.flush()
 
 
 def test_a_full_disk_holds_points_in_memory_and_delivers_them(tmp_path: Path) -> None:
@@ -93,6 +123,17 @@ def test_a_full_disk_holds_points_in_memory_and_delivers_them(tmp_path: Path) ->
     assert result["delivered"] is True
     assert steps == [float(s) for s in range(result["logged"])]  # every point, once, in order
     assert not list((logs / "runs").glob("*/meta.json"))  # delivered: the log was removed
+
+
+def test_a_full_disk_under_a_run_sending_elsewhere_loses_nothing(tmp_path: Path) -> None:
+    """The destination is off the full disk, so deliveries are confirmed meanwhile and the
+    ``acked`` file cannot be rewritten: that is reported, and nothing is lost or sent twice."""
+    result, steps, _ = _train_through_a_full_disk(tmp_path, max_held=0, destination="memory")
+    messages = [e[2] for e in result["events"] if e[1] == "NeptuneLocalStorageFull"]
+    assert any(m.startswith("Cannot record delivered operations") for m in messages)
+    assert any(m.startswith("No room for the operation log") for m in messages)
+    assert result["delivered"] is True
+    assert steps == [float(s) for s in range(result["logged"])]
 
 
 def test_points_beyond_the_memory_bound_are_dropped_counted_and_reported(tmp_path: Path) -> None:
