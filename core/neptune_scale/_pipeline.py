@@ -85,16 +85,25 @@ def writer_alive(folder: Path) -> bool:
 
 
 def _claim(folder: Path, exact: bool) -> tuple[Path, int]:
-    """Lock the run folder, or a sibling if another live process holds it (unless ``exact``)."""
+    """Lock the run folder, or a sibling if another live process holds it (unless ``exact``:
+    then the folder is an existing log, which a process that delivered it may have removed
+    since it was found)."""
     for attempt in range(1 if exact else 1000):
         candidate = folder if attempt == 0 else folder.with_name(f"{folder.name}.{attempt}")
-        candidate.mkdir(parents=True, exist_ok=True)
-        fd = os.open(candidate / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        if not exact:
+            candidate.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(candidate / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise RuntimeError(f"{folder} was removed (delivered by another process)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
+        if exact and not (candidate / _oplog.META_FILE).exists():
+            os.close(fd)
+            raise RuntimeError(f"{folder} was removed (delivered by another process)")
         return candidate, fd
     if exact:
         raise RuntimeError(f"{folder} is in use by a running process")

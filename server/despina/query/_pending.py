@@ -110,8 +110,8 @@ def _deliver(folder: Path, run: Path, deadline: float | None, found: Pending) ->
     try:
         run_id = str(read_meta(run)["run_id"])
         complete = sync_run(run, transport=LocalTransport(folder), timeout=timeout, progress=False)
-    except RuntimeError:
-        return True  # a process locked it since we looked: its owner delivers it
+    except (RuntimeError, FileNotFoundError):
+        return True  # a process took it since we looked (or delivered and removed it)
     except Exception as error:  # reading must go on; the log stays for `despina sync`
         logger.warning("Could not deliver the run log %s: %s", run, error)
         return False
