@@ -161,6 +161,7 @@ class LogWriter:
         self._report = report or _log_report
         self._held = Held(folder, self._report)
         self._meta = meta
+        self._ahead_cap = SEGMENT_BYTES  # reserve_ahead asks for at most this much at once
         self._retired: list[_mapped.MappedFile] = []  # rolled over, closed by the next flush
         self._flush_lock = threading.Lock()
         self._synced = _mapped.SyncedFile(folder)
@@ -345,13 +346,15 @@ class LogWriter:
         the logging thread seldom makes that system call itself."""
         with self._lock:
             current, offset, limit = self._map, self._offset, self._limit
-        target = min(SEGMENT_BYTES, offset + ahead)
+        target = min(SEGMENT_BYTES, offset + ahead, current.reserved + self._ahead_cap)
         if limit < 0 or target - current.reserved < RESERVE_CHUNK_BYTES:
             return  # holding (retry() is the way back), or enough is reserved
         try:
             reserved = current.reserve(target)
-        except OSError:
-            return  # the writer reserves what it needs itself, and reports a full disk
+        except OSError:  # the writer reserves what it needs itself, and reports a full disk
+            self._ahead_cap = max(RESERVE_CHUNK_BYTES, (target - current.reserved) // 2)
+            return  # asks for less next time: a nearly full disk is not tried at 8 MiB a tick
+        self._ahead_cap = SEGMENT_BYTES
         with self._lock:
             if self._map is current and self._limit >= 0:
                 self._limit = max(self._limit, reserved)
