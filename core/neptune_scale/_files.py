@@ -102,7 +102,13 @@ def _upload_request(
     if temporary:
         suffix = Path(file.destination or "").suffix or _suffix_for(file.mime_type)
         source = pipeline.blob_dir / f"{uuid.uuid4()}{suffix}"
-        source.write_bytes(bytes(file.source))  # type: ignore[arg-type]
+        try:
+            source.parent.mkdir(exist_ok=True)
+            source.write_bytes(bytes(file.source))  # type: ignore[arg-type]
+        except OSError as error:  # a full disk must not raise into the training loop
+            source.unlink(missing_ok=True)
+            report(f"files: {attribute!r}: cannot keep the payload ({error.strerror}); skipped")
+            return None
     elif isinstance(file.source, (str, Path)):
         source = Path(file.source)
         if not source.is_file():

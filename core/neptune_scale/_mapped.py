@@ -1,5 +1,13 @@
 """What the operation log needs from the kernel beyond ``mmap``: msync and madvise calls that let
-other threads run, the boot id, and the ``synced`` marker.
+other threads run, disk space reserved before it is written, the boot id, and the ``synced``
+marker.
+
+A store into a shared mapping of a sparse file allocates the disk block when the page is first
+written; on a full disk the kernel can only answer that with SIGBUS, which kills the process.
+So no byte of a mapping is written before :meth:`MappedFile.reserve` allocated it
+(``posix_fallocate``; zeros written where the file system cannot allocate, as on some network
+and copy-on-write file systems): a full disk is then an ``OSError`` of a system call, which the
+writer turns into a report.
 
 ``mmap.mmap.flush`` and ``mmap.mmap.madvise`` hold the GIL for the whole system call. An msync
 waits for the disk and a populating madvise faults in thousands of pages, so from the background
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import mmap
 import os
 import struct
@@ -34,6 +43,11 @@ SYNCED_FILE = "synced"
 _SLOT = struct.Struct("<QQ16sI")  # sequence, position, boot id, crc32 of the first three
 _SLOT_BYTES = 512  # one sector each: a torn write spoils at most the slot being written
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has only fsync
+_posix_fallocate = getattr(os, "posix_fallocate", None)  # absent on macOS
+# What a file system answers when it cannot allocate ahead (musl passes EOPNOTSUPP through;
+# glibc writes zeros itself): then we write the zeros.
+_CANNOT_ALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+_ZEROS = bytes(64 * 1024)
 
 
 def _load_libc() -> Any:
@@ -58,18 +72,24 @@ class MappedFile:
 
     The mapping is closed only by :meth:`close`, under a lock that the system calls also hold, so
     a call never reaches memory that was unmapped (and perhaps mapped again for something else).
+    ``reserved``: bytes before it have disk space (those before ``reserved`` as passed in are
+    records already written).
     """
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, reserved: int = 0) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if os.fstat(fd).st_size != size:
-                os.ftruncate(fd, size)  # sparse: zeros cost no disk until written
+                os.ftruncate(fd, size)  # sparse: zeros cost no disk until reserved
             self.mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        self._fd = fd  # kept for reserve(); closed with the mapping
         self.size = size
+        self.reserved = reserved
         self._lock = threading.Lock()
+        self._reserve_lock = threading.Lock()  # not _lock: a reservation never waits for msync
         self._address = _address_of(self.mm) if _libc is not None else None
         self.can_populate = True
 
@@ -104,10 +124,40 @@ class MappedFile:
         if self.can_populate and not self.advise(MADV_POPULATE_WRITE, start, end):
             self.can_populate = False
 
+    def reserve(self, end: int) -> int:
+        """Allocate disk space for the bytes up to ``end`` (at most the file's size); returns
+        how far space is reserved now. Raises OSError (ENOSPC, EDQUOT, ...) when there is no
+        room; what was reserved before stays reserved."""
+        end = min(end, self.size)
+        with self._reserve_lock:
+            start = self.reserved
+            if end > start and self._fd >= 0:
+                _allocate(self._fd, start, end)
+                self.reserved = end
+            return self.reserved
+
     def close(self) -> None:
-        with self._lock:
+        with self._reserve_lock, self._lock:
             if not self.mm.closed:
                 self.mm.close()
+            if self._fd >= 0:  # under the reservation lock: a closed fd number is never reused
+                os.close(self._fd)
+                self._fd = -1
+
+
+def _allocate(fd: int, start: int, end: int) -> None:
+    if _posix_fallocate is not None:
+        try:
+            _posix_fallocate(fd, start, end - start)
+            return
+        except OSError as error:
+            if error.errno not in _CANNOT_ALLOCATE:
+                raise
+    # Only zeros lie beyond the writer's records, so writing zeros there changes no byte; it
+    # makes the file system allocate the blocks now, where a failure is an error, not SIGBUS.
+    offset = start
+    while offset < end:
+        offset += os.pwrite(fd, _ZEROS[: min(len(_ZEROS), end - offset)], offset)
 
 
 def _address_of(mm: mmap.mmap) -> int | None:

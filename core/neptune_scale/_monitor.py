@@ -1,4 +1,6 @@
-"""Once a second: msync the log (power-loss window), and watch the backlog and the lag.
+"""Once a second: msync the log (power-loss window), and watch the backlog and the lag. Every
+tick: reserve disk space and fault in pages ahead of the writer, and retry writing what a full
+disk left held in memory.
 
 The hot path records nothing for these: the monitor samples the log's end position over time,
 so the age of the oldest unsent operation is known to within one tick.
@@ -55,6 +57,8 @@ class Monitor(Worker):
         self._sending = sending
 
     def work(self) -> float | None:
+        self._writer.retry()  # records held in memory while the disk was full
+        self._writer.reserve_ahead(PREFAULT_AHEAD_BYTES)
         self._writer.prefault(PREFAULT_AHEAD_BYTES)
         now = time.monotonic()
         if now < self._next_tick:

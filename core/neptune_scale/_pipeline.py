@@ -6,6 +6,7 @@ writer). Everything else — sending, status checks, msync, callbacks — runs i
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -25,12 +26,15 @@ from neptune_scale._sender import PipelineState, Sender, StatusChecker
 from neptune_scale._uploader import FileUploader
 from neptune_scale.transport import Transport
 
-__all__ = ["Pipeline", "run_folder"]
+__all__ = ["Pipeline", "read_destination", "run_folder", "write_destination", "writer_alive"]
 
 logger = logging.getLogger("neptune")
 
 PROGRESS_EVERY_S = 5.0  # verbose waits print progress this often
+HOLDING_POLL_S = 0.1  # how often a wait looks whether records held in memory reached the log
 MAX_NAME_PART = 64
+LOCK_FILE = "lock"  # flock()ed by the process that owns the run folder
+DESTINATION_FILE = "destination"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _live: weakref.WeakSet[Pipeline] = weakref.WeakSet()
@@ -51,17 +55,55 @@ def run_folder(log_directory: Path, project: str, run_id: str) -> Path:
     return log_directory / "runs" / f"{name}_{digest}"
 
 
+def write_destination(folder: Path, destination: str) -> None:
+    """Note where the log goes: ``local`` (the embedded store of the log directory, which
+    delivers a log left by a killed process when it is opened), ``http``, ``offline``..."""
+    with contextlib.suppress(OSError):  # a full disk: the log is then only delivered by sync
+        (folder / DESTINATION_FILE).write_text(destination, "utf-8")
+
+
+def read_destination(folder: Path) -> str | None:
+    try:
+        return (folder / DESTINATION_FILE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def writer_alive(folder: Path) -> bool:
+    """True while a process holds the folder's lock (a live writer, or a sync delivering it)."""
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock taken just to test it
+    return False
+
+
 def _claim(folder: Path, exact: bool) -> tuple[Path, int]:
-    """Lock the run folder, or a sibling if another live process holds it (unless ``exact``)."""
+    """Lock the run folder, or a sibling if another live process holds it (unless ``exact``:
+    then the folder is an existing log, which a process that delivered it may have removed
+    since it was found)."""
     for attempt in range(1 if exact else 1000):
         candidate = folder if attempt == 0 else folder.with_name(f"{folder.name}.{attempt}")
-        candidate.mkdir(parents=True, exist_ok=True)
-        fd = os.open(candidate / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        if not exact:
+            candidate.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(candidate / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise RuntimeError(f"{folder} was removed (delivered by another process)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
+        if exact and not (candidate / _oplog.META_FILE).exists():
+            os.close(fd)
+            raise RuntimeError(f"{folder} was removed (delivered by another process)")
         return candidate, fd
     if exact:
         raise RuntimeError(f"{folder} is in use by a running process")
@@ -80,18 +122,25 @@ class Pipeline:
         max_queue_size: int,
         lag_threshold_s: float | None,
         exact_folder: bool = False,
+        destination: str | None = None,
     ) -> None:
         self.folder, self._lock_fd = _claim(folder, exact_folder)
+        if destination is not None:
+            write_destination(self.folder, destination)
         self.project = project
         self.run_id = run_id
+        self.errors = ErrorRouter(callbacks)
+        self.report = self.errors.report
         acked, found = self._open_log()
         self.recovered_ops = found.records
-        self.writer = _oplog.LogWriter(self.folder, found.end, found.records, found.marks)
+        self.writer = _oplog.LogWriter(
+            self.folder, found.end, found.records, found.marks, report=self.report,
+            meta=None if acked >= 0 else (project, run_id),
+        )  # fmt: skip
+        acked = max(acked, 0)
         self.append: Callable[[int, bytes], None] = self.writer.append
         self.append_snapshot: Callable[[bytes], None] = self.writer.append_snapshot
         self.state = PipelineState(self.folder, acked)
-        self.errors = ErrorRouter(callbacks)
-        self.report = self.errors.report
         self.monitor = Monitor(
             self.writer, self.state, self.report,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold_s,
@@ -122,6 +171,8 @@ class Pipeline:
         _live.add(self)
 
     def _open_log(self) -> tuple[int, _oplog_read.LogScan]:
+        """(acked position, what the log holds); acked is -1 for a new log (no meta.json yet:
+        the writer writes it, or holds everything in memory until the disk has room)."""
         meta_path = self.folder / _oplog.META_FILE
         if meta_path.exists():
             meta = _oplog.read_meta(self.folder)
@@ -132,9 +183,9 @@ class Pipeline:
                 )
             acked = _oplog.read_acked(self.folder)
             return acked, _oplog_read.recover(self.folder, acked)
-        (self.folder / "blobs").mkdir(exist_ok=True)
-        _oplog.write_meta(self.folder, self.project, self.run_id)
-        return 0, _oplog_read.LogScan(0, 0, ())
+        with contextlib.suppress(OSError):  # a full disk: file uploads make it when needed
+            (self.folder / "blobs").mkdir(exist_ok=True)
+        return -1, _oplog_read.LogScan(0, 0, ())
 
     def start(self) -> None:
         for worker in (self.errors, self.monitor, self._checker, self._uploader, self._sender):
@@ -160,19 +211,28 @@ class Pipeline:
         """Until everything appended so far is submitted (or processed); False on timeout."""
         if self._forked:
             return False
-        target = self.writer.position
-        if self._sender is None:
-            self.writer.flush()  # offline: on disk is where it lands
-            return True
-        self.wake_sender()
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
+        if self._sender is None:  # offline: on disk is where it lands
+            while not self._wait_for_room(deadline):
+                if verbose and time.monotonic() >= start + PROGRESS_EVERY_S:
+                    start = time.monotonic()
+                    self._progress(processed, start, start)
+            self.writer.flush()
+            return not self.writer.holding
+        target = self.writer.position
+        self.wake_sender()
         next_progress = start + PROGRESS_EVERY_S
         state = self.state
+        held_back = False
         with state.cond:
             while True:
                 reached = state.acked_position if processed else state.sent_position
-                if reached >= target:
+                if self.writer.holding:  # a full disk: what it holds is not in the log yet
+                    held_back = True
+                elif held_back:  # now it is, before the log's end
+                    target, held_back = max(target, self.writer.position), False
+                if not held_back and reached >= target:
                     return True
                 if state.fatal is not None:
                     return False
@@ -183,11 +243,28 @@ class Pipeline:
                     next_progress = now + PROGRESS_EVERY_S
                     self._progress(processed, start, now)
                 limit = next_progress - now
+                if self.writer.holding:
+                    limit = min(limit, HOLDING_POLL_S)
                 if deadline is not None:
                     limit = min(limit, deadline - now)
                 state.cond.wait(max(limit, 0.0))
 
+    def _wait_for_room(self, deadline: float | None) -> bool:
+        """True when nothing is held in memory any more, or at the deadline."""
+        self.writer.retry(force=True)
+        if not self.writer.holding or (deadline is not None and time.monotonic() >= deadline):
+            return True
+        time.sleep(HOLDING_POLL_S)
+        return False
+
     def _progress(self, processed: bool, start: float, now: float) -> None:
+        if self.writer.holding:
+            logger.info(
+                "Waiting for room on the disk for %s: %d operations are held in memory",
+                self.folder,
+                self.writer.held_ops,
+            )
+            return
         done = self.state.acked_ops if processed else self.state.sent_ops
         what = "processed" if processed else "submitted"
         logger.info(

@@ -145,7 +145,10 @@ class Run(LoggingCalls):
             transport = _modes.make_transport(dest.kind, dest)
         if dest.mode == "offline":
             transport = None
-        self._start_pipeline(transport, callbacks, max_queue_size, async_lag_threshold)
+        # Where this run's log goes, kept beside it: a store opened later delivers a log left
+        # by a killed process only when it was meant for that (embedded) store.
+        destination = "injected" if injected else dest.kind if transport is not None else "offline"
+        self._start_pipeline(transport, callbacks, max_queue_size, async_lag_threshold, destination)
         if not resume:
             self._append_create(creation_time, inherit_configs)
         if not injected:
@@ -164,11 +167,13 @@ class Run(LoggingCalls):
         callbacks: Callbacks,
         max_queue_size: int,
         lag_threshold: float | None,
+        destination: str,
     ) -> None:
         folder = run_folder(self._destination.log_directory, self._project, self._run_id)
         self._pipeline = Pipeline(
             folder, self._project, self._run_id, transport=transport, callbacks=callbacks,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold,
+            destination=destination,
         )  # fmt: skip
         if self._pipeline.recovered_ops:
             logger.info(

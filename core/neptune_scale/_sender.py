@@ -24,6 +24,7 @@ from neptune_scale._worker import IDLE, Worker
 from neptune_scale.exceptions import (
     FATAL_ERRORS,
     NeptuneConnectionLostError,
+    NeptuneLocalStorageFull,
     NeptuneScaleError,
     NeptuneSynchronizationStopped,
     exception_for_ingest_code,
@@ -76,16 +77,24 @@ class PipelineState:
         with self.cond:
             return [self.inflight[i] for i in range(min(limit, len(self.inflight)))]
 
-    def mark_acked(self, count: int) -> None:
+    def mark_acked(self, count: int) -> OSError | None:
+        """Record that the first ``count`` requests in flight were processed; the error when
+        the ``acked`` file could not be written (a full disk: tried again on the next call)."""
         with self.cond:
             done = [self.inflight.popleft() for _ in range(count)]
             position = done[-1].end
-        _oplog.write_acked(self.folder, position)
-        _oplog.delete_segments_before(self.folder, position)
+        error = None
+        try:
+            _oplog.write_acked(self.folder, position)
+        except OSError as e:
+            error = e  # the file keeps an older position: its segments must stay too
+        else:
+            _oplog.delete_segments_before(self.folder, position)
         with self.cond:
             self.acked_position = position
             self.acked_ops += sum(e.ops for e in done)
             self.cond.notify_all()
+        return error
 
     def set_fatal(self, error: BaseException) -> None:
         with self.cond:
@@ -202,6 +211,7 @@ class StatusChecker(Worker):
         self._report = report
         self._backoff = Backoff()
         self._poll_s = FIRST_POLL_S
+        self._acked_failing = False
 
     def work(self) -> float | None:
         if self._state.fatal is not None:
@@ -222,7 +232,7 @@ class StatusChecker(Worker):
         self._backoff.succeeded()
         done = self._count_processed(entries, statuses)
         if done:
-            self._state.mark_acked(done)
+            self._report_acked_error(self._state.mark_acked(done))
             self._poll_s = FIRST_POLL_S
         if self._state.fatal is not None:
             return IDLE
@@ -230,6 +240,16 @@ class StatusChecker(Worker):
             self._poll_s = min(MAX_POLL_S, self._poll_s * 2)
             return self._poll_s
         return 0
+
+    def _report_acked_error(self, error: OSError | None) -> None:
+        if error is not None and not self._acked_failing:
+            self._report(
+                NeptuneLocalStorageFull(
+                    f"Cannot record delivered operations in {self._state.folder} "
+                    f"({error.strerror}); nothing is lost, but a restart would send them again"
+                )
+            )
+        self._acked_failing = error is not None
 
     def _count_processed(self, entries: list[InFlight], statuses: list[Processed | None]) -> int:
         done = 0

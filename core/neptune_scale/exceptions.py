@@ -6,7 +6,9 @@ so you can catch at the level you care about::
     Exception
     └── NeptuneScaleError                         errors; default callback: log an error
         ├── NeptuneUnableToLogData                invalid value (NEPTUNE_LOG_FAILURE_ACTION=raise)
-        ├── NeptuneOperationsQueueMaxSizeExceeded backlog passed max_queue_size
+        ├── NeptuneOperationsQueueMaxSizeExceeded backlog passed max_queue_size, or (disk full)
+        │                                         the operations held in memory were dropped
+        ├── NeptuneLocalStorageFull               no room for the operation log; held in memory
         ├── NeptuneSynchronizationStopped         sending stopped after a fatal error
         ├── NeptuneFileUploadError                a file could not be uploaded
         ├── NeptuneUnexpectedError                an ingest code without a mapping
@@ -74,6 +76,7 @@ __all__ = [
     "NeptuneHistogramValuesLengthMismatch",
     "NeptuneInternalServerError",
     "NeptuneInvalidCredentialsError",
+    "NeptuneLocalStorageFull",
     "NeptuneOperationsQueueMaxSizeExceeded",
     "NeptunePreviewStepNotAfterLastCommittedStep",
     "NeptuneProjectError",
@@ -138,6 +141,13 @@ class NeptuneUnableToLogData(NeptuneScaleError):
 
 class NeptuneOperationsQueueMaxSizeExceeded(NeptuneScaleError):
     default_message = "The backlog of unsent operations passed max_queue_size."
+
+
+class NeptuneLocalStorageFull(NeptuneScaleError):
+    """The disk holding the run's operation log has no room (or refused a write): logging goes
+    on, operations are held in memory up to a bound until there is room again."""
+
+    default_message = "No room on the disk for the run's operation log."
 
 
 class NeptuneSynchronizationStopped(NeptuneScaleError):

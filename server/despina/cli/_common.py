@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import math
 import os
+import sys
 from typing import Any
 
 from despina.query import Reader
+from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.store import ProjectNotFound, RunNotFound
 
 __all__ = [
     "add_store_option",
     "add_store_options",
+    "deliver_and_say",
     "find_project_of_run",
     "jsonable",
     "open_reader",
@@ -56,8 +60,27 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def open_reader(args: argparse.Namespace) -> Reader:
-    """A reader over an existing store; never creates one (StoreNotFound instead)."""
-    return Reader(store_location(args.store))
+    """A reader over an existing store; never creates one (StoreNotFound instead). Run logs
+    that killed processes left in an embedded store's folder are delivered first (and said)."""
+    location = store_location(args.store)
+    reader = Reader(location, deliver_s=0)
+    deliver_and_say(location)
+    return reader
+
+
+def deliver_and_say(
+    location: str, budget_s: float | None = DELIVER_BUDGET_S, *, say_left: bool = True
+) -> Pending | None:
+    """Deliver what killed processes left in the embedded store at ``location``; print what was
+    done and (``say_left``) what is left, on stderr: stdout may be JSON or a table."""
+    folder = local_folder(location)
+    if folder is None:
+        return None
+    pending = deliver_left_behind(folder, budget_s)
+    for level, text in pending.messages():
+        if say_left or level < logging.WARNING:
+            print(f"despina: {text}", file=sys.stderr, flush=True)
+    return pending
 
 
 def chosen_projects(reader: Reader, explicit: str | None) -> list[str]:

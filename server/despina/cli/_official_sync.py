@@ -88,6 +88,9 @@ def convert_official(database: Path) -> Path | None:
         writer.flush()
     finally:
         writer.close()
+    if writer.dropped:  # a full disk: a partial copy must never mark the source delivered
+        shutil.rmtree(folder, ignore_errors=True)
+        raise OSError(f"no room on the disk to copy {database} into {folder}")
     return folder
 
 

@@ -75,7 +75,12 @@ def _sync_official(databases: list[Path], api_token: str | None, extra: list[str
         return 2
     status = 0
     for database in databases:
-        folder = convert_official(database)
+        try:
+            folder = convert_official(database)
+        except OSError as error:  # e.g. a full disk: the official database stays as it was
+            print(f"despina sync: {database}: {error}", file=sys.stderr)
+            status = 1
+            continue
         if folder is None:  # nothing left to deliver
             continue
         code = cli.main(["sync", str(folder), *extra])

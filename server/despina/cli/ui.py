@@ -14,14 +14,16 @@ import argparse
 import importlib.util
 import ipaddress
 import sys
+import threading
 from typing import Any
 
-from despina.cli._common import add_store_option, store_location
+from despina.cli._common import add_store_option, deliver_and_say, store_location
 
 __all__ = ["DEFAULT_UI_HOST", "DEFAULT_UI_PORT", "register", "run_ui"]
 
 DEFAULT_UI_HOST = "127.0.0.1"  # loopback: this UI has no login, whoever reaches it reads all
 DEFAULT_UI_PORT = 8765
+PENDING_RESCAN_S = 5.0  # how often the UI looks for run logs that killed processes left
 
 # Without the server extra this command is not offered (the CLI skips modules that fail to import).
 for _module in ("fastapi", "uvicorn", "jinja2"):
@@ -85,5 +87,27 @@ def run_ui(args: argparse.Namespace) -> int:
                 flush=True,
             )
         app = create_app(store, host=args.host, allowed_hosts=args.allow_host)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        stop = threading.Event()
+        _deliver_in_background(location, stop)
+        try:
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        finally:
+            stop.set()
     return 0
+
+
+def _deliver_in_background(location: str, stop: threading.Event) -> None:
+    """Deliver the run logs killed processes left in the store's folder now and every few
+    seconds, beside the server: a run killed while the UI is open shows up without a sync."""
+
+    def loop() -> None:
+        first = True
+        while not stop.is_set():
+            try:
+                deliver_and_say(location, budget_s=None, say_left=first)
+            except Exception as error:  # the UI goes on; the logs stay for `despina sync`
+                print(f"despina ui: could not deliver run logs: {error}", file=sys.stderr)
+            first = False
+            stop.wait(PENDING_RESCAN_S)
+
+    threading.Thread(target=loop, name="despina-ui-pending", daemon=True).start()

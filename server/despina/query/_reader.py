@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -17,6 +18,7 @@ from despina.query import _frames
 from despina.query._buckets import buckets, series_extent
 from despina.query._details import details_of
 from despina.query._gc import gc_paused
+from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.query._points import float_points, object_points
 from despina.query._select import (
     RunsArg,
@@ -36,19 +38,36 @@ StepRange = tuple[float | None, float | None]
 DEFAULT_BUCKETS = 1000
 _OBJECT_SERIES = {"stringSeries", "histogramSeries", "fileRefSeries"}
 
+logger = logging.getLogger("despina")
+
 
 class Reader:
     """Reads one store: ``Reader(".neptune")``, ``Reader("postgresql://…")`` or ``Reader(store)``.
 
     Opening a location never creates a store (StoreNotFound). Unknown projects raise
     ProjectNotFound, unknown runs (where one run is named) RunNotFound.
+
+    Opening an embedded store's folder first delivers the run logs that processes killed
+    before delivering them left in its ``runs/`` (see ``_pending``; at most ``deliver_s``
+    seconds, 0 to skip); ``pending`` says what was delivered and what is left.
     """
 
-    def __init__(self, location_or_store: str | os.PathLike[str] | Store) -> None:
+    def __init__(
+        self,
+        location_or_store: str | os.PathLike[str] | Store,
+        *,
+        deliver_s: float | None = DELIVER_BUDGET_S,
+    ) -> None:
+        self.pending: Pending | None = None
         if isinstance(location_or_store, Store):
             self.store, self._owned = location_or_store, False
-        else:
-            self.store, self._owned = open_store(location_or_store, create=False), True
+            return
+        self.store, self._owned = open_store(location_or_store, create=False), True
+        folder = local_folder(location_or_store)
+        if folder is not None and deliver_s != 0:
+            self.pending = deliver_left_behind(folder, deliver_s)
+            for level, text in self.pending.messages():
+                logger.log(level, "%s", text)
 
     def close(self) -> None:
         if self._owned:

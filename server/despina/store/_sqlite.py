@@ -8,6 +8,7 @@ commit durable when it returns. Connections are per thread and re-opened after `
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ __all__ = ["DATABASE_FILE", "SQLiteEngine"]
 DATABASE_FILE = "despina.sqlite3"
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another process's transaction
 PAGE_SIZE_BYTES = 16_384  # larger pages suit the packed float chunks
+SQLITE_FULL = 13  # the result code of a write that found the disk full
 CACHE_SIZE_KIB = 65_536  # page cache per connection (negative PRAGMA value = KiB)
 
 
@@ -63,7 +65,7 @@ class SQLiteEngine:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as error:
-            raise StoreCorrupt(f"{self.path} is not a readable despina store: {error}") from error
+            raise _unreadable(self.path, error) from error
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -81,7 +83,7 @@ class SQLiteEngine:
             conn.execute(f"PRAGMA cache_size = -{CACHE_SIZE_KIB}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as error:
-            raise StoreCorrupt(f"{self.path} is not a readable despina store: {error}") from error
+            raise _unreadable(self.path, error) from error
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
@@ -114,3 +116,11 @@ class SQLiteEngine:
         if conn is not None and self._local.pid == os.getpid():
             conn.close()
         self._local = threading.local()
+
+
+def _unreadable(path: Path, error: sqlite3.DatabaseError) -> Exception:
+    """A full disk (SQLITE_FULL, e.g. while the schema is created) is an OSError, which writers
+    retry; anything else means the file is not a store."""
+    if getattr(error, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(error):
+        return OSError(errno.ENOSPC, f"no room on the disk for the store {path}: {error}")
+    return StoreCorrupt(f"{path} is not a readable despina store: {error}")
