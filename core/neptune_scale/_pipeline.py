@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -17,12 +18,14 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from neptune_scale import _oplog, _oplog_read
+from neptune_scale import _damage, _oplog, _oplog_read
 from neptune_scale._errors import Callbacks, ErrorRouter
 from neptune_scale._monitor import Monitor
 from neptune_scale._sender import PipelineState, Sender, StatusChecker
 from neptune_scale._uploader import FileUploader
+from neptune_scale.exceptions import NeptuneOperationLogDamaged
 from neptune_scale.transport import Transport
 
 __all__ = ["Pipeline", "run_folder"]
@@ -32,6 +35,7 @@ logger = logging.getLogger("neptune")
 PROGRESS_EVERY_S = 5.0  # verbose waits print progress this often
 MAX_NAME_PART = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SIBLING = re.compile(r"\.\d+$")  # the suffix of a sibling folder (see _claim)
 
 _live: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
@@ -84,14 +88,21 @@ class Pipeline:
         self.folder, self._lock_fd = _claim(folder, exact_folder)
         self.project = project
         self.run_id = run_id
-        acked, found = self._open_log()
+        self.accept_damage = False  # set by ``sync --skip-damaged``: remove the folder anyway
+        self.format = _oplog.FORMAT_VERSION
+        acked, found, notes = self._open_log()
         self.recovered_ops = found.records
-        self.writer = _oplog.LogWriter(self.folder, found.end, found.records, found.marks)
-        self.append: Callable[[int, bytes], None] = self.writer.append
+        self.damage = _damage.record(self.folder, found.damage)
+        writer = _oplog.LegacyLogWriter if self.format == 2 else _oplog.LogWriter
+        self.writer = writer(self.folder, *found[:3], found.slot, found.check)
         self.append_snapshot: Callable[[bytes], None] = self.writer.append_snapshot
         self.state = PipelineState(self.folder, acked)
         self.errors = ErrorRouter(callbacks)
         self.report = self.errors.report
+        if notes or found.damage:
+            self.report(
+                NeptuneOperationLogDamaged(_damage.message(self.folder, notes, found.damage))
+            )
         self.monitor = Monitor(
             self.writer, self.state, self.report,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold_s,
@@ -121,20 +132,53 @@ class Pipeline:
         self._forked = False
         _live.add(self)
 
-    def _open_log(self) -> tuple[int, _oplog_read.LogScan]:
-        meta_path = self.folder / _oplog.META_FILE
-        if meta_path.exists():
-            meta = _oplog.read_meta(self.folder)
-            if (meta["project"], meta["run_id"]) != (self.project, self.run_id):
-                raise RuntimeError(
-                    f"{self.folder} belongs to run {meta['run_id']!r} of "
-                    f"{meta['project']!r}, not {self.run_id!r}"
-                )
-            acked = _oplog.read_acked(self.folder)
-            return acked, _oplog_read.recover(self.folder, acked)
-        (self.folder / "blobs").mkdir(exist_ok=True)
-        _oplog.write_meta(self.folder, self.project, self.run_id)
-        return 0, _oplog_read.LogScan(0, 0, ())
+    def _open_log(self) -> tuple[int, _oplog_read.LogScan, list[str]]:
+        if not _oplog.has_meta(self.folder):
+            (self.folder / "blobs").mkdir(exist_ok=True)
+            _oplog.write_meta(self.folder, self.project, self.run_id)
+            return 0, _oplog_read.LogScan(0, 0, ()), []
+        try:
+            meta, notes = _oplog.read_meta_checked(self.folder)
+        except ValueError as error:
+            meta, notes = self._identity_from_name(error)
+        if (meta["project"], meta["run_id"]) != (self.project, self.run_id):
+            raise RuntimeError(
+                f"{self.folder} belongs to run {meta['run_id']!r} of "
+                f"{meta['project']!r}, not {self.run_id!r}"
+            )
+        self.format = meta["format"]
+        if notes and self.format >= 3:  # one copy was damaged: write both again
+            _oplog.write_meta(self.folder, self.project, self.run_id, meta["create"])
+        acked = _oplog.read_acked(self.folder)
+        return acked, _oplog_read.recover(self.folder, acked, meta["create"]), notes
+
+    def _identity_from_name(self, error: ValueError) -> tuple[dict[str, Any], list[str]]:
+        """Both copies of the identity are unreadable: the folder's name (a digest of project
+        and run id) still tells whether it is this run's; if so its identity is written again.
+        Format 2 wrote no index files: a folder with segments and no index is format 2."""
+        name = _SIBLING.sub("", self.folder.name)
+        if name != run_folder(self.folder, self.project, self.run_id).name:
+            raise error
+        segments, indexes = self.folder.glob("ops-*.log"), self.folder.glob("ops-*.idx")
+        legacy = any(True for _ in segments) and not any(True for _ in indexes)
+        meta: dict[str, Any] = {
+            "format": 2 if legacy else 3,
+            "project": self.project,
+            "run_id": self.run_id,
+        }
+        if legacy:
+            _oplog.replace_file(self.folder / _oplog.META_FILE, json.dumps(meta).encode())
+        else:
+            _oplog.write_meta(self.folder, self.project, self.run_id)
+        meta["create"] = None
+        return meta, [f"{error}; written again from the run's folder name"]
+
+    def append(self, kind: int, payload: bytes) -> None:
+        """Append a record of any kind; the create record's message is also kept in meta.json
+        (both copies), so a damaged create record can be rewritten from there."""
+        if kind == _oplog.KIND_CREATE and self.format >= 3 and not self._forked:
+            _oplog.write_meta(self.folder, self.project, self.run_id, payload)
+        self.writer.append(kind, payload)
 
     def start(self) -> None:
         for worker in (self.errors, self.monitor, self._checker, self._uploader, self._sender):
@@ -216,7 +260,7 @@ class Pipeline:
         if self._transport is not None:
             self._transport.close()
         complete = self._sender is not None and delivered and self.pending_ops() == 0
-        self._release(remove=complete)
+        self._release(remove=complete and (not self.damage or self.accept_damage))
         return complete
 
     def terminate(self) -> None:
@@ -244,7 +288,7 @@ class Pipeline:
         """In a forked child: never write, send or delete anything of the parent's run."""
         self._forked = True
         self.writer.abandon()
-        self.append = _refuse_in_child
+        self.append = _refuse_in_child  # type: ignore[method-assign]
         self.append_snapshot = _refuse_snapshot_in_child
 
     @property

@@ -8,6 +8,7 @@ so you can catch at the level you care about::
         ├── NeptuneUnableToLogData                invalid value (NEPTUNE_LOG_FAILURE_ACTION=raise)
         ├── NeptuneOperationsQueueMaxSizeExceeded backlog passed max_queue_size
         ├── NeptuneSynchronizationStopped         sending stopped after a fatal error
+        ├── NeptuneOperationLogDamaged            damaged records on disk were skipped
         ├── NeptuneFileUploadError                a file could not be uploaded
         ├── NeptuneUnexpectedError                an ingest code without a mapping
         ├── NeptuneRetryableError                 delivery failed, will be retried
@@ -74,6 +75,7 @@ __all__ = [
     "NeptuneHistogramValuesLengthMismatch",
     "NeptuneInternalServerError",
     "NeptuneInvalidCredentialsError",
+    "NeptuneOperationLogDamaged",
     "NeptuneOperationsQueueMaxSizeExceeded",
     "NeptunePreviewStepNotAfterLastCommittedStep",
     "NeptuneProjectError",
@@ -142,6 +144,10 @@ class NeptuneOperationsQueueMaxSizeExceeded(NeptuneScaleError):
 
 class NeptuneSynchronizationStopped(NeptuneScaleError):
     default_message = "Sending stopped after a fatal error; pending data stays on disk."
+
+
+class NeptuneOperationLogDamaged(NeptuneScaleError):
+    default_message = "Damaged records in the run's operation log were skipped."
 
 
 class NeptuneFileUploadError(NeptuneScaleError):

@@ -68,6 +68,7 @@ def convert_official(database: Path) -> Path | None:
         for kind, payload in operations:
             if kind == OPERATION_CREATE:
                 writer.append(_oplog.KIND_CREATE, payload)
+                _oplog.write_meta(folder, project, run_id, payload)  # a copy for recovery
             elif kind == OPERATION_SNAPSHOT:
                 # Our log keeps a snapshot framed as an UpdateRunSnapshots entry.
                 framed = UpdateRunSnapshots(snapshots=[UpdateRunSnapshot.FromString(payload)])
