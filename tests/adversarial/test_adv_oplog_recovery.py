@@ -7,8 +7,12 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +75,37 @@ def test_a_run_resuming_its_folder_with_both_identities_damaged(tmp_path: Path) 
     assert "written again from the run's folder name" in str(errors[0])
     assert stored_losses(tmp_path) == expected_losses(set(), steps=101)
     assert not folder.exists()  # no record was lost
+
+
+KILLED_WRITER = """
+import sys
+from neptune_scale import Run
+run = Run(project=sys.argv[2], run_id=sys.argv[3], log_directory=sys.argv[1], mode="offline",
+          enable_console_log_capture=False, source_tracking_config=None)
+print("ready", flush=True)
+step = 0
+while True:
+    run.log_metrics({"loss": step * 0.25 + 1 / (step + 3)}, step=step)
+    step += 1
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
+def test_a_writer_killed_mid_append_leaves_no_false_damage(tmp_path: Path, delay: float) -> None:
+    """A torn tail (the tag not written yet) is not damage: nothing reported, exit 0."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), PROJECT, RUN_ID],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    result = despina_sync(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "NeptuneOperationLogDamaged" not in result.stderr and "record(s)" not in result.stderr
+    stored = stored_losses(tmp_path)
+    assert stored == expected_losses(set(), steps=len(stored)) and stored
 
 
 def test_a_format_2_folder_is_still_delivered(tmp_path: Path) -> None:
