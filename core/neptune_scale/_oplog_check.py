@@ -85,9 +85,10 @@ def _parse_header(chunk: bytes, pos: int) -> tuple[int, int, int] | int:
 class _Walk:
     """The state of a scan across segments."""
 
-    def __init__(self, start: int, stop: int | None) -> None:
+    def __init__(self, start: int, stop: int | None, synced: int) -> None:
         self.start = start  # records before it were delivered: checked, not counted
         self.stop = stop
+        self.synced = synced  # every record before it had its tag when it was msynced
         self.count = 0
         self.marks: list[Mark] = []
         self.damage: list[Damage] = []
@@ -106,11 +107,13 @@ class _Walk:
                 self.marks.append(Mark(max(start, self.start), self.count, SKIP, end))
 
 
-def scan(folder: Path, start: int, stop: int | None = None) -> LogScan:
+def scan(folder: Path, start: int, stop: int | None = None, synced: int = 0) -> LogScan:
     """Walk the records from ``start`` (a record boundary) to the end of the log, or to ``stop``:
     what a reopened log holds. Ends at zeros after the last segment's records, or at the first
-    record that would pass ``stop``; damaged records are skipped, marked and reported."""
-    walk = _Walk(start, stop)
+    record that would pass ``stop``; damaged records are skipped, marked and reported. A record
+    without its tag is a torn tail (the writer was killed before storing it) only at or after
+    ``synced``, the synced marker's position; before it, it is damage."""
+    walk = _Walk(start, stop, synced)
     index = start // _oplog.SEGMENT_BYTES
     position = start
     while True:
@@ -209,7 +212,7 @@ def _walk_checked(data: bytes, entries: bytes, walk: _Walk, base: int) -> tuple[
             pos, k, check = end, k + 1, expected
             continue
         resync = _resync(data, entries, k)
-        if resync is None and data[pos : pos + 1] == b"\0":
+        if resync is None and data[pos : pos + 1] == b"\0" and base + pos >= walk.synced:
             break  # killed inside an append before the tag went in (a torn tail), or noise in
             # the index past the last record: nothing visible was lost
         if resync is None:

@@ -154,7 +154,7 @@ def recover(folder: Path, acked: int, create: bytes | None = None) -> LogScan:
     if synced is not None and synced.boot_id != _mapped.boot_id():
         stop = max(synced.position, acked)
     repaired = repair_create(folder, create) if create is not None and acked == 0 else ()
-    found = scan(folder, acked, stop)
+    found = scan(folder, acked, stop, 0 if synced is None else synced.position)
     last = found.end // _oplog.SEGMENT_BYTES
     truncate_after(folder, found.end, found.slot if index_path(folder, last).exists() else None)
     for index in segment_indexes(folder):
