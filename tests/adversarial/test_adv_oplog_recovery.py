@@ -243,6 +243,18 @@ def test_any_single_damaged_byte_loses_at_most_its_record(
         assert len(written) - len(got) <= 1
         assert sum(d.records for d in found.damage) == len(written) - len(got)
 
+        # A writer continues the recovered log; reopened again, it finds the same damage
+        # before and none at the seam.
+        writer = LogWriter(folder, *found[:3], found.slot, found.check)
+        more = [sized_record(1000 + i, 40) for i in range(5)]
+        for record in more:
+            writer.append(KIND_SNAPSHOT, record)
+        writer.close()
+        again = _oplog_read.recover(folder, 0)
+        assert read_back(folder, again) == got + more
+        middle = [d for d in found.damage if d.end < found.end]
+        assert [d for d in again.damage if d.records] == [d for d in middle if d.records]
+
 
 def sized_record(i: int, size: int) -> bytes:
     body = (i.to_bytes(2, "little") * size)[:size]
