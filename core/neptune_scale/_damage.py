@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from neptune_scale._oplog import DAMAGED_FILE
-from neptune_scale._oplog_check import Damage
+from neptune_scale._oplog_check import UNKNOWN, Damage
 
 __all__ = ["message", "read", "record"]
 
@@ -50,10 +50,9 @@ def message(folder: Path, notes: list[str], damage: tuple[Damage, ...] | list[Da
     lost = [d for d in damage if d.records]
     parts = [f"operation log {folder}:"]
     if lost:
-        parts.append(
-            f"{sum(d.records for d in lost)} damaged record(s) skipped, the intact rest is "
-            f"delivered;"
-        )
+        known = sum(d.records for d in lost if d.records != UNKNOWN)
+        more = " and more" if any(d.records == UNKNOWN for d in lost) else ""
+        parts.append(f"{known}{more} damaged record(s) skipped, the intact rest is delivered;")
         parts.extend(f"  {d.describe()}" for d in lost[:MAX_LISTED])
         if len(lost) > MAX_LISTED:
             parts.append(f"  ... and {len(lost) - MAX_LISTED} more damaged ranges")

@@ -32,19 +32,23 @@ from neptune_scale._oplog import (
     segment_path,
 )
 
-__all__ = ["Damage", "LogScan", "scan"]
+__all__ = ["UNKNOWN", "Damage", "LogScan", "scan"]
 
 _END, _PARTIAL, _DAMAGED, _STOP = range(4)
+
+
+UNKNOWN = -1  # Damage.records where no index counts them
 
 
 class Damage(NamedTuple):
     start: int  # position of the first damaged byte (where the last intact record ended)
     end: int  # position of the next intact record, or where the segment's records end
-    records: int  # records lost, as the index counts them
+    records: int  # records lost, as the index counts them (UNKNOWN without one; 0: repaired)
     why: str
 
     def describe(self) -> str:
-        return f"{self.records} record(s) at bytes {self.start}..{self.end}: {self.why}"
+        count = "an unknown number of" if self.records == UNKNOWN else str(self.records)
+        return f"{count} record(s) at bytes {self.start}..{self.end}: {self.why}"
 
 
 class LogScan(NamedTuple):
@@ -126,6 +130,9 @@ def scan(folder: Path, start: int, stop: int | None = None, synced: int = 0) -> 
         entries = _read_index(folder, index)
         if entries is None:
             offset, outcome = _walk_headers(data, max(start - base, 0), walk, base)
+            if outcome == _DAMAGED:  # format 2: nothing says where the next record starts
+                why = "not a record; without an index (format 2) the rest of the segment is lost"
+                walk.lost(base + offset, base + len(data), UNKNOWN, why, skip=False)
         else:
             offset, outcome = _walk_checked(data, entries, walk, base)
         position = base + offset

@@ -111,11 +111,7 @@ def test_a_writer_killed_mid_append_leaves_no_false_damage(tmp_path: Path, delay
 def test_a_format_2_folder_is_still_delivered(tmp_path: Path) -> None:
     """Format 2 segments hold the same bytes as format 3 ones, without the index files."""
     folder = write_offline_run(tmp_path)
-    for index in folder.glob("ops-*.idx"):
-        index.unlink()
-    (folder / "meta.copy.json").unlink()
-    meta = {"format": 2, "project": PROJECT, "run_id": RUN_ID}
-    (folder / "meta.json").write_text(json.dumps(meta))
+    make_format_2(folder)
 
     result = despina_sync(tmp_path)
     assert result.returncode == 0, result.stderr
@@ -123,14 +119,32 @@ def test_a_format_2_folder_is_still_delivered(tmp_path: Path) -> None:
     assert not folder.exists()
 
 
-def test_a_format_2_folder_resumed_stays_format_2(tmp_path: Path) -> None:
-    folder = write_offline_run(tmp_path, steps=100)
+def test_damage_in_a_format_2_folder_is_reported_not_silent(tmp_path: Path) -> None:
+    """Format 2 has no index: what follows the damage cannot be found, but it is reported."""
+    folder = write_offline_run(tmp_path)
+    make_format_2(folder)
+    start, _ = record_span(folder, 5001)
+    damage_segment(folder, start, 0x40)
+
+    result = despina_sync(tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"an unknown number of record(s) at bytes {start}.." in result.stderr
+    assert stored_losses(tmp_path) == expected_losses(set(range(5000, 10_000)))
+    assert folder.exists()
+
+
+def make_format_2(folder: Path) -> None:
+    """What format 2 wrote: the same segments, no index files, one meta.json without a crc."""
     for index in folder.glob("ops-*.idx"):
         index.unlink()
     (folder / "meta.copy.json").unlink()
-    (folder / "meta.json").write_text(
-        json.dumps({"format": 2, "project": PROJECT, "run_id": RUN_ID})
-    )
+    meta = {"format": 2, "project": PROJECT, "run_id": RUN_ID}
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_a_format_2_folder_resumed_stays_format_2(tmp_path: Path) -> None:
+    folder = write_offline_run(tmp_path, steps=100)
+    make_format_2(folder)
     run = Run(
         project=PROJECT, run_id=RUN_ID, log_directory=tmp_path, resume=True, mode="offline",
         enable_console_log_capture=False, source_tracking_config=None,
