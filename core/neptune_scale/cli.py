@@ -55,6 +55,7 @@ def _sync(path: Path, api_token: str | None, timeout: float | None, skip_damaged
         return 1
     failed = 0
     for folder in folders:
+        known = _damage.read(folder)
         try:
             ok = sync_run(folder, api_token=api_token, timeout=timeout, skip_damaged=skip_damaged)
         except (RuntimeError, ValueError, OSError) as e:
@@ -65,6 +66,12 @@ def _sync(path: Path, api_token: str | None, timeout: float | None, skip_damaged
         lost = _damage.read(folder) if folder.exists() else []
         if lost:
             print(f"neptune sync: {_damage.message(folder, [], lost)}", file=sys.stderr)
+        elif known and not folder.exists():
+            print(
+                f"neptune sync: {folder}: the loss of the damaged records was accepted "
+                "(--skip-damaged); the folder is removed",
+                file=sys.stderr,
+            )
         if not ok:
             failed += 1
             what = "holds damaged records" if lost else "was not fully delivered"

@@ -65,6 +65,7 @@ def test_one_damaged_record_loses_only_itself(tmp_path: Path, name: str) -> None
     assert again.returncode == 1 and f"bytes {start}..{end}" in again.stderr
     accepted = despina_sync(tmp_path, "--skip-damaged")
     assert accepted.returncode == 0, accepted.stderr
+    assert "the loss of the damaged records was accepted" in accepted.stderr
     assert not folder.exists()
     assert stored_losses(tmp_path) == expected_losses({RECORD - 1})
 
