@@ -2,9 +2,13 @@
 
 Layout of a run folder (``<log_directory>/runs/<name>/``)::
 
-    meta.json           project, run_id, format version
+    meta.json           project, run_id, format version, the create record's message, a crc32
+    meta.copy.json      the same again (one damaged copy leaves the run's identity readable)
     lock                flock()ed by the process that owns the folder
     ops-00000000.log    segments of SEGMENT_BYTES, records back to back, zeros after the end
+    ops-00000000.idx    the segment's record index: per record its end offset and a checksum
+    damaged             what recovery found damaged and skipped (JSON), until the user accepts it
+    destination         where the log goes: local, http, offline, injected (see _pipeline)
     acked               position up to which the destination confirmed everything
     synced              position up to which the log is on disk, and the boot (see _mapped)
     blobs/              copies of ``bytes`` file payloads until they are uploaded
@@ -17,6 +21,20 @@ and 3 for a file upload request (JSON). The writer stores the tag byte last, so 
 tag is visible is complete: writes into a MAP_SHARED mapping belong to the kernel's page cache
 and survive SIGKILL of the process. A power loss is the ``synced`` marker's business.
 
+Format 3 adds an index beside each segment (``ops-N.idx``): record ``i`` of the segment owns
+its 8 bytes at ``8 * i``, the record's end offset and a checksum chained over the segment's
+records: ``sum_i = adler32(record_i without its tag, seed = sum_(i-1) XOR tag_i)``
+(``sum_-1`` = 0). Adler-32, not CRC-32: zlib's crc32 costs ~250 ns for the ~115-byte record of
+a 4-float ``log_metrics`` call where no hardware CRC is used (zlib 1.2), adler32 ~60 ns; for
+records this short it still detects every change of one or two bytes (its sums do not wrap).
+The tag enters through the seed, which spares the hot path a second call; another tag gives
+another first sum, so another result. The records stay exactly the wire's bytes, so runs of
+them are still sent as they lie; the index lets recovery check every record and, past a damaged
+one, find where the next one starts (a damaged length or tag no longer hides the rest). The
+writer fills the index entry before it stores the tag byte, so a visible tag still means a
+complete record. Format 2 (no index, no checksums) is still read, and a writer reopening such a
+folder keeps writing format 2 (``_oplog_legacy``).
+
 A position is ``segment index * SEGMENT_BYTES + offset``: global and increasing. The writer
 publishes ``head`` = (position after the last record, records appended) in one store; readers
 never read past it. Records never span segments; where a segment's records end, and where a
@@ -27,32 +45,47 @@ its reads there without walking the records.
 from __future__ import annotations
 
 import collections
-import json
 import logging
-import mmap
-import os
 import struct
 import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from neptune_scale import _mapped
 from neptune_scale._encoding import varint
 from neptune_scale._held import Held
+from neptune_scale._oplog_meta import (
+    FORMAT_VERSION,
+    META_COPY_FILE,
+    META_FILE,
+    has_meta,
+    read_meta,
+    read_meta_checked,
+    replace_file,
+    write_meta,
+)
+from neptune_scale._oplog_space import SegmentFiles
 from neptune_scale.exceptions import NeptuneLocalStorageFull
 
 __all__ = [
+    "FORMAT_VERSION",
     "KIND_CREATE",
     "KIND_FILE",
     "KIND_SNAPSHOT",
+    "META_COPY_FILE",
+    "META_FILE",
     "SEGMENT_BYTES",
     "LogWriter",
     "Mark",
+    "has_meta",
     "read_acked",
     "read_meta",
+    "read_meta_checked",
+    "replace_file",
     "write_acked",
+    "write_meta",
 ]
 
 SEGMENT_BYTES = 32 * 1024 * 1024  # small enough that mapped pages keep RSS low, big enough to
@@ -62,13 +95,12 @@ KIND_CREATE = 0x12  # field 2: a neptune.ingest.v1.Run message
 KIND_FILE = 0x1A  # field 3: JSON {source, destination, mime_type, temporary}
 KINDS = frozenset((KIND_SNAPSHOT, KIND_CREATE, KIND_FILE))
 MAX_LENGTH_BYTES = 4  # a varint of at most 4 bytes: records below 256 MiB
-FORMAT_VERSION = 2
-META_FILE = "meta.json"
+INDEX_ENTRY = struct.Struct("<II")  # end offset of the record in its segment, running checksum
+checksum = zlib.adler32  # of records (see the module docstring)
+DAMAGED_FILE = "damaged"
 ACKED_FILE = "acked"
-PREFAULT_MIN_BYTES = 256 * 1024  # do not bother the kernel for less
-RESERVE_CHUNK_BYTES = 1024 * 1024  # what the writer reserves when it runs out itself
 DRAIN_SLICE_BYTES = 4 * 1024 * 1024  # held records written per hold of the writer's lock
-SEGMENT_END, OTHER = 0, 1  # what a Mark marks
+SEGMENT_END, OTHER, SKIP = 0, 1, 2  # what a Mark marks
 
 logger = logging.getLogger("neptune")
 
@@ -76,30 +108,27 @@ logger = logging.getLogger("neptune")
 class Mark(NamedTuple):
     position: int
     ops: int  # records before ``position``
-    what: int  # SEGMENT_END: this segment's records end here; OTHER: a non-snapshot starts here
+    what: int  # SEGMENT_END: this segment's records end here; OTHER: a non-snapshot starts
+    # here; SKIP: damaged bytes start here, the next intact record at ``skip_to``
+    skip_to: int = 0
 
 
 def segment_path(folder: Path, index: int) -> Path:
     return folder / f"ops-{index:08d}.log"
 
 
+def index_path(folder: Path, index: int) -> Path:
+    return folder / f"ops-{index:08d}.idx"
+
+
+def index_bytes() -> int:
+    """Size of a segment's index: records of 32 bytes on average fill both at once (a smaller
+    average rolls to the next segment sooner)."""
+    return SEGMENT_BYTES // 4
+
+
 def segment_indexes(folder: Path) -> list[int]:
     return sorted(int(p.name[4:12]) for p in folder.glob("ops-*.log"))
-
-
-def read_meta(folder: Path) -> dict[str, Any]:
-    meta: dict[str, Any] = json.loads((folder / META_FILE).read_text("utf-8"))
-    if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(
-            f"{folder} holds operation log format {meta.get('format')!r}, "
-            f"this client reads format {FORMAT_VERSION}"
-        )
-    return meta
-
-
-def write_meta(folder: Path, project: str, run_id: str) -> None:
-    meta = {"format": FORMAT_VERSION, "project": project, "run_id": run_id}
-    _replace(folder / META_FILE, json.dumps(meta).encode("utf-8"))
 
 
 def read_acked(folder: Path) -> int:
@@ -113,29 +142,24 @@ def read_acked(folder: Path) -> int:
 
 def write_acked(folder: Path, position: int) -> None:
     raw = struct.pack("<Q", position)
-    _replace(folder / ACKED_FILE, raw + struct.pack("<I", zlib.crc32(raw)))
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a full disk: leave no half-written file behind
-        raise
-    os.replace(tmp, path)
+    replace_file(folder / ACKED_FILE, raw + struct.pack("<I", zlib.crc32(raw)))
 
 
 class LogWriter:
-    """Appends records. ``append_snapshot`` is the hot path: one lock, two stores into the
-    mapping, no system call. ``marks`` is shared with the log's reader, which removes the marks
-    it has passed.
+    """Appends records (format 3). ``append_snapshot`` is the hot path: one lock, one adler32
+    call, three stores into the mappings, no system call. ``marks`` is shared with the log's
+    reader, which removes the marks it has passed. ``slot`` and ``check`` continue the index of
+    the segment holding ``end`` (what recovery found there).
 
-    Bytes are written only where disk space was reserved (see ``_mapped``): past ``_limit`` an
-    append takes the slow path, which reserves more, rolls over to the next segment, or (no room
-    on the disk) holds the record in memory (``_held``) until the monitor's :meth:`retry` finds
-    room. While anything is held ``_limit`` is -1, so every append goes behind it, in order.
-    ``meta``: (project, run_id) of a new log, whose ``meta.json`` the writer writes."""
+    Bytes of a segment or its index are written only where disk space was reserved (see
+    ``_oplog_space``): past ``_limit`` (records) or ``_slot_limit`` (index entries) an append
+    takes the slow path, which reserves more, rolls over to the next segment, or (no room on
+    the disk) holds the record in memory (``_held``) until the monitor's :meth:`retry` finds
+    room; held records get their index entries when they reach the log. While anything is held
+    ``_limit`` is -1, so every append goes behind it, in order. ``meta``: (project, run_id,
+    create message or None) of a new log, or of one whose identity was damaged: the writer
+    writes it (``meta.json`` and its copy) when there is room, before any record, as it does
+    the copy of the create record (:meth:`keep_identity`)."""
 
     def __init__(
         self,
@@ -143,9 +167,11 @@ class LogWriter:
         end: int = 0,
         ops: int = 0,
         marks: tuple[Mark, ...] = (),
+        slot: int = 0,
+        check: int = 0,
         *,
         report: Callable[[BaseException], None] | None = None,
-        meta: tuple[str, str] | None = None,
+        meta: tuple[str, str, bytes | None] | None = None,
     ):
         self.folder = folder
         self.head = (end, ops)  # (position after the last record, records appended)
@@ -154,26 +180,33 @@ class LogWriter:
         self._segment = end // SEGMENT_BYTES
         self._offset = end % SEGMENT_BYTES
         self._base = self._segment * SEGMENT_BYTES
-        path = segment_path(folder, self._segment)
-        self._map = _mapped.MappedFile(path, SEGMENT_BYTES, reserved=self._offset)
-        self._mm = self._map.mm  # the hot path writes here: one attribute load, not two
+        self._slot = slot * INDEX_ENTRY.size  # where the next record's index entry goes
+        self._check = check
+        self._files = self._open_files(self._segment, self._offset, self._slot)
+        self._mm = self._files.log.mm  # the hot path writes here: one attribute load, not two
+        self._imm = None if self._files.index is None else self._files.index.mm
         self._limit = self._offset  # appends past it reserve space first
+        self._slot_limit = self._files.limits[1]
         self._report = report or _log_report
         self._held = Held(folder, self._report)
         self._meta = meta
-        self._ahead_cap = SEGMENT_BYTES  # reserve_ahead asks for at most this much at once
-        self._retired: list[_mapped.MappedFile] = []  # rolled over, closed by the next flush
+        self._retired: list[SegmentFiles] = []  # rolled over, closed by the next flush
         self._flush_lock = threading.Lock()
         self._synced = _mapped.SyncedFile(folder)
         self._synced_failed = False
         self._record_synced(end)  # recover() left everything up to ``end`` on disk
-        self._flushed = (self._map, self._offset)  # map and offset msynced so far
-        self._prefaulted = (self._map, self._offset)  # map and offset faulted in so far
+        self._flushed = (self._files, self._offset, self._slot)  # msynced so far
+        self._prefaulted = (self._files, self._offset)  # files and offset faulted in so far
         self._abandoned = False
         self._closed = False
         if meta is not None:
             with self._lock:
                 self._write_meta()
+
+    def _open_files(self, segment: int, offset: int = 0, slot: int = 0) -> SegmentFiles:
+        index = index_path(self.folder, segment)
+        path = segment_path(self.folder, segment)
+        return SegmentFiles(path, SEGMENT_BYTES, index, index_bytes(), offset, slot)
 
     @property
     def position(self) -> int:
@@ -185,7 +218,7 @@ class LogWriter:
 
     @property
     def holding(self) -> bool:
-        """True while records wait in memory for room on the disk."""
+        """True while records (or the run's identity) wait in memory for room on the disk."""
         return bool(self._held) or self._meta is not None
 
     @property
@@ -206,15 +239,19 @@ class LogWriter:
         try:
             offset = self._offset
             end = offset + end_of_record
-            if end > self._limit:
+            slot = self._slot
+            if end > self._limit or slot >= self._slot_limit:
                 offset = self._room(end_of_record)
                 if offset < 0:
                     self._held.hold(KIND_SNAPSHOT, rest)
                     return
-                end = offset + end_of_record
+                end, slot = offset + end_of_record, self._slot
+            check = self._check = _checksum(rest, self._check ^ KIND_SNAPSHOT)
             mm = self._mm
             mm[offset + 1 : end] = rest
+            _pack_entry(self._imm, slot, end, check)  # type: ignore[arg-type]
             mm[offset] = KIND_SNAPSHOT
+            self._slot = slot + 8
             self._offset = end
             self.head = (self._base + end, self.head[1] + 1)
         finally:
@@ -227,10 +264,12 @@ class LogWriter:
             return
         if kind not in KINDS:
             raise ValueError(f"unknown record kind {kind:#x}")
-        rest = varint(len(payload)) + payload
+        self._append(kind, varint(len(payload)) + payload)
+
+    def _append(self, kind: int, rest: bytes) -> None:
         with self._lock:
             offset = self._offset
-            if offset + 1 + len(rest) > self._limit:
+            if offset + 1 + len(rest) > self._limit or self._slot >= self._slot_limit:
                 offset = self._room(1 + len(rest))
             if offset < 0:
                 self._held.hold(kind, rest)
@@ -244,9 +283,15 @@ class LogWriter:
             self.marks.append(Mark(self._base + offset, ops, OTHER))  # before the head moves
         end = offset + 1 + len(rest)
         self._mm[offset + 1 : end] = rest
+        self._index_entry(kind, rest, end)  # before the tag: a visible tag has its entry
         self._mm[offset] = kind
         self._offset = end
         self.head = (self._base + end, ops + 1)
+
+    def _index_entry(self, kind: int, rest: bytes, end: int) -> None:
+        self._check = checksum(rest, self._check ^ kind)
+        INDEX_ENTRY.pack_into(self._imm, self._slot, end, self._check)  # type: ignore[arg-type]
+        self._slot += INDEX_ENTRY.size
 
     def _room(self, size: int) -> int:
         """The offset to write ``size`` bytes at, after reserving or rolling over (under the
@@ -261,43 +306,52 @@ class LogWriter:
         if size > SEGMENT_BYTES:
             raise ValueError(f"an operation of {size} bytes exceeds the log segment size")
         try:
-            if self._offset + size > SEGMENT_BYTES:
+            index_full = self._files.index is not None and self._slot >= self._files.index.size
+            if self._offset + size > SEGMENT_BYTES or index_full:
                 self._roll()
-            self._reserve(self._offset + size)
+            limits = self._files.reserve(self._offset + size, self._slot + INDEX_ENTRY.size)
         except OSError as error:
             self._limit = -1
             self._held.failed(error)
             return -1
+        self._limit, self._slot_limit = limits
         return self._offset
-
-    def _reserve(self, needed: int) -> None:
-        try:
-            reserved = self._map.reserve(max(needed, self._limit + RESERVE_CHUNK_BYTES))
-        except OSError:  # nearly full: what this record needs, if there is that much
-            reserved = self._map.reserve(-(-needed // mmap.PAGESIZE) * mmap.PAGESIZE)
-        self._limit = reserved
 
     def _roll(self) -> None:
         """Continue in the next segment (under the lock)."""
-        new = _mapped.MappedFile(segment_path(self.folder, self._segment + 1), SEGMENT_BYTES)
+        new = self._open_files(self._segment + 1)
         # The mark goes first: a reader that sees a record of the next segment sees it too.
         self.marks.append(Mark(self._base + self._offset, self.head[1], SEGMENT_END))
-        self._retired.append(self._map)  # the monitor's flush msyncs and closes it
-        self._map, self._mm = new, new.mm
+        self._retired.append(self._files)  # the monitor's flush msyncs and closes them
+        new.ahead_cap = self._files.ahead_cap
+        self._files, self._mm = new, new.log.mm
+        self._imm = None if new.index is None else new.index.mm
         self._segment += 1
-        self._offset = self._limit = 0
+        self._offset = self._limit = self._slot = self._slot_limit = self._check = 0
         self._base = self._segment * SEGMENT_BYTES
 
+    def keep_identity(self, project: str, run_id: str, create: bytes) -> None:
+        """Keep the create record's message with the run's identity (both copies of meta.json),
+        so recovery can rewrite a damaged create record; written when there is room, before
+        any later record."""
+        with self._lock:
+            self._meta = (project, run_id, create)
+            self._write_meta()
+
     def _write_meta(self) -> bool:
+        """Write the identity if one waits (under the lock); False when the disk has no room."""
         if self._meta is not None:
             try:
-                write_meta(self.folder, *self._meta)
+                self._write_identity(*self._meta)
             except OSError as error:
                 self._limit = -1
                 self._held.failed(error)
                 return False
             self._meta = None
         return True
+
+    def _write_identity(self, project: str, run_id: str, create: bytes | None) -> None:
+        write_meta(self.folder, project, run_id, create)
 
     def retry(self, *, force: bool = False) -> None:
         """Write what is held in memory once the disk has room again. The monitor calls this
@@ -329,7 +383,7 @@ class LogWriter:
             kind, rest = held.records[0]
             size = 1 + len(rest)
             offset = self._offset
-            if offset + size > self._limit:
+            if offset + size > self._limit or self._slot >= self._slot_limit:
                 offset = self._make_room(size)
                 if offset < 0:
                     return -1
@@ -342,54 +396,42 @@ class LogWriter:
         return count
 
     def reserve_ahead(self, ahead: int) -> None:
-        """Reserve the space the next ``ahead`` bytes of appends will take, from the monitor, so
-        the logging thread seldom makes that system call itself."""
+        """Reserve the space the next ``ahead`` bytes of appends (and their index entries) will
+        take, from the monitor, so the logging thread seldom makes that system call itself."""
         with self._lock:
-            current, offset, limit = self._map, self._offset, self._limit
-        target = min(SEGMENT_BYTES, offset + ahead, current.reserved + self._ahead_cap)
-        if limit < 0 or target - current.reserved < RESERVE_CHUNK_BYTES:
-            return  # holding (retry() is the way back), or enough is reserved
-        try:
-            reserved = current.reserve(target)
-        except OSError:  # the writer reserves what it needs itself, and reports a full disk
-            self._ahead_cap = max(RESERVE_CHUNK_BYTES, (target - current.reserved) // 2)
-            return  # asks for less next time: a nearly full disk is not tried at 8 MiB a tick
-        self._ahead_cap = SEGMENT_BYTES
+            files, offset, slot, limit = self._files, self._offset, self._slot, self._limit
+        if limit < 0 or not files.reserve_ahead(offset, slot, ahead):
+            return  # holding (retry() is the way back), or no room: the writer finds out
+        reserved, slots = files.limits
         with self._lock:
-            if self._map is current and self._limit >= 0:
+            if self._files is files and self._limit >= 0:
                 self._limit = max(self._limit, reserved)
+                self._slot_limit = max(self._slot_limit, slots)
 
     def prefault(self, ahead: int) -> None:
         """Fault in the pages the next ``ahead`` bytes of appends will write, from a background
         thread (which, unlike the writer's, does not hold the GIL meanwhile)."""
         with self._lock:
-            current, offset = self._map, self._offset
-        done_map, done = self._prefaulted
-        start = max(done, offset) if done_map is current else offset
-        end = min(current.reserved, offset + ahead)  # never a page without disk space
-        if end - start >= PREFAULT_MIN_BYTES:
-            current.populate(start, end)
-            self._prefaulted = (current, end)
+            files, offset, slot = self._files, self._offset, self._slot
+        done_files, done = self._prefaulted
+        start = max(done, offset) if done_files is files else offset
+        self._prefaulted = (files, files.prefault(start, offset, slot, ahead))
 
     def flush(self) -> None:
         """msync what was appended (so it survives a power loss) and record that in the synced
-        marker; then drop the written pages from this process's page tables (they stay in the
-        page cache, but not in our RSS)."""
+        marker; then drop the written pages from this process's page tables."""
         with self._flush_lock:
             if self._closed or self._abandoned:
                 return
             with self._lock:
-                current, offset, position = self._map, self._offset, self.head[0]
+                files, offset, slot, position = self._files, self._offset, self._slot, self.head[0]
                 retired, self._retired = self._retired, []
             for old in retired:
-                old.msync(0, SEGMENT_BYTES)
-                old.close()
-            flushed_map, flushed = self._flushed
-            start = flushed if flushed_map is current else 0
-            current.msync(start, offset)
-            # The writer only touches bytes from ``offset`` on: whole pages before it are done.
-            current.advise(mmap.MADV_DONTNEED, start, offset - offset % mmap.PAGESIZE)
-            self._flushed = (current, offset)
+                old.retire()
+            flushed_files, flushed, flushed_slot = self._flushed
+            start, slot_start = (flushed, flushed_slot) if flushed_files is files else (0, 0)
+            files.sync(start, offset, slot_start, slot)
+            self._flushed = (files, offset, slot)
             self._record_synced(position)
 
     def _record_synced(self, position: int) -> None:
@@ -417,7 +459,7 @@ class LogWriter:
             self._closed = True
             with self._lock:
                 self._held.lost_at_close()
-            self._map.close()
+            self._files.close()
             self._synced.close()
 
     def abandon(self) -> None:
@@ -431,17 +473,8 @@ def _log_report(error: BaseException) -> None:
     logger.error("%s: %s", type(error).__name__, error)
 
 
-def truncate_after(folder: Path, position: int) -> None:
-    """Zero everything after ``position`` (a torn tail) so new records start on clean space."""
-    index, offset = divmod(position, SEGMENT_BYTES)
-    path = segment_path(folder, index)
-    if path.exists():
-        with open(path, "r+b") as f:
-            f.truncate(offset)
-            f.truncate(SEGMENT_BYTES)
-    for later in segment_indexes(folder):
-        if later > index:
-            segment_path(folder, later).unlink()
+_checksum = zlib.adler32
+_pack_entry = INDEX_ENTRY.pack_into
 
 
 def delete_segments_before(folder: Path, position: int) -> None:
@@ -450,3 +483,4 @@ def delete_segments_before(folder: Path, position: int) -> None:
     for index in segment_indexes(folder):
         if index < first_needed:
             segment_path(folder, index).unlink(missing_ok=True)
+            index_path(folder, index).unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 """Reading the operation log (format: see ``_oplog``): the sender's :class:`LogReader`, and
-:func:`recover`, which finds what a reopened log holds."""
+:func:`recover`, which finds what a reopened log holds (the walk itself is ``_oplog_check``)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,23 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped, _oplog
+from neptune_scale._encoding import varint
 from neptune_scale._oplog import (
+    INDEX_ENTRY,
+    KIND_CREATE,
     KIND_SNAPSHOT,
-    KINDS,
     MAX_LENGTH_BYTES,
-    OTHER,
     SEGMENT_END,
+    SKIP,
     Mark,
+    checksum,
+    index_path,
     segment_indexes,
     segment_path,
-    truncate_after,
 )
+from neptune_scale._oplog_check import Damage, LogScan, _parse_header, scan
 
-__all__ = ["Batch", "LogReader", "LogScan", "recover", "scan"]
+__all__ = ["Batch", "Damage", "LogReader", "LogScan", "recover", "scan"]
 
 # (segment sizes are read as ``_oplog.SEGMENT_BYTES`` at call time: tests shrink them)
 
@@ -59,6 +63,9 @@ class LogReader:
                 marks.popleft()
                 # The start of the next segment; a full segment ends exactly there already.
                 self.position = -(-self.position // _oplog.SEGMENT_BYTES) * _oplog.SEGMENT_BYTES
+            elif mark.what == SKIP:  # damaged records found by recovery: never sent
+                marks.popleft()
+                self.position = mark.skip_to
             elif mark.position < limit:  # a published record of another kind
                 marks.popleft()
                 return self._read_other(mark)
@@ -131,103 +138,69 @@ class LogReader:
             self._fd_segment = -1
 
 
-_END, _PARTIAL, _DAMAGED, _STOP = range(4)
-
-
-def _parse_header(chunk: bytes, pos: int) -> tuple[int, int, int] | int:
-    """(kind, where the message starts, where the record ends) of the record at ``pos``, as
-    offsets into ``chunk``; or _END (zeros: no record), _PARTIAL (cut off by the chunk's end) or
-    _DAMAGED (not a record)."""
-    if pos >= len(chunk):
-        return _PARTIAL
-    kind = chunk[pos]
-    if kind == 0:
-        return _END
-    if kind not in KINDS:
-        return _DAMAGED
-    length = shift = 0
-    i = pos + 1
-    while True:
-        if i >= len(chunk):
-            return _PARTIAL
-        byte = chunk[i]
-        i += 1
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return kind, i, i + length
-        shift += 7
-        if shift >= 7 * MAX_LENGTH_BYTES:
-            return _DAMAGED
-
-
-class LogScan(NamedTuple):
-    end: int  # position after the last record kept
-    records: int  # from the start to ``end``
-    marks: tuple[Mark, ...]  # what the writer would have marked between them
-
-
-def scan(folder: Path, start: int, stop: int | None = None) -> LogScan:
-    """Walk the records from ``start`` (a record boundary) to the end of the log, or to ``stop``:
-    what a reopened log holds. Ends at zeros after the last segment's records, at anything that
-    is not a whole record, or at the first record that would pass ``stop``."""
-    position, count = start, 0
-    marks: list[Mark] = []
-    while True:
-        index, offset = divmod(position, _oplog.SEGMENT_BYTES)
-        path = segment_path(folder, index)
-        if not path.exists():
-            break
-        with open(path, "rb") as f:
-            data = os.pread(f.fileno(), _oplog.SEGMENT_BYTES - offset, offset)  # recovery: one read
-        walked, count, outcome = _scan_segment(data, position, stop, count, marks)
-        position += walked
-        full = offset + walked == _oplog.SEGMENT_BYTES  # the writer continues in the next segment
-        if outcome != _END or not (full or segment_path(folder, index + 1).exists()):
-            break
-        marks.append(Mark(position, count, SEGMENT_END))
-        position = (index + 1) * _oplog.SEGMENT_BYTES
-    return LogScan(position, count, tuple(marks))
-
-
-def _scan_segment(
-    data: bytes, position: int, stop: int | None, count: int, marks: list[Mark]
-) -> tuple[int, int, int]:
-    """(bytes walked, records counted so far, why it stopped) in ``data``, the rest of one
-    segment from ``position`` on; marks the records of other kinds than snapshots."""
-    pos = 0
-    while True:
-        record = _parse_header(data, pos)
-        if record == _PARTIAL and pos == len(data):
-            return pos, count, _END  # the segment is full to its last byte
-        if not isinstance(record, tuple):
-            return pos, count, _DAMAGED if record == _PARTIAL else record
-        kind, _body, end = record
-        if end > len(data):
-            return pos, count, _DAMAGED
-        if stop is not None and position + end > stop:
-            return pos, count, _STOP
-        if kind != KIND_SNAPSHOT:
-            marks.append(Mark(position + pos, count, OTHER))
-        pos = end
-        count += 1
-
-
-def recover(folder: Path, acked: int) -> LogScan:
+def recover(folder: Path, acked: int, create: bytes | None = None) -> LogScan:
     """What a reopened log holds after ``acked``, then the log cut there (the rest zeroed).
 
     Within the boot that wrote it, every published record is whole (the page cache kept it
     through any death of the process). After a reboot (a power loss, a crash of the machine)
     only what the synced marker says reached the disk is trusted: at most the last second of
-    records is dropped, never a torn one delivered.
+    records is dropped, never a torn one delivered. Damaged records are skipped (see
+    ``_oplog_check``); a damaged create record is first rewritten from ``create``, the copy
+    of its message in meta.json, when the index confirms that copy.
     """
     synced = _mapped.read_synced(folder)
     stop = None
     if synced is not None and synced.boot_id != _mapped.boot_id():
         stop = max(synced.position, acked)
-    found = scan(folder, acked, stop)
-    truncate_after(folder, found.end)
+    repaired = repair_create(folder, create) if create is not None and acked == 0 else ()
+    found = scan(folder, acked, stop, 0 if synced is None else synced.position)
+    last = found.end // _oplog.SEGMENT_BYTES
+    truncate_after(folder, found.end, found.slot if index_path(folder, last).exists() else None)
     for index in segment_indexes(folder):
-        if acked // _oplog.SEGMENT_BYTES <= index <= found.end // _oplog.SEGMENT_BYTES:
-            with open(segment_path(folder, index), "rb+") as f:
-                os.fsync(f.fileno())  # the writer's first synced marker covers them
-    return found
+        if acked // _oplog.SEGMENT_BYTES <= index <= last:
+            for path in (segment_path(folder, index), index_path(folder, index)):
+                if path.exists():
+                    with open(path, "rb+") as f:
+                        os.fsync(f.fileno())  # the writer's first synced marker covers them
+    return found._replace(damage=repaired + found.damage)
+
+
+def repair_create(folder: Path, create: bytes) -> tuple[Damage, ...]:
+    """Rewrite the log's first record from meta.json's copy of the create message if the
+    record is damaged and the copy is what the index says was written there."""
+    framed = bytes((KIND_CREATE,)) + varint(len(create)) + create
+    path, index = segment_path(folder, 0), index_path(folder, 0)
+    if not (path.exists() and index.exists()):
+        return ()
+    with open(path, "r+b") as f:
+        if os.pread(f.fileno(), len(framed), 0) == framed:
+            return ()
+        entry = index.read_bytes()[: INDEX_ENTRY.size]
+        if len(entry) < INDEX_ENTRY.size:
+            return ()
+        end, check = INDEX_ENTRY.unpack(entry)
+        if end != len(framed) or checksum(framed[1:], KIND_CREATE) != check:
+            return ()  # not the record the index describes: recovery skips it as damaged
+        os.pwrite(f.fileno(), framed[1:], 1)
+        os.pwrite(f.fileno(), framed[:1], 0)  # the tag last, as the writer does
+    return (Damage(0, end, 0, "the create record was damaged; rewritten from meta.json"),)
+
+
+def truncate_after(folder: Path, position: int, slot: int | None = None) -> None:
+    """Zero everything after ``position`` (a torn tail) so new records start on clean space;
+    ``slot``: the index entries kept in that segment (format 3)."""
+    index, offset = divmod(position, _oplog.SEGMENT_BYTES)
+    _zero_after(segment_path(folder, index), offset, _oplog.SEGMENT_BYTES)
+    if slot is not None:
+        _zero_after(index_path(folder, index), slot * INDEX_ENTRY.size, _oplog.index_bytes())
+    for later in segment_indexes(folder):
+        if later > index:
+            segment_path(folder, later).unlink()
+            index_path(folder, later).unlink(missing_ok=True)
+
+
+def _zero_after(path: Path, offset: int, size: int) -> None:
+    if path.exists():
+        with open(path, "r+b") as f:
+            f.truncate(offset)
+            f.truncate(size)

@@ -1,7 +1,8 @@
 """One run's upload pipeline: the durable log and the stages around it.
 
-``Pipeline.append`` is what the ``Run`` facade calls on the hot path (bound straight to the log
-writer). Everything else — sending, status checks, msync, callbacks — runs in background workers.
+``Pipeline.append_snapshot`` is what the ``Run`` facade calls on the hot path (bound straight to
+the log writer). Everything else — sending, status checks, msync, callbacks — runs in background
+workers.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from neptune_scale import _oplog, _oplog_read
+from neptune_scale import _damage, _oplog, _oplog_read
 from neptune_scale._errors import Callbacks, ErrorRouter
 from neptune_scale._monitor import Monitor
+from neptune_scale._oplog_legacy import LegacyLogWriter
 from neptune_scale._sender import PipelineState, Sender, StatusChecker
 from neptune_scale._uploader import FileUploader
+from neptune_scale.exceptions import NeptuneOperationLogDamaged
 from neptune_scale.transport import Transport
 
 __all__ = ["Pipeline", "read_destination", "run_folder", "write_destination", "writer_alive"]
@@ -36,6 +40,9 @@ MAX_NAME_PART = 64
 LOCK_FILE = "lock"  # flock()ed by the process that owns the run folder
 DESTINATION_FILE = "destination"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SIBLING = re.compile(r"\.\d+$")  # the suffix of a sibling folder (see _claim)
+
+_Identity = tuple[str, str, bytes | None]  # project, run id, the create record's message
 
 _live: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
@@ -101,7 +108,7 @@ def _claim(folder: Path, exact: bool) -> tuple[Path, int]:
         except BlockingIOError:
             os.close(fd)
             continue
-        if exact and not (candidate / _oplog.META_FILE).exists():
+        if exact and not _oplog.has_meta(candidate):
             os.close(fd)
             raise RuntimeError(f"{folder} was removed (delivered by another process)")
         return candidate, fd
@@ -131,16 +138,21 @@ class Pipeline:
         self.run_id = run_id
         self.errors = ErrorRouter(callbacks)
         self.report = self.errors.report
-        acked, found = self._open_log()
+        self.accept_damage = False  # set by ``sync --skip-damaged``: remove the folder anyway
+        self.format = _oplog.FORMAT_VERSION
+        acked, found, notes, identity = self._open_log()
         self.recovered_ops = found.records
-        self.writer = _oplog.LogWriter(
-            self.folder, found.end, found.records, found.marks, report=self.report,
-            meta=None if acked >= 0 else (project, run_id),
-        )  # fmt: skip
-        acked = max(acked, 0)
-        self.append: Callable[[int, bytes], None] = self.writer.append
+        self.damage = _damage.record(self.folder, found.damage)
+        writer = LegacyLogWriter if self.format == 2 else _oplog.LogWriter
+        self.writer = writer(
+            self.folder, *found[:3], found.slot, found.check, report=self.report, meta=identity
+        )
         self.append_snapshot: Callable[[bytes], None] = self.writer.append_snapshot
         self.state = PipelineState(self.folder, acked)
+        if notes or found.damage:
+            self.report(
+                NeptuneOperationLogDamaged(_damage.message(self.folder, notes, found.damage))
+            )
         self.monitor = Monitor(
             self.writer, self.state, self.report,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold_s,
@@ -170,22 +182,48 @@ class Pipeline:
         self._forked = False
         _live.add(self)
 
-    def _open_log(self) -> tuple[int, _oplog_read.LogScan]:
-        """(acked position, what the log holds); acked is -1 for a new log (no meta.json yet:
-        the writer writes it, or holds everything in memory until the disk has room)."""
-        meta_path = self.folder / _oplog.META_FILE
-        if meta_path.exists():
-            meta = _oplog.read_meta(self.folder)
-            if (meta["project"], meta["run_id"]) != (self.project, self.run_id):
-                raise RuntimeError(
-                    f"{self.folder} belongs to run {meta['run_id']!r} of "
-                    f"{meta['project']!r}, not {self.run_id!r}"
-                )
-            acked = _oplog.read_acked(self.folder)
-            return acked, _oplog_read.recover(self.folder, acked)
-        with contextlib.suppress(OSError):  # a full disk: file uploads make it when needed
-            (self.folder / "blobs").mkdir(exist_ok=True)
-        return -1, _oplog_read.LogScan(0, 0, ())
+    def _open_log(self) -> tuple[int, _oplog_read.LogScan, list[str], _Identity | None]:
+        """(acked position, what the log holds, notes on a damaged identity, the identity the
+        writer is to write: for a new log, or over a damaged copy). The writer writes it when
+        the disk has room, and holds every record in memory until then."""
+        identity = (self.project, self.run_id, None)
+        if not _oplog.has_meta(self.folder):
+            with contextlib.suppress(OSError):  # a full disk: file uploads make it when needed
+                (self.folder / "blobs").mkdir(exist_ok=True)
+            return 0, _oplog_read.LogScan(0, 0, ()), [], identity
+        try:
+            meta, notes = _oplog.read_meta_checked(self.folder)
+        except ValueError as error:
+            meta, notes = self._identity_from_name(error)
+        if (meta["project"], meta["run_id"]) != (self.project, self.run_id):
+            raise RuntimeError(
+                f"{self.folder} belongs to run {meta['run_id']!r} of "
+                f"{meta['project']!r}, not {self.run_id!r}"
+            )
+        self.format = meta["format"]
+        acked = _oplog.read_acked(self.folder)
+        found = _oplog_read.recover(self.folder, acked, meta["create"])
+        # A damaged or missing copy of the identity is written again (both copies).
+        return acked, found, notes, (self.project, self.run_id, meta["create"]) if notes else None
+
+    def _identity_from_name(self, error: ValueError) -> tuple[dict[str, Any], list[str]]:
+        """Both copies of the identity are unreadable: the folder's name (a digest of project
+        and run id) still tells whether it is this run's; if so the writer writes its identity
+        again. Format 2 wrote no index files: a folder with segments and no index is format 2."""
+        name = _SIBLING.sub("", self.folder.name)
+        if name != run_folder(self.folder, self.project, self.run_id).name:
+            raise error
+        segments, indexes = self.folder.glob("ops-*.log"), self.folder.glob("ops-*.idx")
+        legacy = any(True for _ in segments) and not any(True for _ in indexes)
+        meta = {"format": 2 if legacy else 3, "project": self.project, "run_id": self.run_id}
+        return {**meta, "create": None}, [f"{error}; written again from the run's folder name"]
+
+    def append(self, kind: int, payload: bytes) -> None:
+        """Append a record of any kind; the create record's message is also kept in meta.json
+        (both copies), so a damaged create record can be rewritten from there."""
+        if kind == _oplog.KIND_CREATE and not self._forked:
+            self.writer.keep_identity(self.project, self.run_id, payload)
+        self.writer.append(kind, payload)
 
     def start(self) -> None:
         for worker in (self.errors, self.monitor, self._checker, self._uploader, self._sender):
@@ -293,7 +331,7 @@ class Pipeline:
         if self._transport is not None:
             self._transport.close()
         complete = self._sender is not None and delivered and self.pending_ops() == 0
-        self._release(remove=complete)
+        self._release(remove=complete and (not self.damage or self.accept_damage))
         return complete
 
     def terminate(self) -> None:
@@ -321,7 +359,7 @@ class Pipeline:
         """In a forked child: never write, send or delete anything of the parent's run."""
         self._forked = True
         self.writer.abandon()
-        self.append = _refuse_in_child
+        self.append = _refuse_in_child  # type: ignore[method-assign]
         self.append_snapshot = _refuse_snapshot_in_child
 
     @property

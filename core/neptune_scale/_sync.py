@@ -20,10 +20,10 @@ PROGRESS_TICK_S = 0.2
 
 def find_run_folders(path: Path) -> list[Path]:
     """Run folders at ``path``: the folder itself, or every run under a log directory."""
-    if (path / _oplog.META_FILE).exists():
+    if _oplog.has_meta(path):
         return [path]
     runs = path / "runs" if (path / "runs").is_dir() else path
-    return sorted(p for p in runs.iterdir() if (p / _oplog.META_FILE).exists())
+    return sorted(p for p in runs.iterdir() if _oplog.has_meta(p))
 
 
 def sync_run(
@@ -33,8 +33,13 @@ def sync_run(
     api_token: str | None = None,
     timeout: float | None = None,
     progress: bool = True,
+    skip_damaged: bool = False,
 ) -> bool:
     """Deliver every unconfirmed operation of the run folder ``path``; True when all arrived.
+
+    Damaged records are skipped and every intact one is delivered; the loss is reported (on the
+    ``neptune`` logger) and kept in the folder, which then stays on disk and this returns False,
+    unless ``skip_damaged`` accepts the loss (the folder is then removed once the rest arrived).
 
     Without ``transport``: an API token (argument or ``NEPTUNE_API_TOKEN``) sends to that
     server, otherwise the operations go into the embedded store of the log directory the folder
@@ -60,10 +65,12 @@ def sync_run(
         lag_threshold_s=None,
         exact_folder=True,
     )
+    pipeline.accept_damage = skip_damaged
     pipeline.start()
     total = pipeline.pending_ops()
     done = _wait_with_progress(pipeline, total, timeout, progress, folder.name)
-    return pipeline.close(0.0 if not done else timeout) and done
+    delivered = pipeline.close(0.0 if not done else timeout) and done
+    return delivered and (skip_damaged or not pipeline.damage)
 
 
 def _wait_with_progress(

@@ -27,11 +27,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "embedded store of the log directory)",
     )
     sync.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    add_skip_damaged(sync)
     args = parser.parse_args(argv)
-    return _sync(args.path, args.api_token, args.timeout)
+    return _sync(args.path, args.api_token, args.timeout, args.skip_damaged)
 
 
-def _sync(path: Path, api_token: str | None, timeout: float | None) -> int:
+def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="accept the loss of damaged records: the intact ones are delivered either way, "
+        "and with this the run folder is then removed and the exit status is 0 (without it the "
+        "folder is kept and the status is 1)",
+    )
+
+
+def _sync(path: Path, api_token: str | None, timeout: float | None, skip_damaged: bool) -> int:
+    from neptune_scale import _damage
     from neptune_scale._sync import find_run_folders, sync_run
 
     if not path.exists():
@@ -43,16 +55,27 @@ def _sync(path: Path, api_token: str | None, timeout: float | None) -> int:
         return 1
     failed = 0
     for folder in folders:
+        known = _damage.read(folder)
         try:
-            ok = sync_run(folder, api_token=api_token, timeout=timeout)
+            ok = sync_run(folder, api_token=api_token, timeout=timeout, skip_damaged=skip_damaged)
         except (RuntimeError, ValueError, OSError) as e:
             print(f"neptune sync: {folder}: {e}", file=sys.stderr)
             ok = False
+        # What recovery found was reported as it was found (the neptune logger); this is the
+        # summary of every loss recorded in the folder, also ones found by an earlier sync.
+        lost = _damage.read(folder) if folder.exists() else []
+        if lost:
+            print(f"neptune sync: {_damage.message(folder, [], lost)}", file=sys.stderr)
+        elif known and not folder.exists():
+            print(
+                f"neptune sync: {folder}: the loss of the damaged records was accepted "
+                "(--skip-damaged); the folder is removed",
+                file=sys.stderr,
+            )
         if not ok:
             failed += 1
-            print(
-                f"neptune sync: {folder} was not fully delivered; it stays on disk", file=sys.stderr
-            )
+            what = "holds damaged records" if lost else "was not fully delivered"
+            print(f"neptune sync: {folder} {what}; it stays on disk", file=sys.stderr)
     return 1 if failed else 0
 
 

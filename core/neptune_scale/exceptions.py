@@ -10,6 +10,7 @@ so you can catch at the level you care about::
         │                                         the operations held in memory were dropped
         ├── NeptuneLocalStorageFull               no room for the operation log; held in memory
         ├── NeptuneSynchronizationStopped         sending stopped after a fatal error
+        ├── NeptuneOperationLogDamaged            damaged records on disk were skipped
         ├── NeptuneFileUploadError                a file could not be uploaded
         ├── NeptuneUnexpectedError                an ingest code without a mapping
         ├── NeptuneRetryableError                 delivery failed, will be retried
@@ -77,6 +78,7 @@ __all__ = [
     "NeptuneInternalServerError",
     "NeptuneInvalidCredentialsError",
     "NeptuneLocalStorageFull",
+    "NeptuneOperationLogDamaged",
     "NeptuneOperationsQueueMaxSizeExceeded",
     "NeptunePreviewStepNotAfterLastCommittedStep",
     "NeptuneProjectError",
@@ -152,6 +154,10 @@ class NeptuneLocalStorageFull(NeptuneScaleError):
 
 class NeptuneSynchronizationStopped(NeptuneScaleError):
     default_message = "Sending stopped after a fatal error; pending data stays on disk."
+
+
+class NeptuneOperationLogDamaged(NeptuneScaleError):
+    default_message = "Damaged records in the run's operation log were skipped."
 
 
 class NeptuneFileUploadError(NeptuneScaleError):

@@ -62,11 +62,12 @@ def convert_official(database: Path) -> Path | None:
     folder = database.parent / WORK_FOLDER / "runs" / database.parent.name
     shutil.rmtree(folder, ignore_errors=True)  # a previous attempt: start again from the source
     folder.mkdir(parents=True)
-    _oplog.write_meta(folder, project, run_id)
-    writer = _oplog.LogWriter(folder, 0, 0)
+    # The writer writes the run's identity (meta.json and its copy) when the disk has room.
+    writer = _oplog.LogWriter(folder, 0, 0, meta=(project, run_id, None))
     try:
         for kind, payload in operations:
             if kind == OPERATION_CREATE:
+                writer.keep_identity(project, run_id, payload)  # a copy for recovery
                 writer.append(_oplog.KIND_CREATE, payload)
             elif kind == OPERATION_SNAPSHOT:
                 # Our log keeps a snapshot framed as an UpdateRunSnapshots entry.

@@ -18,6 +18,8 @@ __all__ = ["register", "run_sync"]
 
 def register(subparsers: Any) -> None:
     """Add the ``sync`` command to the ``despina`` argument parser."""
+    from neptune_scale.cli import add_skip_damaged
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "sync",
         help="upload runs kept on disk (offline mode, interrupted runs) with a progress bar",
@@ -29,6 +31,7 @@ def register(subparsers: Any) -> None:
         "--api-token", default=None, help="send to this server (default: $NEPTUNE_API_TOKEN)"
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    add_skip_damaged(parser)
     parser.set_defaults(func=run_sync)
 
 
@@ -43,6 +46,7 @@ def run_sync(args: argparse.Namespace) -> int:
         return 2
     extra = ["--api-token", args.api_token] if args.api_token else []
     extra += ["--timeout", str(args.timeout)] if args.timeout is not None else []
+    extra += ["--skip-damaged"] if args.skip_damaged else []
     official = find_official_databases(path)
     if not official:
         return cli.main(["sync", str(path), *extra])

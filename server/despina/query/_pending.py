@@ -81,6 +81,7 @@ def deliver_left_behind(folder: Path, budget_s: float | None = DELIVER_BUDGET_S)
         return found  # no client logs here
     if not names:
         return found
+    from neptune_scale._oplog import has_meta
     from neptune_scale._pipeline import read_destination, writer_alive
 
     start = time.monotonic()
@@ -88,7 +89,7 @@ def deliver_left_behind(folder: Path, budget_s: float | None = DELIVER_BUDGET_S)
     for name in names:
         run = folder / "runs" / name
         destination = read_destination(run)
-        if destination in ("http", "injected") or not (run / "meta.json").exists():
+        if destination in ("http", "injected") or not has_meta(run):
             continue  # another destination's data, or not a run log
         if writer_alive(run):
             continue
