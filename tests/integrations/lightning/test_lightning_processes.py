@@ -51,17 +51,27 @@ def test_system_metrics_are_sampled_on_the_training_step_axis(
 
 
 @pytest.mark.slow
-def test_ddp_spawn_two_processes_log_one_run_from_rank_zero(
-    store_dir: Path, tmp_path: Path
+def test_ddp_spawn_fit_then_test_log_cleanly_into_one_run(
+    store_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    logger = NeptuneScaleLogger(run_id="ddp", tags=["ddp"], **QUIET)
+    # Console capture stays on: each spawned process numbers its lines from step 0 again.
+    logger = NeptuneScaleLogger(run_id="ddp", tags=["ddp"])
     trainer = make_trainer(
         logger, tmp_path, max_epochs=1, strategy="ddp_spawn", devices=2, num_nodes=1
     )
-    trainer.fit(TinyModule(), loader(), loader(1))
+    model = TinyModule()
+    trainer.fit(model, loader(), loader(1))
+    trainer.test(model, loader(2))  # a second pair of processes, with a second copy
+    logger.close()
+    printed = capfd.readouterr()
     assert stored_runs(store_dir) == ["ddp"]
     run = stored_run(store_dir, "ddp")
     # Each of the two processes sees half of the 4 batches.
     assert run.steps("training/train/loss_step") == [0, 1]
+    # The test follows the training in the run (its spawned Trainer counted from 0 again).
+    assert run.steps("training/test/loss") == [1]
     assert run.configs["training/status"] == "succeeded"
     assert run.configs["sys/tags"] == ["ddp"]
+    assert not any(k.startswith("training/diagnostics/") for k in run.configs)
+    for problem in ("NeptuneRunDuplicate", "NeptuneSeriesStep", "neptune:ERROR"):
+        assert problem not in printed.err + printed.out

@@ -119,6 +119,19 @@ def test_repeated_steps_nan_and_bad_values_are_handled_and_counted(
     assert "Dropping loss at step 1" in caplog.text
 
 
+def test_dropped_points_are_counted_without_a_trainer_under_the_real_prefix(
+    store_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = NeptuneScaleLogger(prefix="mine", **QUIET)
+    logger.log_metrics({"loss": 1.0}, step=3)
+    logger.log_metrics({"loss": 2.0}, step=2)  # before the last step: dropped
+    logger.close()  # no Trainer, so no finalize: close records the count
+    run = stored_run(store_dir, logger.version)
+    assert run.configs["mine/diagnostics/dropped_points"] == 1
+    assert "counted in mine/diagnostics/dropped_points" in caplog.text
+    assert "<prefix>" not in caplog.text
+
+
 def test_only_rank_zero_creates_a_run(
     store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
