@@ -267,9 +267,10 @@ class NeptuneScaleLogger(Logger):
         """Stop system metrics, record the diagnostics and close the run if this logger created
         it (idempotent)."""
         with self._lock:
-            if self._sampler is not None:
-                self._sampler.stop()
-                self._sampler = None
+            sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.stop()  # outside the lock: its last sample takes it
+        with self._lock:
             if self._run is not None and (diagnostics := self._diagnostics()):
                 # Also without a Trainer (whose finalize writes them otherwise).
                 with contained("recording the diagnostics"):

@@ -50,6 +50,28 @@ def test_system_metrics_are_sampled_on_the_training_step_axis(
     assert all(v > 0 for v in run.values("training/system/process/rss_mib"))
 
 
+class SleepyModule(TinyModule):
+    """A fit of about two seconds: far shorter than the default sampling interval."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        time.sleep(0.5)
+        return super().training_step(batch, batch_idx)
+
+
+def test_system_metrics_sample_early_and_at_the_end_with_the_default_interval(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("psutil")
+    logger = NeptuneScaleLogger(system_metrics=True, **QUIET)  # samples every 10 s
+    make_trainer(logger, tmp_path, max_epochs=1).fit(SleepyModule(), loader())
+    logger.close()  # the last sample
+    run = stored_run(store_dir, logger.version)
+    cpu = run.series["training/system/cpu/percent"]
+    assert len(cpu) >= 2
+    assert cpu[0][1] > 0  # measured over a window, not read at the reference point
+    assert cpu[-1][0] >= BATCHES_PER_EPOCH - 1  # after the last training step
+
+
 @pytest.mark.slow
 def test_ddp_spawn_fit_then_test_log_cleanly_into_one_run(
     store_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
