@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +14,7 @@ import pytest
 from despina_lightning import NeptuneScaleLogger
 from lightning_support import (
     BATCHES_PER_EPOCH,
+    PROJECT,
     TinyModule,
     loader,
     make_trainer,
@@ -97,3 +102,42 @@ def test_ddp_spawn_fit_then_test_log_cleanly_into_one_run(
     assert not any(k.startswith("training/diagnostics/") for k in run.configs)
     for problem in ("NeptuneRunDuplicate", "NeptuneSeriesStep", "neptune:ERROR"):
         assert problem not in printed.err + printed.out
+
+
+@pytest.mark.slow
+def test_ddp_fit_then_test_log_cleanly_into_one_run(store_dir: Path, tmp_path: Path) -> None:
+    # ddp starts the other rank by running the script again, so the script is a file.
+    script = tmp_path / "ddp_fit_test.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from pathlib import Path
+            from despina_lightning import NeptuneScaleLogger
+            from lightning_support import TinyModule, loader, make_trainer
+
+            if __name__ == "__main__":
+                logger = NeptuneScaleLogger(run_id="ddp-plain")
+                trainer = make_trainer(
+                    logger, Path({str(tmp_path)!r}), max_epochs=1, strategy="ddp", devices=2
+                )
+                model = TinyModule()
+                trainer.fit(model, loader(), loader(1))
+                trainer.test(model, loader(2))
+                logger.close()
+            """
+        )
+    )
+    env = {**os.environ, "NEPTUNE_LOG_DIRECTORY": str(store_dir), "NEPTUNE_PROJECT": PROJECT}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for problem in ("NeptuneRunDuplicate", "NeptuneSeriesStep", "neptune:ERROR"):
+        assert problem not in done.stderr + done.stdout
+    assert stored_runs(store_dir) == ["ddp-plain"]
+    run = stored_run(store_dir, "ddp-plain")
+    assert run.steps("training/train/loss_step") == [0, 1]
+    assert run.steps("training/test/loss") == [2]  # the Trainer that ran fit counted on
+    assert run.configs["training/status"] == "succeeded"
