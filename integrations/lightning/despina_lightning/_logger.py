@@ -15,11 +15,11 @@ Layout of what it writes (``<prefix>`` defaults to ``training``):
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import weakref
 from argparse import Namespace
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -254,7 +254,7 @@ class NeptuneScaleLogger(Logger):
             configs: dict[str, Any] = {self._path("status"): STATUS_WORDS.get(status, status)}
             if error is not None:
                 configs.update(error_configs(error, self._path("error")))
-            configs.update(self._diagnostics())
+            configs.update(self._metrics.diagnostics())
             run.log_configs(configs)
             if run.wait_for_processing(timeout=FINALIZE_FLUSH_TIMEOUT_S, verbose=False):
                 # Staged checkpoints are uploaded only now; before, they may still be read.
@@ -271,8 +271,9 @@ class NeptuneScaleLogger(Logger):
         if sampler is not None:
             sampler.stop()  # outside the lock: its last sample takes it
         with self._lock:
-            if self._run is not None and (diagnostics := self._diagnostics()):
-                # Also without a Trainer (whose finalize writes them otherwise).
+            diagnostics = self._metrics.diagnostics()
+            if self._run is not None and self._closer is None and diagnostics:
+                # A run passed in (an own run's closer writes them), also without a Trainer.
                 with contained("recording the diagnostics"):
                     self._run.log_configs(diagnostics)
             self._hand_back()
@@ -330,7 +331,13 @@ class NeptuneScaleLogger(Logger):
         if call is not None:
             self._trainer_ref = weakref.ref(call.trainer)
             attach(call.trainer, self._identity)
-        self._closer = weakref.finalize(self, close_quietly, opened.run, self._samplers)
+        # Also at exit without close(): the dropped-point counts go in first (the batcher holds
+        # no reference to this logger, so the finalizer does not keep it alive). Registered with
+        # atexit after the run exists, so it runs before the client's own exit hook closes it.
+        self._closer = weakref.finalize(
+            self, close_quietly, opened.run, self._samplers, self._metrics.diagnostics
+        )
+        atexit.register(self._closer)
         self._pending_metadata = not self._opened_in_another_process
         self._adopt()
 
@@ -389,7 +396,3 @@ class NeptuneScaleLogger(Logger):
             self._opened_in_another_process = True  # reopen it, never create it twice
         self._metrics.merge(state.get("metrics") or {})
         self._summary_logged = self._summary_logged or bool(state.get("summary_logged"))
-
-    def _diagnostics(self) -> dict[str, int]:
-        counts: Counter[str] = self._metrics.problem_counts()
-        return {self._path(f"diagnostics/{reason}"): n for reason, n in counts.items() if n}

@@ -73,6 +73,11 @@ class MetricBatcher:
         counts["dropped_points"] = sum(self.guard.dropped.values())
         return counts
 
+    def diagnostics(self) -> dict[str, int]:
+        """``<diagnostics path>/<reason>`` for every problem counted so far."""
+        counts = self.problem_counts()
+        return {f"{self._diagnostics_path}/{reason}": n for reason, n in counts.items() if n}
+
     def export(self) -> dict[str, Any]:
         """What a spawned copy hands back (see ``_handoff``); JSON-safe."""
         return {

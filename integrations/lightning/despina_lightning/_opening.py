@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,10 +82,14 @@ def project_of(run: Any, default: str | None) -> str | None:
     return project if isinstance(project, str) else default
 
 
-def close_quietly(run: Any, samplers: list[Any]) -> None:
+def close_quietly(
+    run: Any, samplers: list[Any], diagnostics: Callable[[], dict[str, int]] | None = None
+) -> None:
     for sampler in samplers:
         sampler.stop()
     try:
+        if diagnostics is not None and (counts := diagnostics()):
+            run.log_configs(counts)
         run.close()
     except Exception:
         log.warning("Closing the Neptune run failed", exc_info=True)
