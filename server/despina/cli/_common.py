@@ -9,6 +9,7 @@ import math
 import os
 from typing import Any
 
+from despina._patterns import PatternError, compile_pattern
 from despina.query import Reader
 from despina.store import ProjectNotFound, RunNotFound
 
@@ -18,6 +19,7 @@ __all__ = [
     "find_project_of_run",
     "jsonable",
     "open_reader",
+    "regex_argument",
     "store_location",
 ]
 
@@ -53,6 +55,15 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project", default=None, help=f"workspace/project (default: ${PROJECT_ENV}, else all)"
     )
+
+
+def regex_argument(value: str) -> str:
+    """An argparse ``type`` for a regex option: one RE2 refuses is a usage error naming it."""
+    try:
+        compile_pattern(value, "regex")
+    except PatternError as error:
+        raise argparse.ArgumentTypeError(error.reason) from None
+    return value
 
 
 def open_reader(args: argparse.Namespace) -> Reader:
