@@ -109,7 +109,7 @@ class Run(LoggingCalls):
                 "with fork_run_id/fork_step"
             )
         if creation_time is not None:
-            v.check_timestamp(creation_time)
+            v.timestamp_parts(creation_time, "creation_time")
         if experiment_name is not None:
             v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
         if not isinstance(max_queue_size, int) or max_queue_size < 1:
