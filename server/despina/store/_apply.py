@@ -13,7 +13,7 @@ from despina.store._create import create_run, project_key
 from despina.store._engine import Tx
 from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation, check_batch
-from despina.store._rules import MAX_PROJECT_NAME_BYTES
+from despina.store._rules import MAX_PROJECT_NAME_BYTES, NUL
 from despina.store._update import update_run
 
 __all__ = ["apply_operation", "check_project_name"]
@@ -29,7 +29,7 @@ def check_project_name(name: str) -> str | None:
     parts = name.split("/")
     if len(parts) != 2 or not all(parts):
         return f"project {name!r} must be 'workspace/project' (two non-empty parts)"
-    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
+    if any(p in (".", "..") or "\\" in p or NUL in p for p in parts):
         return f"project {name!r} has a part that cannot name a folder"
     return None
 
@@ -83,7 +83,8 @@ def _update(
     now_ms: int,
     issues: Issues,
 ) -> None:
-    run = tx.run(project.pk, operation.run_id)
+    # A run id with NUL names no run (creating one is refused): PostgreSQL could not even look.
+    run = None if NUL in operation.run_id else tx.run(project.pk, operation.run_id)
     if run is None:
         check_batch(operation)
         issues.add(

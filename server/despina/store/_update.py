@@ -55,6 +55,7 @@ def update_run(
     update = decode_update(operation)
     ctx = _Context(tx, run, update, issues, now_ms)
     paths = {item.path for item in update.items} | {g.path for g in update.floats}
+    paths = {p for p in paths if _rules.NUL not in p}  # refused below; PostgreSQL cannot look
     ctx.scalars = tx.attributes(run.pk, paths)
     ctx.series = tx.series(run.pk, paths)
     ctx.types = {p: t for p, (t, _) in ctx.scalars.items()}
@@ -152,21 +153,37 @@ def _collect_point(
 
 
 def _valid_steps(ctx: _Context, path: str, snapshots: np.ndarray) -> np.ndarray:
-    """Mask of points with a usable step; the others are reported (41, 40)."""
+    """Mask of points with a usable step and time; the others are reported (41, 40, 33)."""
     update = ctx.update
     has = update.has_step[snapshots]
+    steps = update.steps[snapshots]
     missing = int((~has).sum())
     ctx.issues.add(
         IngestCode.SERIES_STEP_INVALID, path, f"{path}: a series point needs a step", missing
     )
-    large = has & (update.steps[snapshots] >= _rules.MAX_STEP)
+    invalid = has & np.isnan(steps)  # Step.micro of 10^6 or more (see DecodedUpdate)
+    ctx.issues.add(
+        IngestCode.SERIES_STEP_INVALID,
+        path,
+        f"{path}: Step.micro must be below {_rules.MICRO_PER_STEP}",
+        int(invalid.sum()),
+    )
+    large = has & (steps >= _rules.MAX_STEP)
     ctx.issues.add(
         IngestCode.SERIES_STEP_TOO_LARGE,
         path,
         f"{path}: steps must be below {_rules.MAX_STEP:g}",
         int(large.sum()),
     )
-    return np.asarray(has & ~large)
+    bad_time = update.bad_timestamp[snapshots]
+    ctx.issues.add(
+        IngestCode.DATETIME_VALUE_OUT_OF_RANGE,
+        path,
+        f"{path}: a point's timestamp must lie between the years 1678 and 2261 (UTC), with "
+        "Timestamp.nanos in [0, 10^9)",
+        int((bad_time & has & ~invalid & ~large).sum()),
+    )
+    return np.asarray(has & ~invalid & ~large & ~bad_time)
 
 
 def _batch(ctx: _Context, snapshots: np.ndarray, values: object) -> PointBatch:
