@@ -57,14 +57,16 @@ def _fork(parent_run_id: str, whole: int = 1, micro: int = 0) -> bytes:
 Snapshot = Callable[[common_pb2.UpdateRunSnapshot], None]
 
 
-def _metrics(bad: Snapshot | None = None, *, run_id: str = "r", lone: bool = False) -> bytes:
-    """Float points at steps 1..4 of ``m``; ``bad`` changes snapshot 3 (index 2)."""
+def _metrics(
+    bad: Snapshot | None = None, *, run_id: str = "r", lone: bool = False, path: str = "m"
+) -> bytes:
+    """Float points at steps 1..4 of ``path``; ``bad`` changes snapshot 3 (index 2)."""
     op = RunOperation(project=PROJECT, run_id=run_id)
     snapshots = [common_pb2.UpdateRunSnapshot() for _ in range(1 if lone else 4)]
     for i, snap in enumerate(snapshots):
         snap.step.whole = i + 1
         snap.timestamp.seconds = T0 + i
-        snap.append["m"].float64 = i + 0.5
+        snap.append[path].float64 = i + 0.5
         if bad is not None and (lone or i == 2):
             bad(snap)
     if lone:
@@ -156,6 +158,15 @@ def test_nul_in_paths_and_values_is_refused_and_the_rest_stored(
         attributes = set(reader.list_attributes(PROJECT, ["r"]))
     assert not any("\x00" in a for a in attributes)
     assert {"s", "set", "file", "text"}.isdisjoint(attributes)
+
+
+def test_nul_in_the_path_of_a_uniform_float_batch_is_refused(
+    ingest: Ingest, store_location: str
+) -> None:
+    assert _codes(ingest.post(_create("r"))) == set()
+    assert _codes(ingest.post(_metrics(path="m\x00"))) == {Code.FIELD_PATH_INVALID}
+    assert _codes(ingest.post(_metrics(path="m\x00", lone=True))) == {Code.FIELD_PATH_INVALID}
+    assert _points(store_location) == []
 
 
 # -- item 8: steps and timestamps ------------------------------------------------------------

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
-from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
 from despina.store import _model as m
 from despina.store import _rules
-from despina.store._decode import DecodedUpdate, FloatGroup, SnapshotItem, decode_update
+from despina.store._decode import DecodedUpdate, FloatGroup, SnapshotItem
 from despina.store._engine import Tx
 from despina.store._issues import Issues
-from despina.store._operation import RawBatchOperation
 from despina.store._series import PointBatch, append_floats, append_points
 
 __all__ = ["update_run"]
@@ -45,14 +43,8 @@ class _Context:
         return self.run.fork_step if self.run.parent_pk is not None else None
 
 
-def update_run(
-    tx: Tx,
-    run: m.RunRow,
-    operation: ingest_pb2.RunOperation | RawBatchOperation,
-    now_ms: int,
-    issues: Issues,
-) -> None:
-    update = decode_update(operation)
+def update_run(tx: Tx, run: m.RunRow, update: DecodedUpdate, now_ms: int, issues: Issues) -> None:
+    """Apply a decoded update (``_decode.decode_update``, or one slice of it) to ``run``."""
     ctx = _Context(tx, run, update, issues, now_ms)
     paths = {item.path for item in update.items} | {g.path for g in update.floats}
     paths = {p for p in paths if _rules.NUL not in p}  # refused below; PostgreSQL cannot look
