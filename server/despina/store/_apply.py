@@ -115,7 +115,8 @@ def _update(
     now_ms: int,
     issues: Issues,
 ) -> None:
-    # A run id with NUL names no run (creating one is refused): PostgreSQL could not even look.
+    # A run id with NUL names no run (creating one is refused), on every engine alike: a SQLite
+    # store written by an older version may hold one, a PostgreSQL store cannot.
     run = None if NUL in operation.run_id else tx.run(project.pk, operation.run_id)
     if run is None:
         check_batch(operation)

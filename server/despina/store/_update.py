@@ -47,7 +47,6 @@ def update_run(tx: Tx, run: m.RunRow, update: DecodedUpdate, now_ms: int, issues
     """Apply a decoded update (``_decode.decode_update``, or one slice of it) to ``run``."""
     ctx = _Context(tx, run, update, issues, now_ms)
     paths = {item.path for item in update.items} | {g.path for g in update.floats}
-    paths = {p for p in paths if _rules.NUL not in p}  # refused below; PostgreSQL cannot look
     ctx.scalars = tx.attributes(run.pk, paths)
     ctx.series = tx.series(run.pk, paths)
     ctx.types = {p: t for p, (t, _) in ctx.scalars.items()}
