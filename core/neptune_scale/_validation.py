@@ -24,6 +24,7 @@ __all__ = [
 
 MAX_RUN_ID_BYTES = 730  # the official client's limit (its docs recommend ≤ 128)
 MAX_EXPERIMENT_NAME_BYTES = 730
+MAX_NAMESPACE_BYTES = 1000  # runtime_namespace: room for "/stdout" in a 1024-byte path
 MAX_STEP = 1e12  # steps are 0 <= step < 1e12
 # Times of points and runs: whole years inside pandas' datetime64[ns] range, so every reader can
 # show them; 1678-01-01T00:00:00Z .. 2261-12-31T23:59:59Z (the store checks the same bounds).

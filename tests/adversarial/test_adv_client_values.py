@@ -56,10 +56,10 @@ def make_run(
     def make(**kwargs: Any) -> Run:
         kwargs.setdefault("project", "ws/proj")
         kwargs.setdefault("run_id", f"run-{len(runs)}")
+        kwargs.setdefault("enable_console_log_capture", False)
         run = Run(
             log_directory=tmp_path,
             transport=memory,
-            enable_console_log_capture=False,
             source_tracking_config=None,
             on_warning_callback=lambda error, _: warnings_seen.append(error),
             **kwargs,
@@ -131,6 +131,7 @@ def test_other_values_whose_conversion_raises_are_dropped_and_reported(
         ({"experiment_name": "exp\x00"}, "experiment_name"),
         ({"project": "ws/p\x00"}, "project"),
         ({"fork_run_id": "p\x00", "fork_step": 1}, "fork_run_id"),
+        ({"runtime_namespace": "rt\x00"}, "runtime_namespace"),
     ],
 )
 def test_names_with_nul_raise_at_the_call_site(
@@ -170,3 +171,14 @@ def test_times_readers_cannot_show_raise_at_the_call_site(
     run = make_run()
     with pytest.raises(ValueError, match="timestamp must lie between the years 1678"):
         run.log_metrics({"m": 1.0}, step=1, timestamp=when)
+
+
+def test_printed_nul_is_kept_as_a_visible_mark(
+    make_run: Callable[..., Run], memory: MemoryTransport, warnings_seen: list[BaseException]
+) -> None:
+    run = make_run(run_id="c", enable_console_log_capture=True, runtime_namespace="rt")
+    print("binary\x00junk")
+    run.close()
+    lines = [s.append["rt/stdout"].string for s in memory.snapshots("c") if "rt/stdout" in s.append]
+    assert lines == ["binary\ufffdjunk"]
+    assert warnings_seen == []
