@@ -2,8 +2,9 @@
 
 WAL mode lets readers work while one process writes; every write is one ``BEGIN IMMEDIATE``
 transaction, so several processes (the ranks of a job, a sweep) can write different runs into one
-folder at once — a writer waits up to ``BUSY_TIMEOUT_MS`` for the lock. ``synchronous=FULL`` makes a
-commit durable when it returns. Connections are per thread and re-opened after ``fork``.
+folder at once — a writer waits up to ``BUSY_TIMEOUT_MS`` for the lock, in turns
+(``_sqlite_turns``). ``synchronous=FULL`` makes a commit durable when it returns. Connections are
+per thread and re-opened after ``fork``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreNotFound
 from despina.store._sqlite_schema import SCHEMA_VERSION, migrate
+from despina.store._sqlite_turns import WriterQueue, begin_immediate
 from despina.store._sqlite_tx import SQLiteTx
 
 __all__ = ["DATABASE_FILE", "SQLiteEngine"]
@@ -36,6 +38,8 @@ class SQLiteEngine:
         self.path = path
         self.description = str(path)
         self._local = threading.local()
+        self._writers = WriterQueue()
+        self._writers_pid = os.getpid()
         if not path.exists():
             if not create:
                 raise StoreNotFound(f"no despina store at {path.parent} ({path.name} is missing)")
@@ -90,14 +94,17 @@ class SQLiteEngine:
 
     @contextmanager
     def write(self) -> Iterator[SQLiteTx]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield SQLiteTx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        if self._writers_pid != os.getpid():  # a forked child: the parent's turns are not ours
+            self._writers, self._writers_pid = WriterQueue(), os.getpid()
+        with self._writers.turn():
+            conn = self._connection()
+            begin_immediate(conn, BUSY_TIMEOUT_MS / 1000)
+            try:
+                yield SQLiteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
