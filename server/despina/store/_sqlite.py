@@ -60,7 +60,7 @@ class SQLiteEngine:
                     f"the store {self.path} has schema version {found}, newer than this despina "
                     f"understands ({SCHEMA_VERSION}); upgrade despina (pip install -U despina)"
                 )
-            if found == 0 and _has_tables(conn):  # never written into, even to create
+            if found == 0 and _has_tables(conn):  # another program's database: never written into
                 raise StoreCorrupt(f"{self.path} is not a despina store (tables, no schema)")
             # Version 0 without any table is a store whose creation was interrupted (a full disk
             # after SQLite wrote the header, before the schema's one transaction committed):
