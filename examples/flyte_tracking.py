@@ -7,7 +7,8 @@ Local run (no token needed; runs land in the embedded store in ./.neptune):
 
 On a Flyte cluster, create a Despina API token (`despina token create ...`), store it as the
 Flyte secret `neptune/api_token`, and register this file: the decorator requests that secret on
-the task, logs the `flyte/*` execution metadata, forks a retry from the failed attempt and adds
+the task, logs the `flyte/*` execution metadata, gives a retry a run of its own (a task that
+resumes from a checkpoint passes `retry_fork_step=` to fork the failed attempt instead) and adds
 a "Neptune" Deck with the run link and the final metrics.
 """
 

@@ -93,7 +93,7 @@ def main() -> None:
     )
     run1 = trainer(output_dir, first, max_steps=30)
     run1.train()
-    run1.evaluate()  # after training: still the same run
+    run1.evaluate()  # after training: the same run, under eval/final/
     run1.predict(Sequences(64, seed=3))  # test/* metrics
     print("first run:", first.run.run_id, first.run.get_run_url())
     first.close()

@@ -119,7 +119,7 @@ class LoggingCalls:
     def _modify_tags(self, tags: Iterable[str], group: bool, operation: int) -> None:
         try:
             valid = v.check_tags(tags)
-        except TypeError as e:
+        except Exception as e:  # a wrong type, or an iterable that fails while read
             self._report_invalid(f"{'add' if operation == 1 else 'remove'}_tags: {e}; dropped")
             return
         path = "sys/group_tags" if group else "sys/tags"
@@ -182,7 +182,7 @@ class LoggingCalls:
         if timestamp is None:
             ns = _time_ns()
             return _timestamp_field(ns // 1_000_000_000, ns % 1_000_000_000 // 1000 * 1000)
-        return _timestamp_field(*enc.datetime_parts(v.check_timestamp(timestamp)))
+        return _timestamp_field(*v.timestamp_parts(timestamp))
 
     @staticmethod
     def _preview(preview: bool, completion: float | None) -> bytes:

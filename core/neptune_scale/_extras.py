@@ -125,6 +125,8 @@ class ConsoleCapture(Worker):
         self.flush_now(final=True)
 
     def collect(self, name: str, text: str) -> None:
+        # A string value cannot hold NUL (a store refuses it); printed output keeps a visible mark.
+        text = text.replace("\x00", "\ufffd")
         with self._lock:
             pending = self._partial[name] + text
             *complete, self._partial[name] = pending.split("\n")

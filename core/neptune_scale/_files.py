@@ -98,6 +98,9 @@ def _upload_request(
     run_id: str,
     report: Callable[[str], None],
 ) -> tuple[str, int, str] | None:
+    if "\x00" in (file.destination or "") + (file.mime_type or ""):
+        report(f"files: {attribute!r}: destination and mime_type must not contain NUL; skipped")
+        return None
     temporary = isinstance(file.source, (bytes, bytearray))
     if temporary:
         suffix = Path(file.destination or "").suffix or _suffix_for(file.mime_type)

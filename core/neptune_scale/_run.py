@@ -109,9 +109,11 @@ class Run(LoggingCalls):
                 "with fork_run_id/fork_step"
             )
         if creation_time is not None:
-            v.check_timestamp(creation_time)
+            v.timestamp_parts(creation_time, "creation_time")
         if experiment_name is not None:
             v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
+        if runtime_namespace is not None:
+            v.check_name(runtime_namespace, "runtime_namespace", limit=v.MAX_NAMESPACE_BYTES)
         if not isinstance(max_queue_size, int) or max_queue_size < 1:
             raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
         if async_lag_threshold is not None and not async_lag_threshold > 0:

@@ -1,7 +1,10 @@
 """Turning ``log_*`` arguments into framed ``UpdateRunSnapshot`` records (protocol §3.4, §7.1).
 
 Invalid values are dropped and handed to ``report`` (which logs, calls the warning callback, or
-raises under ``NEPTUNE_LOG_FAILURE_ACTION=raise``); valid ones are encoded. A call bigger than
+raises under ``NEPTUNE_LOG_FAILURE_ACTION=raise``); valid ones are encoded. A value whose
+conversion raises (a torch meta tensor, a ``__float__`` or ``__str__`` that fails) is an invalid
+value too: nothing a user passes as a value raises out of ``log_*``. Strings and paths must not
+hold NUL (``\x00``), which a PostgreSQL store cannot keep. A call bigger than
 ``MAX_SNAPSHOT_BYTES`` is split into several snapshots with the same step and timestamp.
 """
 
@@ -14,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from neptune_scale import _encoding as enc
+from neptune_scale._validation import NUL
 
 __all__ = ["MAX_ATTRIBUTE_PATH_BYTES", "MAX_SNAPSHOT_BYTES", "SnapshotBuilder"]
 
@@ -71,6 +75,9 @@ class SnapshotBuilder:
                     f"got {type(value).__name__}; dropped"
                 )
                 continue
+            except Exception as error:  # e.g. a torch meta tensor: the value's own failure
+                self._report(_conversion_failed("log_metrics", key, value, error))
+                continue
             entries.append(enc.map_entry(enc.TAG_APPEND, key, enc.value_float(number)))
         return entries
 
@@ -82,7 +89,13 @@ class SnapshotBuilder:
         for key, value in data.items():
             if not self._check_path(key, "log_configs"):
                 continue
-            encoded = self._config_value(key, value, cast_unsupported)
+            try:
+                encoded = self._config_value(key, value, cast_unsupported)
+            except _CollectionItemNotStr:
+                raise  # a programmer error the official client raises too
+            except Exception as error:  # the value's own conversion failed (str(), timestamp())
+                self._report(_conversion_failed("log_configs", key, value, error))
+                continue
             if encoded is not None:
                 entries.append(enc.map_entry(enc.TAG_ASSIGN, key, encoded))
         return self._split(head, b"", entries)
@@ -99,19 +112,22 @@ class SnapshotBuilder:
             self._report(f"log_configs: int {key!r} is outside the int64 range; dropped")
             return None
         if isinstance(value, str):
-            return enc.value_string(value)
+            return self._string_value(key, value)
         if isinstance(value, datetime):
             return enc.value_datetime(value)
         if isinstance(value, (list, set, tuple, frozenset)):
             bad = [v for v in value if not isinstance(v, str)]
             if bad:
-                raise TypeError(
+                raise _CollectionItemNotStr(
                     f"log_configs: {key!r} is a collection, so all its items must be str; "
                     f"got {type(bad[0]).__name__}"
                 )
+            if any(NUL in v for v in value):
+                self._report(f"log_configs: an item of {key!r} contains NUL ('\\x00'); dropped")
+                return None
             return enc.value_string_set(value)
         if cast:
-            return enc.value_string("" if value is None else str(value))
+            return self._string_value(key, "" if value is None else str(value))
         self._report(
             f"log_configs: {key!r} has unsupported type {type(value).__name__} (supported: "
             "float, bool, int, str, datetime, list/set/tuple of str); dropped "
@@ -119,9 +135,21 @@ class SnapshotBuilder:
         )
         return None
 
+    def _string_value(self, key: str, value: str) -> bytes | None:
+        if NUL in value:
+            self._report(f"log_configs: the string of {key!r} contains NUL ('\\x00'); dropped")
+            return None
+        return enc.value_string(value)
+
     def tags(self, path: str, tags: Iterable[str], operation: int, head: bytes) -> list[bytes]:
-        """``modify_sets`` snapshot for ``sys/tags`` or ``sys/group_tags`` (1 ADD, 2 REMOVE)."""
-        entry = enc.modify_string_set_entry(path, {tag: operation for tag in tags})
+        """``modify_sets`` snapshot for ``sys/tags`` or ``sys/group_tags`` (1 ADD, 2 REMOVE);
+        tags holding NUL are dropped and reported."""
+        kept = {tag: operation for tag in tags if NUL not in tag}
+        if len(kept) != len(set(tags)):
+            self._report(f"{path}: tags containing NUL ('\\x00') were dropped")
+        if not kept:
+            return []
+        entry = enc.modify_string_set_entry(path, kept)
         return self._split(head, b"", [entry])
 
     def string_series(self, data: Mapping[str, Any], head: bytes) -> list[bytes]:
@@ -134,6 +162,9 @@ class SnapshotBuilder:
                     f"log_string_series: value of {key!r} must be str, got "
                     f"{type(value).__name__}; dropped"
                 )
+                continue
+            if NUL in value:
+                self._report(f"log_string_series: value of {key!r} contains NUL ('\\x00'); dropped")
                 continue
             if len(value.encode("utf-8")) > MAX_STRING_SERIES_BYTES:
                 self._report(
@@ -167,6 +198,9 @@ class SnapshotBuilder:
         except (TypeError, ValueError) as e:
             self._report(f"log_histograms: {key!r} holds values that are not numbers ({e})")
             return None
+        except Exception as error:  # e.g. torch meta tensors: the values' own failure
+            self._report(_conversion_failed("log_histograms", key, value, error))
+            return None
         problem = _histogram_problem(edges, counts, densities)
         if problem:
             self._report(f"log_histograms: {key!r} {problem}; dropped")
@@ -183,6 +217,8 @@ class SnapshotBuilder:
             return True
         if not isinstance(key, str):
             self._report(f"{call}: attribute path must be str, got {type(key).__name__}; dropped")
+        elif NUL in key:
+            self._report(f"{call}: attribute path {key[:64]!r} contains NUL ('\\x00'); dropped")
         else:
             self._report(
                 f"{call}: attribute path {key[:64]!r}... exceeds {MAX_ATTRIBUTE_PATH_BYTES} "
@@ -215,8 +251,23 @@ class SnapshotBuilder:
         return out
 
 
+class _CollectionItemNotStr(TypeError):
+    """A config collection holding a non-str item: raised to the caller, as the official does."""
+
+
 def _path_ok(key: Any) -> bool:
-    return isinstance(key, str) and len(key.encode("utf-8")) <= MAX_ATTRIBUTE_PATH_BYTES
+    return (
+        isinstance(key, str)
+        and len(key.encode("utf-8")) <= MAX_ATTRIBUTE_PATH_BYTES
+        and NUL not in key
+    )
+
+
+def _conversion_failed(call: str, key: str, value: Any, error: Exception) -> str:
+    return (
+        f"{call}: the value of {key!r} ({type(value).__name__}) could not be converted "
+        f"({type(error).__name__}: {error}); dropped"
+    )
 
 
 def _metric_prefix(key: str) -> bytes:
@@ -272,10 +323,12 @@ def _make_metric_encoder(keys: tuple[Any, ...]) -> MetricEncoder:
         f"    try:\n"
         f"        {values}, = data.values()\n"
         f"        return lengths[size] + head + pack({packed})\n"
-        f"    except (TypeError, ValueError, OverflowError, struct.error):\n"
+        # Any exception: a value's own conversion may raise anything (a torch meta tensor
+        # raises RuntimeError); the checked path then reports it. Free when nothing raises.
+        f"    except Exception:\n"
         f"        return None\n"
     )
-    namespace: dict[str, Any] = {"lengths": _LENGTHS, "pack": packer.pack, "struct": struct}
+    namespace: dict[str, Any] = {"lengths": _LENGTHS, "pack": packer.pack}
     namespace.update({f"p{i}": prefix for i, prefix in enumerate(prefixes)})
     exec(compile(source, f"<metric encoder for {len(keys)} keys>", "exec"), namespace)
     encoder: MetricEncoder = namespace["encode"]
@@ -294,7 +347,7 @@ def _generic_encoder(packer: struct.Struct, prefixes: list[bytes]) -> MetricEnco
         args[1::2] = data.values()
         try:
             record: bytes = _LENGTHS[size] + head + packer.pack(*args)
-        except (TypeError, ValueError, OverflowError, struct.error):
+        except Exception:  # as in the generated encoders: the checked path reports it
             return None
         return record
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from neptune_scale._encoding import datetime_parts
+
 __all__ = [
     "MAX_RUN_ID_BYTES",
     "MAX_STEP",
@@ -22,7 +24,13 @@ __all__ = [
 
 MAX_RUN_ID_BYTES = 730  # the official client's limit (its docs recommend ≤ 128)
 MAX_EXPERIMENT_NAME_BYTES = 730
+MAX_NAMESPACE_BYTES = 1000  # runtime_namespace: room for "/stdout" in a 1024-byte path
 MAX_STEP = 1e12  # steps are 0 <= step < 1e12
+# Times of points and runs: whole years inside pandas' datetime64[ns] range, so every reader can
+# show them; 1678-01-01T00:00:00Z .. 2261-12-31T23:59:59Z (the store checks the same bounds).
+MIN_TIMESTAMP_S = -9_214_560_000
+MAX_TIMESTAMP_S = 9_214_646_399
+NUL = "\x00"  # no name or string value may hold it (the store answers with an ingest code)
 
 _ADJECTIVES = (
     "brave",
@@ -75,6 +83,8 @@ def check_project(project: Any) -> str:
         raise ValueError(
             f"project must have the form 'workspace/project' (exactly one '/'), got {project!r}"
         )
+    if NUL in project:
+        raise ValueError(f"project must not contain NUL characters ('\\x00'), got {project!r}")
     return project
 
 
@@ -88,6 +98,9 @@ def check_name(value: Any, field: str, *, limit: int, allow_slash: bool = True) 
         raise ValueError(f"{field} must be at most {limit} bytes in UTF-8, got {size}")
     if not allow_slash and "/" in value:
         raise ValueError(f"{field} must not contain '/', got {value!r}")
+    if NUL in value:
+        # PostgreSQL text cannot hold it, so a server would refuse the run for good.
+        raise ValueError(f"{field} must not contain NUL characters ('\\x00'), got {value!r}")
     return value
 
 
@@ -126,10 +139,22 @@ def check_callback(value: Any, field: str) -> Callable[..., Any] | None:
     return value  # type: ignore[no-any-return]
 
 
-def check_timestamp(value: Any) -> datetime:
+def check_timestamp(value: Any, field: str = "timestamp") -> datetime:
     if not isinstance(value, datetime):
-        raise TypeError(f"timestamp must be a datetime, got {type(value).__name__}")
+        raise TypeError(f"{field} must be a datetime, got {type(value).__name__}")
     return value
+
+
+def timestamp_parts(value: Any, field: str = "timestamp") -> tuple[int, int]:
+    """``(seconds, nanos)`` of a datetime between the years 1678 and 2261 (what readers can show
+    as pandas timestamps; a store refuses times outside with DATETIME_VALUE_OUT_OF_RANGE)."""
+    try:
+        seconds, nanos = datetime_parts(check_timestamp(value, field))
+    except (OverflowError, ValueError, OSError):  # a naive datetime at the edge of local time
+        seconds, nanos = MIN_TIMESTAMP_S - 1, 0
+    if not MIN_TIMESTAMP_S <= seconds <= MAX_TIMESTAMP_S:
+        raise ValueError(f"{field} must lie between the years 1678 and 2261 (UTC), got {value}")
+    return seconds, nanos
 
 
 def check_tags(tags: Any) -> list[str]:

@@ -64,6 +64,13 @@ TRAINING = textwrap.dedent(
         log(1000)
         assert step < 3_000_000, "the disk never filled up"
     log(while_full)
+    # Confirmations keep coming while the disk is full (what was written before it filled up);
+    # give the status checker (it polls up to every second) time to try recording one, rather
+    # than racing it with the test freeing space.
+    deadline = time.monotonic() + 10
+    while memory is not None and time.monotonic() < deadline and not any(
+            e[2].startswith("Cannot record delivered operations") for e in events):
+        time.sleep(0.05)
     print(json.dumps({"logged": step}), flush=True)
     sys.stdin.readline()  # the test frees space
     delivered = run.wait_for_processing(timeout=120, verbose=False)

@@ -6,16 +6,19 @@
 
 What lands where in the run: ``trainer/args/*``, ``model/config/*``, ``model/peft_config/*``,
 ``model/num_parameters``, ``model/num_trainable_parameters``; metrics as series under ``train/``,
-``eval/`` and ``test/`` at ``global_step``; end-of-training summaries as configs under
+``eval/`` and ``test/`` at ``global_step``; ``evaluate()``/``predict()`` after ``train()`` also
+as configs under ``eval/final/`` and ``test/final/``; end-of-training summaries as configs under
 ``train/``; ``trainer/status`` (``running``/``succeeded``/``failed``) and ``trainer/error/*``;
 checkpoint files under ``checkpoints/``; ``trial/*`` for hyperparameter-search trials.
 
 Lifecycle: one run per ``train()`` (opened on the main process only), kept open afterwards for
 ``evaluate()``/``predict()``; closed by ``callback.close()``, by the next ``train()`` or at exit.
 A resumed ``train()`` forks the run named in the checkpoint at the restored step; each search
-trial is its own run with a shared group tag. A failed ``train()`` is recorded because the
-callback wraps that Trainer's ``train`` method (``watch``; automatic when the callback is passed
-to the Trainer's constructor); a training that never ended is marked failed when closed.
+trial is its own run in the same experiment with a shared group tag and ``trial/objective``.
+A failed ``train()`` is recorded because the callback wraps that Trainer's ``train`` method
+(``watch``; automatic when the callback is passed to the Trainer's constructor, else from the
+first ``on_train_begin`` on); a training that never ended is marked failed when closed, with
+the exception of that ``train()`` call if Python still holds it.
 Tracking errors are logged, never raised into training (``set_strict(True)`` re-raises them).
 """
 

@@ -5,7 +5,8 @@ Lifecycle: the run is opened lazily by the first hook that has something to log 
 ``trainer.evaluate()`` and ``trainer.predict()`` land in it. It is closed by ``close()``, by the
 next ``train()`` (which needs a fresh run: series cannot restart at step 0) or at interpreter exit.
 A ``train()`` resumed from a checkpoint forks the run that wrote the checkpoint at the restored
-step; each hyperparameter-search trial gets its own run, all sharing one group tag.
+step; each hyperparameter-search trial gets its own run (same experiment), all sharing one
+group tag.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from ._checkpoints import (
     staging_root,
 )
 from ._describe import describe_run, resumed_record
-from ._failure import ErrorDetails, find_calling_trainer, watch
+from ._events import log_event
+from ._failure import ErrorDetails, failure_of, find_calling_trainer, find_train_frame, watch
 from ._guard import contained
-from ._metrics import split_logs
 from ._session import (
     RunRecord,
     RunSession,
@@ -148,7 +149,11 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         if session is None:
             return
         if session.training:
-            self._mark_failed(session, "train() did not finish", "RuntimeError", "")
+            found = None if session.train_frame is None else failure_of(session.train_frame)
+            if found is None:
+                self._mark_failed(session, "train() did not finish", "RuntimeError", "")
+            else:
+                self._mark_failed(session, found.message, found.type, found.traceback)
         delivered = False
         with contained("closing the run"):
             delivered = session.close(timeout)
@@ -216,6 +221,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         if not state.is_world_process_zero or session is None or not session.training:
             return
         session.training = False
+        session.train_frame = None
         with contained("recording the end of training"):
             session.run.log_configs({_paths.STATUS: "succeeded"})
 
@@ -251,6 +257,13 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             session = self._open(args, state, model, resume_from)
         session.trained = session.training = True
         session.run.log_configs({_paths.STATUS: "running"})
+        trainer = find_calling_trainer(Trainer)
+        if trainer is not None:
+            # A callback added with add_callback() saw no on_init_end: watch from here on (later
+            # train() calls), and keep this call's frame to find its exception (see _failure).
+            self.watch(trainer)
+            session.trainer = weakref.ref(trainer)
+            session.train_frame = find_train_frame(trainer)
 
     def _open(self, args: Any, state: Any, model: Any, resume_from: RunRecord | None) -> RunSession:
         """Open the next run: the user's, a trial's, a fork of the checkpoint's run, or new."""
@@ -271,7 +284,6 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             elif search:
                 self._trials += 1
                 run_id = derived_run_id(self._base_run_id, f"trial{self._trial_number()}")
-                experiment = None  # trials are siblings, not successive heads of one experiment
             elif self._opened == 0:
                 run_id = self._run_id or self._base_run_id
             else:
@@ -283,6 +295,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
                 experiment_name=experiment,
                 fork=fork,
             )
+        session.trial = search
         self._session = session
         self._opened += 1
         self._register_exit_hook()
@@ -327,21 +340,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         return self._session
 
     def _log(self, args: Any, state: Any, model: Any, logs: Mapping[str, Any]) -> None:
-        session = self._ensure_session(args, state, model)
-        step = int(state.global_step)
-        split = split_logs(logs)
-        metrics = session.guard.admit(split.metrics, step)
-        if metrics:
-            session.run.log_metrics(metrics, step=step)
-        strings = session.guard.admit(split.strings, step)
-        if strings:
-            session.run.log_string_series(strings, step=step)
-        if split.summaries:
-            session.run.log_configs(split.summaries)
-        if split.unsupported:
-            logger.warning(
-                "despina_hf: not logging values that are not numbers: %s", split.unsupported
-            )
+        log_event(self._ensure_session(args, state, model), int(state.global_step), logs)
 
     def _upload_checkpoint(self, args: Any, state: Any, model: Any) -> None:
         step = int(state.global_step)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from . import _paths
 
-__all__ = ["SplitLogs", "StepGuard", "split_logs"]
+__all__ = ["SplitLogs", "StepGuard", "final_paths", "split_logs"]
 
 logger = logging.getLogger("despina_hf")
 
@@ -78,6 +78,16 @@ def split_logs(logs: Mapping[str, Any]) -> SplitLogs:
     return out
 
 
+def final_paths(metrics: Mapping[str, float]) -> dict[str, str]:
+    """``eval/loss`` -> ``eval/final/loss`` (and ``test/...``), for an evaluation after training."""
+    final: dict[str, str] = {}
+    for path in metrics:
+        namespace, _, name = path.partition("/")
+        if namespace in (_paths.EVAL, _paths.TEST):
+            final[path] = f"{namespace}/{_paths.FINAL}/{name}"
+    return final
+
+
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
@@ -99,19 +109,25 @@ class StepGuard:
         self._floor = floor
         self._last: dict[str, tuple[float, object]] = {}
 
-    def admit(self, values: Mapping[str, V], step: float) -> dict[str, V]:
+    def admit(
+        self, values: Mapping[str, V], step: float, quiet: Collection[str] = ()
+    ) -> dict[str, V]:
         """The points that may be logged at ``step``; the rest are dropped (with a warning
-        unless they exactly repeat what the series already holds at that step)."""
+        unless they exactly repeat what the series already holds at that step, or their path
+        is in ``quiet``: stored elsewhere)."""
         admitted: dict[str, V] = {}
         rejected: list[str] = []
         for path, value in values.items():
             if self._floor is not None and step <= self._floor:
-                rejected.append(path)
+                if path not in quiet:
+                    rejected.append(path)
                 continue
             last = self._last.get(path)
             if last is None or step > last[0]:
                 admitted[path] = value
                 self._last[path] = (step, value)
+            elif path in quiet:
+                continue
             elif not (last[0] == step and (_same(last[1], value) or _is_timing(path))):
                 rejected.append(path)
         if rejected:

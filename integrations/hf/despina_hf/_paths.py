@@ -11,6 +11,8 @@ NUM_TRAINABLE_PARAMETERS = "model/num_trainable_parameters"
 TRIAL_NAME = "trial/name"
 TRIAL_NUMBER = "trial/number"
 TRIAL_PARAMS = "trial/params"
+# The objective the search optimizes, from the trial's last evaluation (Trainer.compute_objective).
+TRIAL_OBJECTIVE = "trial/objective"
 RESUMED_FROM_CHECKPOINT_STEP = "trainer/resumed_from_step"
 INTEGRATION = "trainer/integration"
 DESCRIPTION = "description"  # same place as the Lightning logger's
@@ -28,3 +30,6 @@ CHECKPOINTS = "checkpoints"
 TRAIN = "train"
 EVAL = "eval"
 TEST = "test"
+# evaluate()/predict() after train() ended: single values under <eval|test>/FINAL/<name> (the
+# series already hold the last in-training evaluation at that step).
+FINAL = "final"

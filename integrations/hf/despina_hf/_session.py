@@ -53,6 +53,11 @@ class RunSession:
     owned: bool  # opened by the callback (so the callback closes it)
     trained: bool = False  # a train() began in this run
     training: bool = False  # ... and has neither ended nor failed yet
+    trial: bool = False  # a hyperparameter-search trial's run
+    # The Trainer training into this run (weak: the callback must not keep it alive) and, while
+    # it trains, the frame of its train() call (to find that call's exception; see _failure).
+    trainer: Any = None
+    train_frame: Any = None
 
     def close(self, timeout: float | None) -> bool:
         """Wait (at most ``timeout`` seconds, None = until done) for the run's data and close

@@ -15,27 +15,33 @@ Layout of what it writes (``<prefix>`` defaults to ``training``):
 
 from __future__ import annotations
 
-import secrets
+import atexit
 import sys
 import threading
-import traceback
 import weakref
 from argparse import Namespace
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch import Trainer
 from lightning.pytorch.loggers.logger import Logger
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_only
 
 from despina_lightning._checkpoints import CheckpointRecorder, resolve_policy
+from despina_lightning._handoff import (
+    new_handoff_path,
+    read_handoff,
+    remove_handoff,
+    write_handoff,
+)
 from despina_lightning._metrics import MetricBatcher
-from despina_lightning._resume import TrainerCall, attach, calling_trainer
+from despina_lightning._opening import close_quietly, new_run_id, project_of
+from despina_lightning._resume import TrainerCall, attach, calling_trainer, trainer_of
 from despina_lightning._safety import contained, log
 from despina_lightning._system import DEFAULT_INTERVAL_S, SystemMetricsSampler
-from despina_lightning._values import flatten_params, truncate_text
+from despina_lightning._values import error_configs, flatten_params, string_list, truncate_text
 
 if TYPE_CHECKING:
     from lightning.pytorch import LightningModule
@@ -47,24 +53,9 @@ __all__ = ["NeptuneScaleLogger"]
 DESCRIPTION_PATH = "description"
 #: How long ``finalize`` waits for the run's data to be stored before training goes on.
 FINALIZE_FLUSH_TIMEOUT_S = 120.0
-#: The tail of a failure's traceback that is kept (Neptune strings hold at most 64 KiB).
-MAX_TRACEBACK_BYTES = 16 * 1024
-RUN_ID_PREFIX = "lightning-"
 STATUS_RUNNING = "running"
 #: Lightning's finalize statuses in the vocabulary the Flyte and HF integrations write.
 STATUS_WORDS = {"success": "succeeded", "failed": "failed"}
-
-
-def _new_run_id() -> str:
-    return RUN_ID_PREFIX + secrets.token_hex(6)
-
-
-def _string_list(name: str, value: Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise TypeError(f"{name} must be a list, tuple or set of strings, got {value!r}")
-    return list(value)
 
 
 class NeptuneScaleLogger(Logger):
@@ -116,14 +107,14 @@ class NeptuneScaleLogger(Logger):
                 f"system_metrics_interval_s must be > 0 seconds, got {system_metrics_interval_s}"
             )
         given_id = getattr(run, "run_id", None) if run is not None else None
-        self._run_id = run_id or (given_id if isinstance(given_id, str) else _new_run_id())
+        self._run_id = run_id or (given_id if isinstance(given_id, str) else new_run_id())
         self._project = project
         self._api_token = api_token
         self._experiment_name = experiment_name
         self._run_kwargs = neptune_run_kwargs
         self._prefix = prefix.strip("/")
-        self._tags = _string_list("tags", tags)
-        self._group_tags = _string_list("group_tags", group_tags)
+        self._tags = string_list("tags", tags)
+        self._group_tags = string_list("group_tags", group_tags)
         self._description = description
         self._system_metrics = system_metrics
         self._system_interval_s = system_metrics_interval_s
@@ -132,12 +123,17 @@ class NeptuneScaleLogger(Logger):
         )
         # Shared with the RunLink callback, which writes it into every checkpoint.
         self._identity: dict[str, str | None] = {"run_id": None, "project": project}
-        self._metrics = MetricBatcher()
+        self._metrics = MetricBatcher(self._path("diagnostics"))
         self._summary_logged = False
         self._run: Run | None = run
         self._owns_run = run is None
         self._opened_in_another_process = False
         self._pending_metadata = run is not None
+        # ddp_spawn copies (see _handoff): the file they hand their state back through, whether
+        # this is such a copy, and how many copies this process made (each copy's number).
+        self._handoff: str | None = None
+        self._is_copy = False
+        self._copy_number = 0
         self._init_handles()
 
     def _init_handles(self) -> None:
@@ -145,6 +141,9 @@ class NeptuneScaleLogger(Logger):
         self._sampler: SystemMetricsSampler | None = None
         self._samplers: list[SystemMetricsSampler] = []  # shared with the closer
         self._closer: weakref.finalize[Any, Any] | None = None
+        self._handoff_remover: weakref.finalize[Any, Any] | None = None
+        # The Trainer running the current stage (to tell fit from validate/test/predict).
+        self._trainer_ref: weakref.ref[Trainer] | None = None
 
     # ----------------------------------------------------------------- Logger contract
 
@@ -192,7 +191,9 @@ class NeptuneScaleLogger(Logger):
     def log_metrics(self, metrics: Mapping[str, Any], step: int | float | None = None) -> None:
         with contained("logging metrics"), self._lock:
             run = self.experiment
-            prepared = self._metrics.prepare({self._path(k): v for k, v in metrics.items()}, step)
+            prepared = self._metrics.prepare(
+                {self._path(k): v for k, v in metrics.items()}, step, fitting=self._fitting()
+            )
             if prepared is not None:
                 run.log_metrics(prepared.data, step=prepared.step)
 
@@ -201,8 +202,9 @@ class NeptuneScaleLogger(Logger):
         # Lightning calls this at the start of every stage; the summary is written once per run.
         with contained("recording the stage start"):
             self.experiment.log_configs({self._path("status"): STATUS_RUNNING})
-        trainer = _trainer_of(model)
+        trainer = trainer_of(model)
         if trainer is not None:
+            self._trainer_ref = weakref.ref(trainer)
             # Covers runs created outside fit (run=, or experiment touched early): checkpoints
             # saved from now on still name the run.
             attach(trainer, self._identity)
@@ -251,21 +253,30 @@ class NeptuneScaleLogger(Logger):
             run = self.experiment
             configs: dict[str, Any] = {self._path("status"): STATUS_WORDS.get(status, status)}
             if error is not None:
-                configs.update(self._error_configs(error))
-            configs.update(self._diagnostics())
+                configs.update(error_configs(error, self._path("error")))
+            configs.update(self._metrics.diagnostics())
             run.log_configs(configs)
             if run.wait_for_processing(timeout=FINALIZE_FLUSH_TIMEOUT_S, verbose=False):
                 # Staged checkpoints are uploaded only now; before, they may still be read.
                 self._checkpoints.cleanup()
+        self._hand_back()
 
     # ----------------------------------------------------------------- beyond the contract
 
     def close(self) -> None:
-        """Stop system metrics and close the run if this logger created it (idempotent)."""
+        """Stop system metrics, record the diagnostics and close the run if this logger created
+        it (idempotent)."""
         with self._lock:
-            if self._sampler is not None:
-                self._sampler.stop()
-                self._sampler = None
+            sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.stop()  # outside the lock: its last sample takes it
+        with self._lock:
+            diagnostics = self._metrics.diagnostics()
+            if self._run is not None and self._closer is None and diagnostics:
+                # A run passed in (an own run's closer writes them), also without a Trainer.
+                with contained("recording the diagnostics"):
+                    self._run.log_configs(diagnostics)
+            self._hand_back()
             if self._closer is not None:
                 self._closer()  # closes the run once (waiting for it); a second call does nothing
                 self._closer = None
@@ -274,13 +285,22 @@ class NeptuneScaleLogger(Logger):
     def __getstate__(self) -> dict[str, Any]:
         # Spawned workers get a copy without live handles; if a run was already open here, rank
         # 0 over there re-opens it (resume) instead of creating a second run with the same id.
+        if not self._is_copy:
+            self._take_back()
+            if self._handoff is None:
+                self._handoff = new_handoff_path()
+                self._handoff_remover = weakref.finalize(self, remove_handoff, self._handoff)
+            self._copy_number += 1
         state = self.__dict__.copy()
-        for handle in ("_run", "_lock", "_sampler", "_samplers", "_closer"):
+        for handle in ("_run", "_lock", "_sampler", "_samplers", "_closer", "_handoff_remover"):
             state.pop(handle, None)
+        state.pop("_trainer_ref", None)
         if self._run is not None and not self._owns_run:
             log.warning("A NeptuneScaleLogger given run= was pickled; the copy logs nowhere")
-        state["_opened_in_another_process"] = self._run is not None and self._owns_run
+        opened_here = self._run is not None and self._owns_run
+        state["_opened_in_another_process"] = opened_here or self._opened_in_another_process
         state["_run_unavailable"] = self._run is not None and not self._owns_run
+        state["_is_copy"] = True
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -298,17 +318,26 @@ class NeptuneScaleLogger(Logger):
 
         if getattr(self, "_run_unavailable", False):
             raise RuntimeError("This logger was given run= and then copied to another process")
+        if not self._is_copy:
+            self._take_back()  # a ddp_spawn copy may have created the run already
         named = {"project": self._project, "api_token": self._api_token}
         named["experiment_name"] = self._experiment_name
-        opened = open_run(
-            self._run_id, named, self._run_kwargs, call, self._opened_in_another_process
-        )
+        reopen = self._opened_in_another_process
+        process = f"copy-{self._copy_number}" if self._is_copy else "main"
+        opened = open_run(self._run_id, named, self._run_kwargs, call, reopen, process)
         self._run, self._run_id = opened.run, opened.run_id
         self._metrics.guard.floor = opened.fork_step
-        self._identity.update(run_id=self._run_id, project=_project_of(opened.run, self._project))
+        self._identity.update(run_id=self._run_id, project=project_of(opened.run, self._project))
         if call is not None:
+            self._trainer_ref = weakref.ref(call.trainer)
             attach(call.trainer, self._identity)
-        self._closer = weakref.finalize(self, _close_quietly, opened.run, self._samplers)
+        # Also at exit without close(): the dropped-point counts go in first (the batcher holds
+        # no reference to this logger, so the finalizer does not keep it alive). Registered with
+        # atexit after the run exists, so it runs before the client's own exit hook closes it.
+        self._closer = weakref.finalize(
+            self, close_quietly, opened.run, self._samplers, self._metrics.diagnostics
+        )
+        atexit.register(self._closer)
         self._pending_metadata = not self._opened_in_another_process
         self._adopt()
 
@@ -319,7 +348,7 @@ class NeptuneScaleLogger(Logger):
         if not self._owns_run:
             # A run passed in: checkpoints should still name it, so a resume can fork it.
             self._run_id = getattr(self._run, "run_id", self._run_id)
-            self._identity.update(run_id=self._run_id, project=_project_of(self._run, None))
+            self._identity.update(run_id=self._run_id, project=project_of(self._run, None))
         with contained("applying tags and description"):
             if self._tags:
                 self._run.add_tags(self._tags)
@@ -344,37 +373,26 @@ class NeptuneScaleLogger(Logger):
             if prepared is not None:
                 self._run.log_metrics(prepared.data, step=prepared.step)
 
-    def _diagnostics(self) -> dict[str, int]:
-        counts: Counter[str] = self._metrics.problem_counts()
-        return {self._path(f"diagnostics/{reason}"): n for reason, n in counts.items() if n}
+    def _fitting(self) -> bool:
+        trainer = None if self._trainer_ref is None else self._trainer_ref()
+        return trainer is None or trainer.state.fn == TrainerFn.FITTING
 
-    def _error_configs(self, error: BaseException) -> dict[str, str]:
-        lines = traceback.format_exception(type(error), error, error.__traceback__)
-        tail = "".join(lines).encode("utf-8")[-MAX_TRACEBACK_BYTES:].decode("utf-8", "ignore")
-        return {
-            self._path("error/type"): f"{type(error).__module__}.{type(error).__qualname__}",
-            self._path("error/message"): truncate_text(str(error)),
-            self._path("error/traceback"): tail,
-        }
+    def _hand_back(self) -> None:
+        """In a ddp_spawn copy that logged: leave the run's state for the main process."""
+        if self._is_copy and self._handoff and self._run is not None and self._owns_run:
+            state: dict[str, Any] = {"run_id": self._run_id, "metrics": self._metrics.export()}
+            state["summary_logged"] = self._summary_logged
+            with contained("handing the run state back to the main process"):
+                write_handoff(self._handoff, state)
 
-
-def _trainer_of(model: Any) -> Trainer | None:
-    try:
-        trainer = model.trainer
-    except (AttributeError, RuntimeError):  # RuntimeError: not attached to a Trainer
-        return None
-    return trainer if isinstance(trainer, Trainer) else None
-
-
-def _project_of(run: Any, default: str | None) -> str | None:
-    project = getattr(run, "project", None)
-    return project if isinstance(project, str) else default
-
-
-def _close_quietly(run: Any, samplers: list[SystemMetricsSampler]) -> None:
-    for sampler in samplers:
-        sampler.stop()
-    try:
-        run.close()
-    except Exception:
-        log.warning("Closing the Neptune run failed", exc_info=True)
+    def _take_back(self) -> None:
+        """In the main process: continue from what a ddp_spawn copy handed back, if any."""
+        state = None if self._handoff is None else read_handoff(self._handoff)
+        if state is None or not self._owns_run:
+            return
+        if self._run is None:
+            self._run_id = str(state.get("run_id") or self._run_id)
+            self._identity["run_id"] = self._run_id
+            self._opened_in_another_process = True  # reopen it, never create it twice
+        self._metrics.merge(state.get("metrics") or {})
+        self._summary_logged = self._summary_logged or bool(state.get("summary_logged"))

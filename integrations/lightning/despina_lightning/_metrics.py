@@ -29,18 +29,28 @@ class Prepared:
 class MetricBatcher:
     """Turns ``{path: raw value}`` and a step into what one ``Run.log_metrics`` call may carry."""
 
-    def __init__(self) -> None:
-        self.guard = StepGuard()
+    def __init__(self, diagnostics_path: str = "diagnostics") -> None:
+        self.guard = StepGuard(counted_in=diagnostics_path)
+        self._diagnostics_path = diagnostics_path
         self._problems: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
         self._training_step: float | None = None
         self._system_step: float | None = None
 
-    def prepare(self, metrics: Mapping[str, Any], step: Any) -> Prepared | None:
-        """The admissible part of one training logging call, or None when nothing is left."""
+    def prepare(
+        self, metrics: Mapping[str, Any], step: Any, *, fitting: bool = True
+    ) -> Prepared | None:
+        """The admissible part of one logging call, or None when nothing is left.
+
+        Outside ``fit`` (``validate``/``test``/``predict``), a step below the last training step
+        is raised to it: the stage follows the training in the run, as it does when the Trainer
+        that ran ``fit`` carries its step count (a ``ddp_spawn`` copy or a new Trainer restarts
+        at 0)."""
         resolved = self._resolve_step(step, len(metrics))
         if resolved is None:
             return None
+        if not fitting and self._training_step is not None and resolved < self._training_step:
+            resolved = self._training_step
         prepared = self._admit(metrics, resolved)
         if prepared is not None and (self._training_step is None or resolved > self._training_step):
             self._training_step = resolved
@@ -62,6 +72,28 @@ class MetricBatcher:
         counts = Counter(self._problems)
         counts["dropped_points"] = sum(self.guard.dropped.values())
         return counts
+
+    def diagnostics(self) -> dict[str, int]:
+        """``<diagnostics path>/<reason>`` for every problem counted so far."""
+        counts = self.problem_counts()
+        return {f"{self._diagnostics_path}/{reason}": n for reason, n in counts.items() if n}
+
+    def export(self) -> dict[str, Any]:
+        """What a spawned copy hands back (see ``_handoff``); JSON-safe."""
+        return {
+            "guard": self.guard.export(),
+            "problems": dict(self._problems),
+            "training_step": self._training_step,
+            "system_step": self._system_step,
+        }
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Take in another process's state: the later steps, the larger counts."""
+        self.guard.merge(state.get("guard", {}))
+        for reason, count in state.get("problems", {}).items():
+            self._problems[reason] = max(self._problems[reason], int(count))
+        self._training_step = _later(self._training_step, state.get("training_step"))
+        self._system_step = _later(self._system_step, state.get("system_step"))
 
     def _resolve_step(self, step: Any, size: int) -> float | None:
         if step is None:
@@ -89,7 +121,7 @@ class MetricBatcher:
                     "type",
                     path,
                     f"{path}: {type(raw).__name__} is not a number; "
-                    "dropped (counted in <prefix>/diagnostics/non_numeric_values)",
+                    f"dropped (counted in {self._diagnostics_path}/non_numeric_values)",
                 )
                 continue
             if not math.isfinite(value):
@@ -104,3 +136,9 @@ class MetricBatcher:
         if (kind, key) not in self._warned:
             self._warned.add((kind, key))
             log.warning(message)
+
+
+def _later(mine: float | None, theirs: Any) -> float | None:
+    if not isinstance(theirs, int | float):
+        return mine
+    return float(theirs) if mine is None or theirs > mine else mine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,11 @@ from despina_lightning._safety import log
 if TYPE_CHECKING:
     from neptune_scale import Run
 
-__all__ = ["Opened", "open_run"]
+__all__ = ["Opened", "close_quietly", "new_run_id", "open_run", "project_of"]
+
+#: The client's namespace for console capture when none is given.
+DEFAULT_RUNTIME_NAMESPACE = "runtime"
+RUN_ID_PREFIX = "lightning-"
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,12 @@ def open_run(
     run_kwargs: dict[str, Any],
     call: TrainerCall | None,
     reopen: bool,
+    process: str = "main",
 ) -> Opened:
     """Create the run; ``reopen`` continues a run this logger opened in another process.
 
     ``named``: ``project``, ``api_token``, ``experiment_name`` (None values are left out).
+    ``process``: names this process's console series when it reopens the run.
     """
     from neptune_scale import Run
 
@@ -40,6 +47,10 @@ def open_run(
     kwargs.update(run_kwargs)
     if reopen:
         kwargs["resume"] = True
+        # The client numbers console lines from step 0 in every process; the run's console
+        # series already hold the first process's lines, so each reopening process gets its own.
+        base = kwargs.get("runtime_namespace") or DEFAULT_RUNTIME_NAMESPACE
+        kwargs["runtime_namespace"] = f"{base}/{process}"
     elif call is not None and "fork_run_id" not in kwargs and not kwargs.get("resume"):
         fork = fork_point_from_checkpoint(call)
         project = kwargs.get("project")
@@ -60,3 +71,25 @@ def open_run(
     run = Run(run_id=run_id, **kwargs)
     fork_step = kwargs.get("fork_step")
     return Opened(run, run_id, float(fork_step) if fork_step is not None else None)
+
+
+def new_run_id() -> str:
+    return RUN_ID_PREFIX + secrets.token_hex(6)
+
+
+def project_of(run: Any, default: str | None) -> str | None:
+    project = getattr(run, "project", None)
+    return project if isinstance(project, str) else default
+
+
+def close_quietly(
+    run: Any, samplers: list[Any], diagnostics: Callable[[], dict[str, int]] | None = None
+) -> None:
+    for sampler in samplers:
+        sampler.stop()
+    try:
+        if diagnostics is not None and (counts := diagnostics()):
+            run.log_configs(counts)
+        run.close()
+    except Exception:
+        log.warning("Closing the Neptune run failed", exc_info=True)

@@ -29,6 +29,7 @@ __all__ = [
     "attach",
     "calling_trainer",
     "fork_point_from_checkpoint",
+    "trainer_of",
 ]
 
 log = logging.getLogger("despina_lightning")
@@ -135,3 +136,11 @@ def _load(path: str) -> dict[str, Any] | None:
             log.warning("Could not read %s to find the run it continues (%s)", path, exc)
             return None
     return loaded if isinstance(loaded, dict) else None
+
+
+def trainer_of(model: Any) -> Trainer | None:
+    try:
+        trainer = model.trainer
+    except (AttributeError, RuntimeError):  # RuntimeError: not attached to a Trainer
+        return None
+    return trainer if isinstance(trainer, Trainer) else None

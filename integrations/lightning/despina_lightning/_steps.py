@@ -12,6 +12,7 @@ import logging
 import math
 from collections import Counter
 from enum import Enum
+from typing import Any
 
 __all__ = ["StepGuard", "Verdict"]
 
@@ -37,8 +38,10 @@ class StepGuard:
     Dropped points are counted per series in :attr:`dropped` and warned about once per series.
     """
 
-    def __init__(self, floor: float | None = None) -> None:
+    def __init__(self, floor: float | None = None, counted_in: str = "diagnostics") -> None:
         self.floor = floor
+        #: Where the dropped points are counted (named in the warning).
+        self.counted_in = counted_in
         self._last: dict[str, tuple[float, float]] = {}
         self._highest: float | None = floor
         self.dropped: Counter[str] = Counter()
@@ -58,11 +61,12 @@ class StepGuard:
                 log.warning(
                     "Dropping %s at step %s: Neptune needs steps after %s for this series; "
                     "later points at that step or before are dropped too (counted in "
-                    "<prefix>/diagnostics/dropped_points). A new Trainer counts steps from 0 "
-                    "again: validate/test with the Trainer that ran fit to keep the steps going",
+                    "%s/dropped_points). A new Trainer counts steps from 0 again: fit with "
+                    "the Trainer that ran fit before to keep the steps going",
                     path,
                     step,
                     limit,
+                    self.counted_in,
                 )
             self.dropped[path] += 1
             return Verdict.STALE
@@ -70,3 +74,21 @@ class StepGuard:
         if self._highest is None or step > self._highest:
             self._highest = step
         return Verdict.ACCEPT
+
+    def export(self) -> dict[str, Any]:
+        """What a spawned copy hands back (see ``_handoff``); JSON-safe."""
+        last = {path: list(point) for path, point in self._last.items()}
+        return {"last": last, "highest": self._highest, "dropped": dict(self.dropped)}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Take in what another process admitted: per series, the later of the two points."""
+        for path, (step, value) in state.get("last", {}).items():
+            mine = self._last.get(path)
+            if mine is None or step > mine[0]:
+                self._last[path] = (float(step), float(value))
+        highest = state.get("highest")
+        if highest is not None and (self._highest is None or highest > self._highest):
+            self._highest = float(highest)
+        for path, count in state.get("dropped", {}).items():
+            # The copy started from this process's counts: its numbers already include them.
+            self.dropped[path] = max(self.dropped[path], int(count))

@@ -1,6 +1,9 @@
 """Optional system metrics: CPU, memory, and GPU memory/utilisation when a GPU is present.
 
-A daemon thread samples every ``interval_s`` seconds and hands one batch to ``emit``. Samples are
+A daemon thread samples shortly after the start, then every ``interval_s`` seconds, and once more
+when sampling stops, so that even a stage shorter than the interval has a first and a last figure.
+psutil keeps the CPU reference point per thread (a first call reads 0.0), so the thread primes
+and takes every sample itself. Each sample goes to ``emit`` as one batch. Samples are
 placed on the training step axis (the last step the logger saw, plus a small increment per sample
 while that step lasts), so they line up with the training charts and continue correctly in forks.
 """
@@ -20,6 +23,8 @@ log = logging.getLogger("despina_lightning")
 BYTES_PER_MIB = 1024 * 1024
 #: Default sampling period.
 DEFAULT_INTERVAL_S = 10.0
+#: When the first sample is taken (or after one interval, if that is shorter).
+FIRST_SAMPLE_AFTER_S = 1.0
 
 
 def _gpu_metrics(namespace: str) -> dict[str, float]:
@@ -74,9 +79,6 @@ class SystemMetricsSampler:
             log.warning("System metrics need psutil: pip install 'despina[lightning]'")
             return False
         process = psutil.Process()
-        # The first cpu_percent call only sets the reference point; prime it now.
-        psutil.cpu_percent(interval=None)
-        process.cpu_percent(interval=None)
         self._thread = threading.Thread(
             target=self._loop, args=(psutil, process), name="despina-system-metrics", daemon=True
         )
@@ -84,15 +86,28 @@ class SystemMetricsSampler:
         return True
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread, which takes its last sample first (do not hold a lock ``emit``
+        takes)."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
         self._thread = None
 
     def _loop(self, psutil: Any, process: Any) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._emit(sample_system(psutil, process, self._namespace))
-            except Exception:
-                log.warning("System metrics sample failed; sampling stops", exc_info=True)
+        # The first cpu_percent call of a thread only sets its reference point.
+        psutil.cpu_percent(interval=None)
+        process.cpu_percent(interval=None)
+        wait_s = min(FIRST_SAMPLE_AFTER_S, self._interval_s)
+        while True:
+            stopping = self._stop.wait(wait_s)
+            if not self._sample(psutil, process) or stopping:
                 return
+            wait_s = self._interval_s
+
+    def _sample(self, psutil: Any, process: Any) -> bool:
+        try:
+            self._emit(sample_system(psutil, process, self._namespace))
+        except Exception:
+            log.warning("System metrics sample failed; sampling stops", exc_info=True)
+            return False
+        return True

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from argparse import Namespace
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-__all__ = ["ConfigValue", "config_value", "flatten_params", "metric_value", "truncate_text"]
+__all__ = [
+    "ConfigValue",
+    "config_value",
+    "error_configs",
+    "flatten_params",
+    "metric_value",
+    "string_list",
+    "truncate_text",
+]
 
 log = logging.getLogger("despina_lightning")
 
@@ -26,6 +35,8 @@ ConfigValue = bool | int | float | str | datetime
 MAX_STRING_BYTES = 64 * 1024
 #: Neptune rejects attribute paths above 1024 UTF-8 bytes (ingest code 16).
 MAX_PATH_BYTES = 1024
+#: The tail of a failure's traceback that is kept (well within the string limit).
+MAX_TRACEBACK_BYTES = 16 * 1024
 #: Integer configs are int64 on the wire; larger ones are stored as text.
 INT64_MAX = 2**63 - 1
 TRUNCATION_MARK = "…[truncated]"
@@ -120,3 +131,22 @@ def metric_value(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def error_configs(error: BaseException, path: str) -> dict[str, str]:
+    """``<path>/{type,message,traceback}`` of a failure (the traceback's tail)."""
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    tail = "".join(lines).encode("utf-8")[-MAX_TRACEBACK_BYTES:].decode("utf-8", "ignore")
+    return {
+        f"{path}/type": f"{type(error).__module__}.{type(error).__qualname__}",
+        f"{path}/message": truncate_text(str(error)),
+        f"{path}/traceback": tail,
+    }
+
+
+def string_list(name: str, value: Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be a list, tuple or set of strings, got {value!r}")
+    return list(value)

@@ -6,8 +6,7 @@ statuses and the secret all live in the database, so any process can answer any 
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from fastapi import HTTPException, Request
@@ -58,9 +57,6 @@ class ServerContext:
     live_keys: LiveKeys
     # The same engine and files, but refusing to create projects (for grants without that right).
     store_no_create: Any = None
-    # SQLite has one writer per database; serializing apply in-process avoids busy waits
-    # between our own threads. PostgreSQL engines take concurrent writers.
-    apply_lock: threading.Lock | None = field(default=None)
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerContext:
@@ -68,7 +64,6 @@ class ServerContext:
 
         db = ServerDatabase(settings.db)
         keys = KeyRing(db)
-        is_postgres = db.is_postgres
         store = open_store(settings.db)
         return cls(
             settings=settings,
@@ -79,7 +74,6 @@ class ServerContext:
             secret=keys.signing_secret(),
             live_keys=LiveKeys(keys, settings.key_recheck_s),
             statuses=StatusBook(db, settings.status_retention_s),
-            apply_lock=None if is_postgres else threading.Lock(),
         )
 
     def close(self) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from despina._patterns import PatternError, UserPattern, compile_pattern
+
 __all__ = ["AGGREGATIONS", "NQLError", "Predicate", "Query", "parse"]
 
 AGGREGATIONS = frozenset({"last", "min", "max", "average", "variance"})
@@ -80,7 +82,7 @@ class Predicate:
         assert self.literal is not None
         if self.op == "MATCHES":
             items = value if kind == "stringSet" else [value]
-            pattern = _regex(self.literal)
+            pattern = _regex(self.name, self.literal)
             return any(pattern.search(str(item)) for item in items)
         if self.op == "CONTAINS":
             if kind == "stringSet":
@@ -120,11 +122,12 @@ class Query:
         return set().union(*(child.names() for child in self.children))
 
 
-def _regex(literal: str) -> re.Pattern[str]:
+def _regex(name: str, literal: str) -> UserPattern:
+    # compiled patterns are cached, so testing one per run costs a dictionary lookup
     try:
-        return re.compile(literal)
-    except re.error as error:
-        raise NQLError(f"invalid regular expression {literal!r}: {error}") from error
+        return compile_pattern(literal, f"`{name}` MATCHES")
+    except PatternError as error:
+        raise NQLError(str(error)) from None
 
 
 def _coerce(kind: str, literal: str) -> Any:
@@ -254,7 +257,7 @@ class _Parser:
             op = self.take().upper()
             literal = _unquote(self.take("string", "a quoted string"))
             if op == "MATCHES":
-                _regex(literal)  # a bad pattern fails the request, not each run
+                _regex(name, literal)  # a bad pattern fails the request, not each run
             return Predicate(name, kind, op, literal, negated, aggregation)
         if negated:
             raise NQLError(f"NOT after `{name}` must be followed by MATCHES or CONTAINS")

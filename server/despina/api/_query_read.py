@@ -8,13 +8,13 @@ run has its ancestors' series). Pages are offsets, issued as decimal ``nextPageT
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from neptune_api.proto.neptune_pb.api.v1.model import attributes_pb2 as at
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
 
+from despina._patterns import UserPattern, compile_pattern
 from despina.api._nql import Query
 from despina.api._query_attrs import (
     RunRef,
@@ -141,27 +141,39 @@ def global_search(
     return _entries(tx, found, spec, everything=False)
 
 
-def _compile(patterns: Iterable[str] | None) -> list[re.Pattern[str]]:
-    try:
-        return [re.compile(p) for p in patterns or ()]
-    except re.error as error:
-        raise ValueError(f"invalid attribute name regex: {error}") from error
+def _compile(patterns: Iterable[str] | None, field: str) -> list[UserPattern]:
+    """Compiled; a bad or unsupported pattern raises `PatternError` (a 400) naming ``field[i]``."""
+    return [compile_pattern(p, f"{field}[{i}]") for i, p in enumerate(patterns or ())]
 
 
 def name_matcher(
     names: NameFilter | None, regex: str | None = None, exact: list[str] | None = None
 ) -> Callable[[str], bool]:
-    """Whether a name passes the filters (§5.5: any alternative; all must, none must-not)."""
-    wanted = None if exact is None else set(exact)
-    alternatives = [
-        (_compile(a.mustMatchRegexes), _compile(a.mustNotMatchRegexes))
-        for a in (names.mustMatchAny if names is not None and names.mustMatchAny else [])
-    ]
-    must = _compile(names.mustMatchRegexes if names is not None else None)
-    never = _compile(names.mustNotMatchRegexes if names is not None else None)
-    must.extend(_compile([regex] if regex else []))
+    """Whether a name passes the filters (§5.5: any alternative; all must, none must-not).
 
-    def one(name: str, must: list[re.Pattern[str]], never: list[re.Pattern[str]]) -> bool:
+    Raises `PatternError` (a ValueError) for a pattern that is invalid, unsupported or too long.
+    """
+    wanted = None if exact is None else set(exact)
+    field = "attributeNameFilter"
+    alternatives = [
+        (
+            _compile(a.mustMatchRegexes, f"{field}.mustMatchAny[{i}].mustMatchRegexes"),
+            _compile(a.mustNotMatchRegexes, f"{field}.mustMatchAny[{i}].mustNotMatchRegexes"),
+        )
+        for i, a in enumerate(
+            names.mustMatchAny if names is not None and names.mustMatchAny else []
+        )
+    ]
+    must = _compile(
+        names.mustMatchRegexes if names is not None else None, f"{field}.mustMatchRegexes"
+    )
+    never = _compile(
+        names.mustNotMatchRegexes if names is not None else None, f"{field}.mustNotMatchRegexes"
+    )
+    if regex:
+        must.append(compile_pattern(regex, "attributeNameRegex"))
+
+    def one(name: str, must: list[UserPattern], never: list[UserPattern]) -> bool:
         return all(p.search(name) for p in must) and not any(p.search(name) for p in never)
 
     def matches(name: str) -> bool:

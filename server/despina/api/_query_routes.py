@@ -157,9 +157,10 @@ async def global_search_entries(request: Request) -> Response:
 async def attribute_definitions(request: Request) -> Any:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(DefinitionsRequest, body)
-    match = read.name_matcher(spec.attributeNameFilter, spec.attributeNameRegex)
 
     def work(tx: Tx) -> dict[str, Any]:
+        # compiled after the grant check; a bad pattern is a ValueError, so a 400 naming it
+        match = read.name_matcher(spec.attributeNameFilter, spec.attributeNameRegex)
         return read.definitions(
             tx,
             spec.projectIdentifiers,
@@ -177,9 +178,9 @@ async def attribute_values(request: Request) -> Response:
     project = _project_param(request)
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(ValuesRequest, body)
-    match = read.name_matcher(spec.attributeNameFilter, None, spec.attributeNamesFilter)
 
     def work(tx: Tx) -> bytes:
+        match = read.name_matcher(spec.attributeNameFilter, None, spec.attributeNamesFilter)
         return read.values(
             tx, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
         )

@@ -54,6 +54,13 @@ def grpc_code_for(ingest_code: int) -> int:
     return int(Code.INVALID_ARGUMENT)
 
 
+def _project_key(project: str) -> str:
+    """``project`` as the status table keeps it. A project name with NUL is refused at ingest
+    (PROJECT_INVALID_NAME), but that answer must still be recorded and found, and PostgreSQL
+    text cannot hold NUL: it is spelled ``\\0`` (no valid project holds a backslash)."""
+    return project.replace("\x00", "\\0")
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -91,7 +98,7 @@ class StatusBook:
             tx.execute(
                 "INSERT INTO despina_srv_request_status (request_id, project, created_at, issues) "
                 "VALUES (?, ?, ?, ?)",
-                (request_id, project, now, payload),
+                (request_id, _project_key(project), now, payload),
             )
             if random.randrange(SWEEP_ONE_IN) == 0:
                 tx.execute(
@@ -102,14 +109,15 @@ class StatusBook:
     def lookup(self, project: str, request_ids: Sequence[str]) -> dict[str, list[IngestIssue]]:
         """Issues of the given requests of ``project``; ids not found are absent."""
         found: dict[str, list[IngestIssue]] = {}
-        unique = list(dict.fromkeys(request_ids))
+        # Ids with NUL were never issued (ours are hex) and PostgreSQL could not compare them.
+        unique = [rid for rid in dict.fromkeys(request_ids) if "\x00" not in rid]
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = self._db.query(
                 "SELECT request_id, issues FROM despina_srv_request_status "
                 f"WHERE project = ? AND request_id IN ({marks})",
-                (project, *chunk),
+                (_project_key(project), *chunk),
             )
             for request_id, payload in rows:
                 rows_of_issue = json.loads(payload)

@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Any
 
+from despina._patterns import PatternError, compile_pattern
 from despina.query import Reader
 from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.store import ProjectNotFound, RunNotFound
@@ -22,6 +23,7 @@ __all__ = [
     "find_project_of_run",
     "jsonable",
     "open_reader",
+    "regex_argument",
     "store_location",
 ]
 
@@ -57,6 +59,15 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project", default=None, help=f"workspace/project (default: ${PROJECT_ENV}, else all)"
     )
+
+
+def regex_argument(value: str) -> str:
+    """An argparse ``type`` for a regex option: one RE2 refuses is a usage error naming it."""
+    try:
+        compile_pattern(value, "regex")
+    except PatternError as error:
+        raise argparse.ArgumentTypeError(error.reason) from None
+    return value
 
 
 def open_reader(args: argparse.Namespace) -> Reader:

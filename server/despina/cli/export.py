@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from despina.cli._common import add_store_options, find_project_of_run, open_reader
+from despina.cli._common import (
+    add_store_options,
+    find_project_of_run,
+    open_reader,
+    regex_argument,
+)
 
 __all__ = ["register"]
 
@@ -30,6 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--attributes",
         default=None,
+        type=regex_argument,
         metavar="REGEX",
         help="metrics to export (a regular expression; default all)",
     )

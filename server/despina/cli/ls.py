@@ -9,7 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from despina.cli._common import add_store_options, chosen_projects, dumps, open_reader, short
+from despina.cli._common import (
+    add_store_options,
+    chosen_projects,
+    dumps,
+    open_reader,
+    regex_argument,
+    short,
+)
 
 __all__ = ["register"]
 
@@ -32,6 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--columns",
         default=None,
+        type=regex_argument,
         metavar="REGEX",
         help="attributes to show as columns (a regular expression)",
     )

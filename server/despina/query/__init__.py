@@ -34,13 +34,17 @@ Shapes (stable; integrations and the UI rely on them):
   ``sys`` (every ``sys/`` attribute).
 
 Errors: ``despina.store.StoreNotFound`` (no store; nothing is created), ``ProjectNotFound``,
-``RunNotFound`` (when one run is named), ``StoreCorrupt``, ``SchemaVersionError``.
+``RunNotFound`` (when one run is named), ``StoreCorrupt``, ``SchemaVersionError``, and
+``PatternError`` (a ValueError naming the argument) for a regex that is invalid, longer
+than 4,096 characters, or needs backtracking: regexes run on RE2 in linear time, so
+backreferences and lookaround are refused (see ``despina._patterns``).
 """
 
 from __future__ import annotations
 
+from despina._patterns import PatternError
 from despina.query._filters import Filter
 from despina.query._frames import BUCKET_COLUMNS
 from despina.query._reader import Reader
 
-__all__ = ["BUCKET_COLUMNS", "Filter", "Reader"]
+__all__ = ["BUCKET_COLUMNS", "Filter", "PatternError", "Reader"]

@@ -12,10 +12,11 @@ value. A run without the attribute never matches a comparison (and ``~`` of it d
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from despina._patterns import compile_pattern
 
 __all__ = ["Filter"]
 
@@ -89,11 +90,11 @@ class Filter:
     @classmethod
     def matches(cls, path: str, pattern: str) -> Filter:
         """The string value contains a match of the regular expression (search, not full)."""
-        compiled = re.compile(pattern)
+        compiled = compile_pattern(pattern, f"Filter.matches({path!r})")
 
         def test(values: Values) -> bool:
             found = values.get(path)
-            return isinstance(found, str) and compiled.search(found) is not None
+            return isinstance(found, str) and compiled.search(found)
 
         return Filter(test, f"{path} MATCHES {pattern!r}")
 

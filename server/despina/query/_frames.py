@@ -11,7 +11,12 @@ import pandas as pd
 from despina.query._buckets import BucketTable
 from despina.query._points import FloatColumns, ObjectColumns
 
-__all__ = ["BUCKET_COLUMNS", "bucket_frame", "points_frame"]
+__all__ = ["BUCKET_COLUMNS", "absolute_times", "bucket_frame", "points_frame"]
+
+# What pandas' datetime64[ns] holds, in epoch ms. The store refuses other times at ingest, but a
+# store written by an older version may hold them: such a point keeps its value, its time is NaT.
+_MIN_TIME_MS = pd.Timestamp.min.value // 1_000_000 + 1
+_MAX_TIME_MS = pd.Timestamp.max.value // 1_000_000
 
 BUCKET_COLUMNS = [
     "run",
@@ -43,8 +48,7 @@ def _column(
     )
     data: dict[Any, Any] = {(path, "value"): values}
     if include_time:
-        ms = np.asarray(cols.timestamps, dtype=np.int64)
-        data[(path, "absolute_time")] = pd.to_datetime(ms, unit="ms", utc=True)
+        data[(path, "absolute_time")] = absolute_times(cols.timestamps)
     if previews:
         data[(path, "is_preview")] = np.asarray(cols.preview, dtype=bool)
         data[(path, "preview_completion")] = np.asarray(cols.completion, dtype=np.float64)
@@ -52,6 +56,16 @@ def _column(
     if not include_time and not previews:
         frame.columns = [path]
     return frame
+
+
+def absolute_times(timestamps: Any) -> pd.DatetimeIndex:
+    """Epoch ms as UTC datetimes; NaT where pandas cannot represent the time."""
+    ms = np.asarray(timestamps, dtype=np.int64)
+    shown = (ms >= _MIN_TIME_MS) & (ms <= _MAX_TIME_MS)
+    if shown.all():
+        return pd.to_datetime(ms, unit="ms", utc=True)
+    times = pd.to_datetime(np.where(shown, ms, 0), unit="ms", utc=True)
+    return times.where(shown)
 
 
 def points_frame(

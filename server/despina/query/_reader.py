@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from despina._patterns import compile_pattern
 from despina.query import _frames
 from despina.query._buckets import buckets, series_extent
 from despina.query._details import details_of
@@ -101,7 +101,7 @@ class Reader:
         with self.store.engine.read() as tx:
             rows = tx.runs(project_row(tx, project).pk)
         names = {r.experiment for r in rows if r.is_head and r.experiment}
-        return match_names(sorted(names), experiments)
+        return match_names(sorted(names), experiments, "experiments")
 
     def list_runs(self, project: str, runs: RunsArg = None) -> list[str]:
         """Custom run ids, in creation order."""
@@ -337,8 +337,8 @@ def _columns(attributes: Attributes, sort_by: str) -> Callable[[str], bool]:
     if attributes is None:
         return lambda path: path == sort_by or not path.startswith("sys/")
     if isinstance(attributes, str):
-        pattern = re.compile(attributes)
-        return lambda path: path == sort_by or pattern.search(path) is not None
+        pattern = compile_pattern(attributes, "attributes")
+        return lambda path: path == sort_by or pattern.search(path)
     return {*attributes, sort_by}.__contains__
 
 

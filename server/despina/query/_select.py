@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
+from despina._patterns import compile_pattern
 from despina.query._filters import Filter
 from despina.query._values import RunView, run_views
 from despina.store import ProjectNotFound, ProjectRow, RunNotFound, RunRow, Tx
@@ -84,7 +84,7 @@ def _rows(
         rows = tx.runs(project.pk)
         known = {r.pk: r for r in rows}
         if isinstance(runs, str):
-            pattern = re.compile(runs)
+            pattern = compile_pattern(runs, "runs")
             rows = [r for r in rows if pattern.search(r.custom_id)]
         elif wanted is not None:
             by_id = {r.custom_id: r for r in rows} | {r.short_id: r for r in rows}
@@ -94,12 +94,18 @@ def _rows(
     return rows, known
 
 
-def match_names(names: Sequence[str], attributes: str | Sequence[str] | None) -> list[str]:
-    """Names chosen by a list (exact, in its order), a regex (search, sorted) or None (all)."""
+def match_names(
+    names: Sequence[str], attributes: str | Sequence[str] | None, field: str = "attributes"
+) -> list[str]:
+    """Names chosen by a list (exact, in its order), a regex (search, sorted) or None (all).
+
+    A regex runs on RE2 (``despina._patterns``); one it refuses raises `PatternError` naming
+    ``field``.
+    """
     if attributes is None:
         return sorted(names)
     if isinstance(attributes, str):
-        pattern = re.compile(attributes)
+        pattern = compile_pattern(attributes, field)
         return sorted(n for n in names if pattern.search(n))
     present = set(names)
     return [a for a in dict.fromkeys(attributes) if a in present]

@@ -62,7 +62,10 @@ def _decode(text: str) -> Any:
 def python_value(kind: str, value: Any) -> Any:
     """A decoded stored value (JSON types) as the Python value readers get."""
     if kind == "datetime":
-        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+        try:
+            return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+        except (OverflowError, ValueError, OSError):
+            return None  # outside the years 1..9999: only an older store could hold it
     if kind == "stringSet":
         return set(value)
     return value

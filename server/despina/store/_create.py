@@ -10,7 +10,13 @@ from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
 from despina.store import _model as m
 from despina.store._engine import Tx
 from despina.store._issues import Issues
-from despina.store._rules import MAX_EXPERIMENT_NAME_BYTES, MAX_RUN_ID_BYTES
+from despina.store._rules import (
+    MAX_EXPERIMENT_NAME_BYTES,
+    MAX_RUN_ID_BYTES,
+    NUL,
+    step_problem,
+    time_problem,
+)
 
 __all__ = ["create_run", "project_key", "step_value"]
 
@@ -43,6 +49,33 @@ def _invalid(create: common_pb2.Run, run_id: str) -> str | None:
             f"experiment name is {size} bytes long; the limit is {MAX_EXPERIMENT_NAME_BYTES} "
             "UTF-8 bytes"
         )
+    return _invalid_text(create, run_id) or _invalid_numbers(create)
+
+
+def _invalid_text(create: common_pb2.Run, run_id: str) -> str | None:
+    fork = create.fork_point
+    names = {
+        "run_id": run_id,
+        "experiment name": create.experiment_id,
+        "family": create.family,
+        "fork_point.parent_project": fork.parent_project,
+        "fork_point.parent_run_id": fork.parent_run_id,
+    }
+    for field, text in names.items():
+        if NUL in text:
+            return f"{field} {text!r} contains NUL ('\\x00'), which the store cannot keep"
+    return None
+
+
+def _invalid_numbers(create: common_pb2.Run) -> str | None:
+    if create.HasField("fork_point"):
+        step = create.fork_point.step
+        problem = step_problem(step.whole, step.micro, "fork_point.step")
+        if problem is not None:
+            return problem
+    if create.HasField("creation_time"):
+        ts = create.creation_time
+        return time_problem(ts.seconds, ts.nanos, "creation_time")
     return None
 
 

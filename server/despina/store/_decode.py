@@ -23,6 +23,7 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
 from despina.store._fastdecode import decode_uniform
 from despina.store._operation import RawBatchOperation
+from despina.store._rules import time_problem
 
 __all__ = ["DecodedUpdate", "FloatGroup", "SnapshotItem", "decode_update"]
 
@@ -114,12 +115,19 @@ class FloatGroup:
 
 @dataclass(slots=True)
 class DecodedUpdate:
-    """Per-snapshot columns plus the entries. ``has_step`` False = the snapshot had no step."""
+    """Per-snapshot columns plus the entries. ``has_step`` False = the snapshot had no step.
+
+    Out-of-range numbers are kept visible for the rules instead of wrapping: a step whose
+    ``Step.micro`` is not below 10^6 is NaN, a ``Step.whole`` of any size becomes a float (so
+    2**64-1 is 1.8e19, not -1), and ``bad_timestamp`` marks times outside
+    ``_rules.time_problem``'s range (their ``timestamps`` are 0).
+    """
 
     steps: npt.NDArray[np.float64]
     has_step: npt.NDArray[np.bool_]
     timestamps: npt.NDArray[np.int64]
     has_timestamp: npt.NDArray[np.bool_]
+    bad_timestamp: npt.NDArray[np.bool_]
     preview: npt.NDArray[np.bool_]
     completion: npt.NDArray[np.float64]  # NaN when not a preview
     items: list[SnapshotItem] = field(default_factory=list)
@@ -149,6 +157,7 @@ def decode_update(operation: ingest_pb2.RunOperation | RawBatchOperation) -> Dec
             has_step=uniform.has_step,
             timestamps=uniform.timestamps,
             has_timestamp=uniform.has_timestamp,
+            bad_timestamp=uniform.bad_timestamp,
             preview=np.zeros(n, dtype=bool),
             completion=np.full(n, np.nan),
             floats=[FloatGroup(path, i, v) for path, (i, v) in uniform.floats.items()],
@@ -176,6 +185,7 @@ def _decode_snapshots(snapshots: Sequence[Message]) -> DecodedUpdate:
         has_step=np.zeros(n, dtype=bool),
         timestamps=np.zeros(n, dtype=np.int64),
         has_timestamp=np.zeros(n, dtype=bool),
+        bad_timestamp=np.zeros(n, dtype=bool),
         preview=np.zeros(n, dtype=bool),
         completion=np.full(n, np.nan),
     )
@@ -257,11 +267,17 @@ def _grouped_floats(
 def _decode_header(snap: Message, i: int, out: DecodedUpdate) -> None:
     if snap.HasField("step"):
         step = snap.step
-        out.steps[i] = step.whole + step.micro / _MICRO_PER_UNIT
+        if step.micro < _MICRO_PER_UNIT:
+            out.steps[i] = step.whole + step.micro / _MICRO_PER_UNIT
+        else:
+            out.steps[i] = np.nan
         out.has_step[i] = True
     if snap.HasField("timestamp"):
         ts = snap.timestamp
-        out.timestamps[i] = ts.seconds * _MS_PER_S + ts.nanos // _NS_PER_MS
+        if time_problem(ts.seconds, ts.nanos) is None:
+            out.timestamps[i] = ts.seconds * _MS_PER_S + ts.nanos // _NS_PER_MS
+        else:
+            out.bad_timestamp[i] = True
         out.has_timestamp[i] = True
     if snap.HasField("preview") and snap.preview.is_preview:
         out.preview[i] = True

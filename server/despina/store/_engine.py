@@ -8,7 +8,8 @@ validation, ingest codes, lineage, head flags and aggregates are computed by ``_
 ``_store.open_store`` and add one line to the parametrization of ``tests/server/store/conftest.py``
 — the conformance suite then runs every rule against it.
 
-Contract: ``write()`` is one serialized write transaction (other writers wait; a busy timeout
+Contract: ``write()`` is one serialized write transaction (other writers wait, in turns: a writer
+that releases the lock and asks again queues behind those already waiting; a busy timeout
 applies), durable when the ``with`` block exits normally and rolled back when it raises.
 ``read()`` is a consistent snapshot. Ranges ``lo``/``hi`` are inclusive; None means open.
 """

@@ -16,7 +16,9 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-__all__ = ["Uniform", "decode_uniform"]
+from despina.store._rules import MAX_TIME_S, MIN_TIME_S, NANOS_PER_S
+
+__all__ = ["Uniform", "decode_uniform", "timestamps_ms"]
 
 _WIRE_LEN = 2
 _STEP, _TIMESTAMP, _APPEND = 1, 2, 8
@@ -149,11 +151,12 @@ def _same_elsewhere(rows: npt.NDArray[np.uint8], layout: _Layout) -> bool:
     return bool((rows == rows[0]).all())
 
 
-def _read_varint(rows: npt.NDArray[np.uint8], offset: int, width: int) -> npt.NDArray[np.int64]:
+def _read_varint(rows: npt.NDArray[np.uint8], offset: int, width: int) -> npt.NDArray[np.uint64]:
+    """The varints as unsigned 64-bit values (view as int64 for the signed fields)."""
     value = np.zeros(len(rows), dtype=np.uint64)
     for j in range(width):
         value |= (rows[:, offset + j] & 0x7F).astype(np.uint64) << np.uint64(7 * j)
-    return value.view(np.int64)
+    return value
 
 
 def _same_shape_groups(rows: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.int64]]:
@@ -189,7 +192,11 @@ def decode_uniform(raw_batch: bytes) -> Uniform | None:
     n = len(raws)
     lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)
     cols = Uniform(
-        np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        np.zeros(n),
+        np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
     )
     parts: _Parts = {}
     sizes = np.unique(lengths).tolist()
@@ -213,12 +220,17 @@ _Parts = dict[str, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]]
 
 @dataclass
 class Uniform:
-    """Per-snapshot columns and, per float attribute, (snapshot indexes, values)."""
+    """Per-snapshot columns and, per float attribute, (snapshot indexes, values).
+
+    Steps and times as in ``_decode.DecodedUpdate``: a step whose ``micro`` is not below 10^6 is
+    NaN; ``bad_timestamp`` marks times outside ``_rules.time_problem``'s range (their ms are 0).
+    """
 
     steps: npt.NDArray[np.float64]
     has_step: npt.NDArray[np.bool_]
     timestamps: npt.NDArray[np.int64]
     has_timestamp: npt.NDArray[np.bool_]
+    bad_timestamp: npt.NDArray[np.bool_]
     floats: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = field(
         default_factory=dict
     )
@@ -233,15 +245,28 @@ def _fill(
 ) -> None:
     v = layout.varints
 
-    def number(name: str) -> npt.NDArray[np.int64]:
-        return _read_varint(rows, *v[name]) if name in v else np.zeros(len(rows), dtype=np.int64)
+    def number(name: str) -> npt.NDArray[np.uint64]:
+        return _read_varint(rows, *v[name]) if name in v else np.zeros(len(rows), dtype=np.uint64)
 
     if layout.has_step:
-        cols.steps[index] = number("whole") + number("micro") / _MICRO_PER_UNIT
+        micro = number("micro")
+        steps = number("whole").astype(np.float64) + micro / _MICRO_PER_UNIT
+        cols.steps[index] = np.where(micro < _MICRO_PER_UNIT, steps, np.nan)
         cols.has_step[index] = True
     if layout.has_timestamp:
-        cols.timestamps[index] = number("seconds") * _MS_PER_S + number("nanos") // _NS_PER_MS
+        ms, bad = timestamps_ms(number("seconds").view(np.int64), number("nanos").view(np.int64))
+        cols.timestamps[index] = ms
+        cols.bad_timestamp[index] = bad
         cols.has_timestamp[index] = True
     for path, offset in layout.floats:
         values = rows[:, offset : offset + _FLOAT_BYTES].copy().view("<f8").ravel()
         parts.setdefault(path, []).append((index, values))
+
+
+def timestamps_ms(
+    seconds: npt.NDArray[np.int64], nanos: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Epoch ms of Timestamps, and which lie outside readers' range (their ms are set to 0)."""
+    bad = (seconds < MIN_TIME_S) | (seconds > MAX_TIME_S) | (nanos < 0) | (nanos >= NANOS_PER_S)
+    ms = np.where(bad, 0, seconds * _MS_PER_S + nanos // _NS_PER_MS)
+    return ms.astype(np.int64), bad

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from neptune_scale.transport import IngestIssue
 
 __all__ = ["Issues"]
@@ -21,6 +23,11 @@ class Issues:
             self._found[(code, path)] = [message, count]
         else:
             entry[1] = int(entry[1]) + count  # type: ignore[call-overload]
+
+    def extend(self, issues: Iterable[IngestIssue]) -> None:
+        """Add issues found elsewhere (another slice of the same operation)."""
+        for issue in issues:
+            self.add(issue.code, issue.path, issue.message, issue.count)
 
     def result(self) -> tuple[IngestIssue, ...]:
         return tuple(

@@ -6,7 +6,7 @@ connection, plus how PostgreSQL stores float chunks (one table, the last chunks 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from despina.store._model import FloatChunk
@@ -15,6 +15,7 @@ from despina.store._tx_common import SUMMARY_COLUMNS, SqlTx, Tables, upsert
 
 __all__ = ["PostgresTx"]
 
+_BULK_ROWS = 64  # from this many rows on, attributes are written as arrays in one statement
 _CHUNK_COLUMNS = (*(c.strip() for c in SUMMARY_COLUMNS.split(",")), "steps", "vals", "ts")
 
 
@@ -56,6 +57,21 @@ class PostgresTx(SqlTx):
             self._c.execute(_psycopg(sql), rows[0])
         elif rows:
             self._c.cursor().executemany(_psycopg(sql), rows)
+
+    def put_attributes(self, run_pk: int, values: Mapping[str, tuple[str, str]]) -> None:
+        """Many rows as one statement over binary arrays: ``executemany`` costs about 100 µs a
+        row; this wrote 20,000 string configs in 1.2 s instead of 2.4 s (whole apply, loaded
+        machine; benchmarks/store/bench_slices.py)."""
+        if len(values) < _BULK_ROWS:
+            super().put_attributes(run_pk, values)
+            return
+        paths = list(values)
+        self._c.execute(
+            "INSERT INTO despina_attributes (run_pk, path, type, value) "
+            "SELECT %b, * FROM unnest(%b::text[], %b::text[], %b::text[]) "
+            "ON CONFLICT (run_pk, path) DO UPDATE SET type = excluded.type, value = excluded.value",
+            (run_pk, paths, [values[p][0] for p in paths], [values[p][1] for p in paths]),
+        )
 
     def _in(self, column: str, values: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]:
         return [(f"{column} = ANY(?)", (list(values),))]

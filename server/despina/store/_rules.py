@@ -16,7 +16,14 @@ from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
 
 from despina.store import _model as m
 
-__all__ = ["Broken", "check_path", "encode_assigned", "encode_series_point"]
+__all__ = [
+    "Broken",
+    "check_path",
+    "encode_assigned",
+    "encode_series_point",
+    "step_problem",
+    "time_problem",
+]
 
 MAX_PATH_BYTES = 1024
 MAX_STRING_BYTES = 64 * 1024  # an assigned string
@@ -33,6 +40,13 @@ MAX_PROJECT_NAME_BYTES = 512
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 MIN_TIMESTAMP_S = -62_135_596_800
 MAX_TIMESTAMP_S = 253_402_300_799
+# Times of series points and run creation: whole years inside pandas' datetime64[ns] range, so
+# every reader (and neptune-query) can show them: 1678-01-01T00:00:00Z .. 2261-12-31T23:59:59Z.
+MIN_TIME_S = -9_214_560_000
+MAX_TIME_S = 9_214_646_399
+NANOS_PER_S = 1_000_000_000
+MICRO_PER_STEP = 1_000_000  # Step.micro counts millionths: it must stay below this
+NUL = "\x00"  # PostgreSQL text cannot hold it; refused everywhere so both engines answer alike
 WRITABLE_SYS_SETS = frozenset({"sys/tags", "sys/group_tags"})
 
 
@@ -55,12 +69,40 @@ def check_path(path: str, *, modify_set: bool = False) -> Broken | None:
             IngestCode.FIELD_PATH_EXCEEDS_SIZE_LIMIT,
             f"attribute path is {size} bytes long; the limit is {MAX_PATH_BYTES} UTF-8 bytes",
         )
-    if "\x00" in path:
+    if NUL in path:
         return Broken(IngestCode.FIELD_PATH_INVALID, f"attribute path {path!r} contains NUL")
     if path.startswith("sys/") and not (modify_set and path in WRITABLE_SYS_SETS):
         hint = "; only sys/tags and sys/group_tags can be changed, through tags"
         return Broken(IngestCode.FIELD_PATH_NON_WRITABLE, f"attribute {path} is read-only{hint}")
     return None
+
+
+def step_problem(whole: int, micro: int, field: str = "step") -> str | None:
+    """Why ``Step{whole, micro}`` is not a step below ``MAX_STEP``, or None."""
+    if micro >= MICRO_PER_STEP:
+        return f"{field}: Step.micro is {micro}; it must be below {MICRO_PER_STEP}"
+    if whole >= MAX_STEP:
+        return f"{field}: Step.whole is {whole}; steps must be below {MAX_STEP:g}"
+    return None
+
+
+def time_problem(seconds: int, nanos: int, field: str = "timestamp") -> str | None:
+    """Why a ``Timestamp`` lies outside what readers can show, or None."""
+    if not 0 <= nanos < NANOS_PER_S:
+        return f"{field}: Timestamp.nanos is {nanos}; it must be in [0, {NANOS_PER_S})"
+    if not MIN_TIME_S <= seconds <= MAX_TIME_S:
+        return (
+            f"{field}: Timestamp.seconds is {seconds}; times must lie between the years "
+            "1678 and 2261 (UTC)"
+        )
+    return None
+
+
+def _nul(path: str, what: str) -> Broken:
+    return Broken(
+        IngestCode.FIELD_TYPE_UNSUPPORTED,
+        f"{path}: {what} contains NUL ('\\x00'), which the store cannot keep",
+    )
 
 
 def _unsupported(path: str, kind: str | None, where: str) -> Broken:
@@ -102,6 +144,8 @@ def encode_series_point(path: str, value: common_pb2.Value) -> tuple[str, str] |
 
 
 def encode_string_set(path: str, members: Sequence[str]) -> tuple[str, str] | Broken:
+    if any(NUL in member for member in members):
+        return _nul(path, "a member of the string set")
     size = sum(_size(member) for member in members)
     if size > MAX_STRING_SET_BYTES:
         return Broken(
@@ -112,6 +156,8 @@ def encode_string_set(path: str, members: Sequence[str]) -> tuple[str, str] | Br
 
 
 def _string(path: str, text: str, limit: int, kind: str) -> tuple[str, str] | Broken:
+    if NUL in text:
+        return _nul(path, "the string")
     size = _size(text)
     if size > limit:
         return Broken(
@@ -132,6 +178,8 @@ def _timestamp(path: str, ts: object) -> tuple[str, str] | Broken:
 
 
 def _file_ref(path: str, ref: common_pb2.FileRef, kind: str) -> tuple[str, str] | Broken:
+    if NUL in ref.path or NUL in ref.mime_type:
+        return _nul(path, "the file's path or mime type")
     size = _size(ref.path) + _size(ref.mime_type)
     if size > MAX_FILE_REF_BYTES:
         return Broken(

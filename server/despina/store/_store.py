@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -11,11 +12,14 @@ from typing import BinaryIO
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_scale.transport import IngestIssue
 
-from despina.store._apply import apply_operation
+from despina.store._apply import apply_operation, lands_nowhere, plan_operation
+from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
 from despina.store._errors import StoreNotFound
 from despina.store._files import FileArea
+from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation
+from despina.store._slices import SLICE_PAUSE_S
 from despina.store._sqlite import DATABASE_FILE, SQLiteEngine
 
 __all__ = ["Store", "open_store"]
@@ -41,17 +45,43 @@ class Store:
     def apply(
         self, operations: Sequence[ingest_pb2.RunOperation | RawBatchOperation]
     ) -> list[tuple[IngestIssue, ...]]:
-        """Apply operations in order, in one transaction; durable on return.
+        """Apply operations in order, in one transaction (but see below); durable on return.
 
         Returns one tuple of issues per operation (empty = everything stored). Raises only when
         the database itself fails, or with ``DecodeError`` when the still serialized batch of a
         ``RawBatchOperation`` (from ``_operation.parse_operation``) is malformed; then nothing of
-        the call is stored.
+        the call is stored. Updates are decoded before the write lock is taken. An update too
+        big for one short transaction (``_slices``) is applied in slices, one transaction each,
+        so other writers are not held for seconds; then every operation of the call gets
+        transactions of its own.
         """
-        with self.engine.write() as tx:
-            return [
-                apply_operation(tx, op, create_projects=self.create_projects) for op in operations
-            ]
+        plans = [(op, plan_operation(op)) for op in operations]
+        create = self.create_projects
+        if all(len(parts) == 1 for _, parts in plans):
+            with self.engine.write() as tx:
+                return [
+                    apply_operation(tx, op, create_projects=create, update=parts[0])
+                    for op, parts in plans
+                ]
+        return [self._apply_in_slices(op, parts) for op, parts in plans]
+
+    def _apply_in_slices(
+        self,
+        operation: ingest_pb2.RunOperation | RawBatchOperation,
+        parts: Sequence[DecodedUpdate | None],
+    ) -> tuple[IngestIssue, ...]:
+        issues = Issues()
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(SLICE_PAUSE_S)  # let a writer that waits for the lock have its turn
+            with self.engine.write() as tx:
+                found = apply_operation(
+                    tx, operation, create_projects=self.create_projects, update=part
+                )
+            issues.extend(found)
+            if lands_nowhere(found):
+                break
+        return issues.result()
 
     def put_file(self, project: str, destination: str, data: bytes | Path | BinaryIO) -> str:
         """Store file bytes under ``destination`` (relative to the project); returns the MD5 etag.

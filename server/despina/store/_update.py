@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
-from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 
 from despina.store import _model as m
 from despina.store import _rules
-from despina.store._decode import DecodedUpdate, FloatGroup, SnapshotItem, decode_update
+from despina.store._decode import DecodedUpdate, FloatGroup, SnapshotItem
 from despina.store._engine import Tx
 from despina.store._issues import Issues
-from despina.store._operation import RawBatchOperation
 from despina.store._series import PointBatch, append_floats, append_points
 
 __all__ = ["update_run"]
@@ -45,14 +43,8 @@ class _Context:
         return self.run.fork_step if self.run.parent_pk is not None else None
 
 
-def update_run(
-    tx: Tx,
-    run: m.RunRow,
-    operation: ingest_pb2.RunOperation | RawBatchOperation,
-    now_ms: int,
-    issues: Issues,
-) -> None:
-    update = decode_update(operation)
+def update_run(tx: Tx, run: m.RunRow, update: DecodedUpdate, now_ms: int, issues: Issues) -> None:
+    """Apply a decoded update (``_decode.decode_update``, or one slice of it) to ``run``."""
     ctx = _Context(tx, run, update, issues, now_ms)
     paths = {item.path for item in update.items} | {g.path for g in update.floats}
     ctx.scalars = tx.attributes(run.pk, paths)
@@ -152,21 +144,37 @@ def _collect_point(
 
 
 def _valid_steps(ctx: _Context, path: str, snapshots: np.ndarray) -> np.ndarray:
-    """Mask of points with a usable step; the others are reported (41, 40)."""
+    """Mask of points with a usable step and time; the others are reported (41, 40, 33)."""
     update = ctx.update
     has = update.has_step[snapshots]
+    steps = update.steps[snapshots]
     missing = int((~has).sum())
     ctx.issues.add(
         IngestCode.SERIES_STEP_INVALID, path, f"{path}: a series point needs a step", missing
     )
-    large = has & (update.steps[snapshots] >= _rules.MAX_STEP)
+    invalid = has & np.isnan(steps)  # Step.micro of 10^6 or more (see DecodedUpdate)
+    ctx.issues.add(
+        IngestCode.SERIES_STEP_INVALID,
+        path,
+        f"{path}: Step.micro must be below {_rules.MICRO_PER_STEP}",
+        int(invalid.sum()),
+    )
+    large = has & (steps >= _rules.MAX_STEP)
     ctx.issues.add(
         IngestCode.SERIES_STEP_TOO_LARGE,
         path,
         f"{path}: steps must be below {_rules.MAX_STEP:g}",
         int(large.sum()),
     )
-    return np.asarray(has & ~large)
+    bad_time = update.bad_timestamp[snapshots]
+    ctx.issues.add(
+        IngestCode.DATETIME_VALUE_OUT_OF_RANGE,
+        path,
+        f"{path}: a point's timestamp must lie between the years 1678 and 2261 (UTC), with "
+        "Timestamp.nanos in [0, 10^9)",
+        int((bad_time & has & ~invalid & ~large).sum()),
+    )
+    return np.asarray(has & ~invalid & ~large & ~bad_time)
 
 
 def _batch(ctx: _Context, snapshots: np.ndarray, values: object) -> PointBatch:

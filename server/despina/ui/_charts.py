@@ -111,7 +111,7 @@ def _by_time(
         return None
     assert points.time_ms is not None
     seconds = points.time_ms / MS_PER_S
-    keep = np.ones(len(seconds), dtype=bool)
+    keep = np.isfinite(seconds)  # a point whose stored time readers cannot show has no place
     if request.lo is not None:
         keep &= seconds >= request.lo
     if request.hi is not None:

@@ -74,6 +74,37 @@ def train(epochs: int) -> float:
     return loss
 
 
+RESUME_STEP = 2
+
+
+def _train_resuming(epochs: int) -> float:
+    """Like `train`, but a retry resumes after RESUME_STEP, as from a checkpoint saved there."""
+    run = current_context().user_space_params.NEPTUNE_RUN
+    attempt = os.environ.get(ATTEMPT_ENV, "0")
+    if attempt == "0":
+        run.log_configs({"params/epochs": epochs, "params/first_attempt_only": True})
+    start = 0 if attempt == "0" else RESUME_STEP + 1
+    for step in range(start, epochs):
+        run.log_metrics({"train/loss": 1.0 / (step + 1)}, step=step)
+    if attempt in os.environ.get(FAIL_ON_ATTEMPTS_ENV, "").split(","):
+        raise OSError(f"simulated failure on attempt {attempt}")
+    return 1.0 / epochs
+
+
+@neptune_scale_run(project=PROJECT, secret=SECRET, retry_fork_step=RESUME_STEP)
+@task(retries=2)
+def train_resuming(epochs: int) -> float:
+    return _train_resuming(epochs)
+
+
+@neptune_scale_run(
+    project=PROJECT, secret=SECRET, retry_fork_step=RESUME_STEP, inherit_configs=True
+)
+@task(retries=2)
+def train_resuming_inheriting(epochs: int) -> float:
+    return _train_resuming(epochs)
+
+
 @neptune_scale_run(project=PROJECT, secret=SECRET, run_id="fixed-prefix")
 @task
 def fixed_id_task(x: int) -> int:

@@ -100,14 +100,18 @@ def test_first_attempt_uses_the_pod_name_and_logs_every_seed_key(
     assert identity.metadata["flyte/attempt"] == 0
 
 
-def test_retry_forks_the_previous_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_forks_the_previous_attempt_only_with_a_fork_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOSTNAME", "f1a2b3-n0-2")
     monkeypatch.setenv("FLYTE_ATTEMPT_NUMBER", "2")
     with remote_context(tmp_path) as ctx:
-        identity = identify(ctx, _options(), "train")
-        no_fork = identify(ctx, _options(fork_on_retry=False), "train")
+        identity = identify(ctx, _options(retry_fork_step=10), "train")
+        no_fork = identify(ctx, _options(retry_fork_step=10, fork_on_retry=False), "train")
+        default = identify(ctx, _options(), "train")
     assert (identity.run_id, identity.fork_run_id) == ("f1a2b3-n0-2", "f1a2b3-n0-1")
     assert no_fork.fork_run_id is None
+    assert (default.run_id, default.fork_run_id) == ("f1a2b3-n0-2", None)
 
 
 def test_fixed_run_id_is_a_prefix_so_executions_never_merge(
@@ -143,7 +147,8 @@ def test_long_ids_are_shortened_deterministically(
     monkeypatch.setenv("HOSTNAME", "x" * 200 + "-1")
     monkeypatch.setenv("FLYTE_ATTEMPT_NUMBER", "1")
     with remote_context(tmp_path) as ctx:
-        one, two = identify(ctx, _options(), "t"), identify(ctx, _options(), "t")
+        options = _options(retry_fork_step=0)
+        one, two = identify(ctx, options, "t"), identify(ctx, options, "t")
     assert one.run_id == two.run_id
     assert len(one.run_id.encode()) <= MAX_RUN_ID_BYTES
     assert one.fork_run_id is not None and one.fork_run_id != one.run_id

@@ -188,38 +188,77 @@ def test_seed_example_remote_with_file_upload(tmp_path: Path, server: Server) ->
     assert summary == b"Model trained successfully."
 
 
-def test_retry_forks_the_failed_attempt(tmp_path: Path, server: Server) -> None:
+def _fail_then_retry(
+    tmp_path: Path, server: Server, task_name: str, node: str
+) -> tuple[subprocess.CompletedProcess[str], str, str]:
     fail_first = {"FLYTE_TEST_FAIL_ON_ATTEMPTS": "0"}
-    first, out0 = _execute(tmp_path, server, "train", {"epochs": (5, int)}, node="n2", **fail_first)
+    inputs = {"epochs": (5, int)}
+    first, out0 = _execute(tmp_path, server, task_name, inputs, node=node, **fail_first)
     assert (out0 / "error.pb").exists(), first.stderr[-3000:]
-    second, out1 = _execute(
-        tmp_path, server, "train", {"epochs": (5, int)}, node="n2", attempt=1, **fail_first
-    )
+    second, out1 = _execute(tmp_path, server, task_name, inputs, node=node, attempt=1, **fail_first)
     _succeeded(second, out1)
-    failed_id, retry_id = f"{EXECUTION}-n2-0", f"{EXECUTION}-n2-1"
+    return second, f"{EXECUTION}-{node}-0", f"{EXECUTION}-{node}-1"
+
+
+def test_retry_that_restarts_at_step_zero_is_a_run_of_its_own(
+    tmp_path: Path, server: Server
+) -> None:
+    second, failed_id, retry_id = _fail_then_retry(tmp_path, server, "train", "n2")
     failed = server.store.configs(failed_id)
     assert failed["task/status"] == "failed"
     assert failed["task/error/type"] == "builtins.RuntimeError"
     assert "simulated failure after 5 epochs" in failed["task/error/message"]
     assert "simulated failure" in failed["task/error/traceback"]
+    # By default a retry does not fork: it restarts at step 0, and a fork at step 0 would
+    # reject that point and join the failed attempt's step 0 to the retry's steps 1..4.
+    assert "NeptuneSeriesStepNotAfterForkPoint" not in second.stderr, second.stderr[-3000:]
     lineage = server.store.details(retry_id)["lineage"]
-    assert (lineage["parent"], lineage["fork_step"]) == (failed_id, 0)
+    assert lineage["parent"] is None and lineage["requested_parent"] is None, lineage
     retry = server.store.configs(retry_id)
     assert retry["task/status"] == "succeeded" and retry["flyte/attempt"] == 1
-    # The retry sees the failed attempt's point at the fork step, then its own points.
+    assert not any(path.startswith("task/error/") for path in retry), retry
     steps = [s for s, _ in server.store.floats(retry_id, "train/loss")]
     assert steps == [0, 1, 2, 3, 4]
+    assert server.store.details(retry_id)["group_tags"] == [EXECUTION]
+
+
+def test_retry_resuming_from_a_checkpoint_forks_without_the_failed_attempts_error(
+    tmp_path: Path, server: Server
+) -> None:
+    _, failed_id, retry_id = _fail_then_retry(tmp_path, server, "train_resuming", "n9")
+    assert server.store.configs(failed_id)["task/error/type"] == "builtins.OSError"
+    lineage = server.store.details(retry_id)["lineage"]
+    assert (lineage["parent"], lineage["fork_step"]) == (failed_id, tasks.RESUME_STEP)
+    # Steps 0..2 are the failed attempt's, 3..4 the retry's own: one continuous chart.
+    assert server.store.floats(retry_id, "train/loss") == [(s, 1.0 / (s + 1)) for s in range(5)]
+    retry = server.store.configs(retry_id)
+    assert retry["task/status"] == "succeeded"
+    assert not any(path.startswith("task/error/") for path in retry), retry
+    # The retry logs its own configs; the failed attempt's are not copied.
+    assert "params/first_attempt_only" not in retry
+    assert server.store.configs(failed_id)["task/status"] == "failed"
+
+
+def test_retry_inheriting_configs_shows_no_inherited_error(tmp_path: Path, server: Server) -> None:
+    _, failed_id, retry_id = _fail_then_retry(tmp_path, server, "train_resuming_inheriting", "n10")
+    retry = server.store.configs(retry_id)
+    assert retry["params/first_attempt_only"] is True  # inherited, as asked
+    assert retry["task/status"] == "succeeded"
+    assert [retry.get(f"task/error/{k}") for k in ("type", "message", "traceback")] == [""] * 3
+    failed = server.store.configs(failed_id)
+    assert (failed["task/status"], failed["task/error/type"]) == ("failed", "builtins.OSError")
 
 
 def test_retry_whose_previous_attempt_left_no_run_is_still_stored(
     tmp_path: Path, server: Server
 ) -> None:
     # The first attempt's pod never ran the task (e.g. it was evicted before starting).
-    done, out = _execute(tmp_path, server, "train", {"epochs": (2, int)}, node="n7", attempt=1)
+    inputs = {"epochs": (5, int)}
+    done, out = _execute(tmp_path, server, "train_resuming", inputs, node="n7", attempt=1)
     _succeeded(done, out)
     run_id = f"{EXECUTION}-n7-1"
     assert server.store.configs(run_id)["task/status"] == "succeeded"
-    assert [s for s, _ in server.store.floats(run_id, "train/loss")] == [0, 1]
+    assert [s for s, _ in server.store.floats(run_id, "train/loss")] == [3, 4]
     # Despina keeps the run and remembers the parent it asked for.
     lineage = server.store.details(run_id)["lineage"]
     assert lineage["parent"] is None

@@ -59,9 +59,10 @@ def accuracy(prediction: Any) -> dict[str, float]:
 class FailAtStep(transformers.TrainerCallback):
     """Stands for a crash in the middle of training (after a checkpoint was written)."""
 
-    def __init__(self, step: int) -> None:
+    def __init__(self, step: int, error: type[Exception] = RuntimeError) -> None:
         self.step = step
+        self.error = error
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.global_step == self.step:
-            raise RuntimeError(f"simulated crash at step {self.step}")
+            raise self.error(f"simulated crash at step {self.step}")

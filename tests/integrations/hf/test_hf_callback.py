@@ -56,6 +56,38 @@ def test_train_evaluate_predict_land_in_one_run(make_trainer: Any, stored: Any) 
     assert details["experiment"] == "tiny-bert"
 
 
+def test_evaluate_after_training_is_stored_as_final_values(
+    make_trainer: Any, stored: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Evaluations at steps 3 and 6, the best model reloaded at the end: the final evaluate()
+    # runs at step 6 again, where the series already hold the in-training evaluation.
+    callback = NeptuneScaleCallback(run_id="final")
+    trainer = make_trainer(
+        callback,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=3,
+        load_best_model_at_end=True,
+        metric_for_best_model="loss",
+        learning_rate=2e-3,
+    )
+    trainer.train()
+    final = trainer.evaluate()
+    tested = trainer.predict(TinyClassification(16, seed=3)).metrics
+    callback.close()
+
+    assert not [r for r in caplog.records if "not logging" in r.getMessage()]
+    values = stored().values("final")
+    assert values["eval/final/loss"] == pytest.approx(final["eval_loss"])
+    assert values["eval/final/accuracy"] == pytest.approx(final["eval_accuracy"])
+    assert values["test/final/loss"] == pytest.approx(tested["test_loss"])
+    history = trainer.state.log_history
+    in_training = {float(h["step"]): h["eval_loss"] for h in history[:-2] if "eval_loss" in h}
+    assert stored().metric("final", "eval/loss") == pytest.approx(in_training)
+    assert set(in_training) == {3.0, 6.0}
+
+
 @pytest.mark.parametrize("policy", ["last", "best", "all"])
 def test_checkpoints_are_uploaded_by_policy(
     policy: str, make_trainer: Any, stored: Any, tmp_path: Path, store_dir: Path
@@ -121,7 +153,7 @@ def test_failed_train_is_recorded_and_resume_forks_the_failed_run(
     assert failed["trainer/error/message"] == "simulated crash at step 3"
     traceback = failed["trainer/error/traceback"]
     assert traceback.startswith("Traceback") and "_failure.py" not in traceback
-    assert 'raise RuntimeError(f"simulated crash at step {self.step}")' in traceback
+    assert 'raise self.error(f"simulated crash at step {self.step}")' in traceback
     assert sorted(store.metric("crashy", "train/loss")) == [1.0, 2.0]  # crashed before logging 3
 
     assert fork_id.startswith("crashy-resume2-")
@@ -143,7 +175,9 @@ def test_hyperparameter_search_gives_each_trial_a_run_with_a_shared_group_tag(
     pytest.importorskip("optuna")
     from hf_tiny import accuracy, tiny_bert
 
-    callback = NeptuneScaleCallback(run_id="search", log_checkpoints="last")
+    callback = NeptuneScaleCallback(
+        run_id="search", experiment_name="bert-hpo", log_checkpoints="last"
+    )
     trainer = transformers.Trainer(
         model_init=lambda trial=None: tiny_bert(),
         args=make_args(max_steps=2, save_strategy="steps", save_steps=2),
@@ -159,6 +193,7 @@ def test_hyperparameter_search_gives_each_trial_a_run_with_a_shared_group_tag(
         backend="optuna",
         n_trials=2,
         direction="minimize",
+        compute_objective=lambda metrics: metrics["eval_loss"],
     )
     callback.close()
 
@@ -176,10 +211,17 @@ def test_hyperparameter_search_gives_each_trial_a_run_with_a_shared_group_tag(
     assert best_run["trainer/args/learning_rate"] == pytest.approx(
         best.hyperparameters["learning_rate"]
     )
+    # The best trial is found from the runs table: the lowest objective (direction minimize).
+    found = min(run_ids, key=lambda r: store.values(r)["trial/objective"])
+    assert found == by_number[int(best.run_id)]
+    assert store.values(found)["trial/objective"] == pytest.approx(best.objective)
     for run_id in run_ids:
+        assert store.details(run_id)["experiment"] == "bert-hpo"
         # the objective's evaluate() ran after on_train_end and still landed in the trial's run
         assert set(store.metric(run_id, "eval/loss")) == {2.0}
-        assert store.values(run_id)["checkpoints/last/step"] == 2
+        values = store.values(run_id)
+        assert values["trial/objective"] == pytest.approx(values["eval/final/loss"])
+        assert values["checkpoints/last/step"] == 2
 
 
 def test_nothing_is_logged_off_the_main_process(

@@ -42,6 +42,30 @@ def test_callback_added_later_records_failure_once_watched(make_trainer: Any, st
     assert recorded["trainer/error/message"] == "simulated crash at step 2"
 
 
+def test_callback_added_later_records_the_real_error(make_trainer: Any, stored: Any) -> None:
+    callback = NeptuneScaleCallback(run_id="late-real")
+    trainer = make_trainer(FailAtStep(2, OSError))
+    trainer.add_callback(callback)  # no on_init_end: the running train() cannot be wrapped
+    with pytest.raises(OSError):
+        try:
+            trainer.train()
+        finally:
+            callback.close()  # the exception is still held here: it is this train()'s
+    with pytest.raises(OSError):
+        trainer.train()  # watched from the first on_train_begin on: closed when it fails
+    assert callback.run is None
+
+    store = stored()
+    run_ids = store.run_ids()
+    assert len(run_ids) == 2 and "late-real" in run_ids
+    for run_id in run_ids:
+        recorded = store.values(run_id)
+        assert recorded["trainer/status"] == "failed"
+        assert recorded["trainer/error/type"] == "builtins.OSError"
+        assert recorded["trainer/error/message"] == "simulated crash at step 2"
+        assert "in on_step_end" in recorded["trainer/error/traceback"]
+
+
 def test_a_run_passed_in_is_used_and_left_open(make_trainer: Any, stored: Any) -> None:
     run = Run(run_id="mine", experiment_name="own-run")
     run.log_configs({"notes/owner": "the user"})
@@ -79,8 +103,8 @@ def test_evaluate_before_train_opens_the_run_training_then_uses(
 
 @pytest.mark.slow
 def test_training_cut_short_is_marked_failed_at_exit(store_dir: Path, tmp_path: Path) -> None:
-    # A callback added after construction and never watched, and an exception nobody catches:
-    # only the exit-time backstop is left to say the training did not finish.
+    # A callback added after construction (never wrapped around this train() call) and an
+    # exception nobody catches: the exit-time backstop finds it and records it.
     script = textwrap.dedent(
         f"""
         import sys
@@ -95,7 +119,7 @@ def test_training_cut_short_is_marked_failed_at_exit(store_dir: Path, tmp_path: 
         )
         trainer = transformers.Trainer(
             model=tiny_bert(), args=args, train_dataset=TinyClassification(32, seed=1),
-            callbacks=[FailAtStep(3)],
+            callbacks=[FailAtStep(3, OSError)],
         )
         trainer.add_callback(NeptuneScaleCallback(run_id="cut-short"))
         trainer.train()
@@ -113,7 +137,9 @@ def test_training_cut_short_is_marked_failed_at_exit(store_dir: Path, tmp_path: 
     try:
         values = store.values("cut-short")
         assert values["trainer/status"] == "failed"
-        assert values["trainer/error/message"] == "train() did not finish"
+        assert values["trainer/error/type"] == "builtins.OSError"
+        assert values["trainer/error/message"] == "simulated crash at step 3"
+        assert "in on_step_end" in values["trainer/error/traceback"]
         assert sorted(store.metric("cut-short", "train/loss")) == [1.0, 2.0]
     finally:
         store.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,34 @@ def test_repeated_steps_nan_and_bad_values_are_handled_and_counted(
     assert run.configs["diagnostics/invalid_step_points"] == 1
     assert run.configs["diagnostics/non_finite_values"] == 2
     assert "Dropping loss at step 1" in caplog.text
+
+
+def test_dropped_points_are_counted_without_a_trainer_under_the_real_prefix(
+    store_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = NeptuneScaleLogger(prefix="mine", **QUIET)
+    logger.log_metrics({"loss": 1.0}, step=3)
+    logger.log_metrics({"loss": 2.0}, step=2)  # before the last step: dropped
+    logger.close()  # no Trainer, so no finalize: close records the count
+    run = stored_run(store_dir, logger.version)
+    assert run.configs["mine/diagnostics/dropped_points"] == 1
+    assert "counted in mine/diagnostics/dropped_points" in caplog.text
+    assert "<prefix>" not in caplog.text
+
+
+def test_dropped_points_are_counted_at_exit_without_close(store_dir: Path) -> None:
+    script = (
+        "from despina_lightning import NeptuneScaleLogger\n"
+        "logger = NeptuneScaleLogger(run_id='at-exit', enable_console_log_capture=False)\n"
+        "logger.log_metrics({'loss': 1.0}, step=3)\n"
+        "logger.log_metrics({'loss': 2.0}, step=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = stored_run(store_dir, "at-exit")
+    assert run.configs["training/diagnostics/dropped_points"] == 1
 
 
 def test_only_rank_zero_creates_a_run(

@@ -80,9 +80,37 @@ def test_corrupt_file_is_reported_and_left_alone(tmp_path: Path) -> None:
 def test_foreign_sqlite_file_is_not_a_store(tmp_path: Path) -> None:
     folder = tmp_path / "s"
     folder.mkdir()
-    sqlite3.connect(folder / "despina.sqlite3").close()
-    with pytest.raises(StoreCorrupt, match="not a despina store"):
-        open_store(folder, create=False)
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    for create_flag in (False, True):
+        with pytest.raises(StoreCorrupt, match="not a despina store"):
+            open_store(folder, create=create_flag)
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+    conn.close()
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_a_store_whose_creation_was_interrupted_is_finished_by_a_reader(
+    tmp_path: Path, header: bool
+) -> None:
+    """What a full disk leaves when it stops the schema's transaction (see
+    tests/adversarial/test_adv_disk_full_store.py): an empty file, or SQLite's header in WAL
+    mode and no table. That is an unfinished store, not a foreign file."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "despina.sqlite3")
+    if header:
+        conn.execute("PRAGMA page_size = 16384")
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    with Reader(folder) as reader:
+        assert reader.list_projects() == []
+    with open_store(folder, create=False) as store:
+        store.apply([create("a")])
+    with Reader(folder) as reader:
+        assert reader.list_runs("ws/proj") == ["a"]
 
 
 def test_newer_schema_says_to_upgrade(tmp_path: Path) -> None:

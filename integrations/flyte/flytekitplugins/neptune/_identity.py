@@ -163,7 +163,8 @@ def identify(ctx: FlyteContext, options: TrackingOptions, fn_name: str) -> Attem
     attempt = _attempt()
     node_key = _node_key(params, attempt, fn_name)
     fork_run_id = None
-    if options.fork_on_retry and attempt is not None and attempt > 0:
+    forks = options.fork_on_retry and options.retry_fork_step is not None
+    if forks and attempt is not None and attempt > 0:
         fork_run_id = _run_id(options, node_key, attempt - 1)
     return AttemptIdentity(
         is_local=False,

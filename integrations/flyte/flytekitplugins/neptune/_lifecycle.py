@@ -30,6 +30,8 @@ ERROR_TYPE_PATH = "task/error/type"
 ERROR_MESSAGE_PATH = "task/error/message"
 ERROR_TRACEBACK_PATH = "task/error/traceback"
 DESCRIPTION_PATH = "description"
+INHERIT_CONFIGS_KWARG = "inherit_configs"
+ERROR_PATHS = (ERROR_TYPE_PATH, ERROR_MESSAGE_PATH, ERROR_TRACEBACK_PATH)
 STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_FAILED = "running", "succeeded", "failed"
 # The server keeps strings up to 64 KB (protocol §7.2); the tail of a traceback is what tells
 # where it failed, so keep the last lines within a budget well under that limit.
@@ -51,6 +53,10 @@ def open_run(options: TrackingOptions, identity: AttemptIdentity, token: str | N
         kwargs["api_token"] = token
     if identity.fork_run_id is not None:
         kwargs.update(fork_run_id=identity.fork_run_id, fork_step=options.retry_fork_step)
+        # The retry runs the task again and logs its own configs; inheriting the failed
+        # attempt's would show its error on a run that may succeed. Asked for explicitly,
+        # inheritance is kept and `describe_run` blanks the inherited error instead.
+        kwargs.setdefault(INHERIT_CONFIGS_KWARG, False)
         logger.info(
             "neptune: attempt %d forks %r at step %g: run %r shows its points up to that step "
             "and stores its own points after it (set retry_fork_step to where training resumes)",
@@ -77,6 +83,10 @@ def describe_run(run: Run, options: TrackingOptions, identity: AttemptIdentity) 
     group_tags = [identity.group_tag, *options.group_tags]
     _best_effort("add group tags", lambda: run.add_tags(group_tags, group_tags=True))
     configs: dict[str, Any] = {STATUS_PATH: STATUS_RUNNING, **identity.metadata}
+    if identity.fork_run_id is not None and options.run_kwargs.get(INHERIT_CONFIGS_KWARG):
+        # Configs cannot be deleted: overwrite the error this fork may have inherited, so
+        # that the run describes its own attempt (a failure writes its own error at the end).
+        configs.update(dict.fromkeys(ERROR_PATHS, ""))
     if options.description is not None:
         configs[DESCRIPTION_PATH] = options.description
     _best_effort("log the Flyte metadata", lambda: run.log_configs(configs))

@@ -69,7 +69,10 @@ class TrackingOptions:
     description: str | None = None
     mode: str | None = None
     fork_on_retry: bool = True
-    retry_fork_step: float = 0.0
+    # None: a retry is a fresh run (it restarts at step 0, which a fork could not store: a
+    # fork's own points must come after the fork step). A number: the step the task resumes
+    # after (from a checkpoint); the retry forks the failed attempt there.
+    retry_fork_step: float | None = None
     deck: bool = True
     run_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
@@ -164,6 +167,16 @@ def run_parameters() -> list[str] | None:
     return [p.name for p in params if p.name != "self"]
 
 
+def _retry_fork_step(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"retry_fork_step must be a number or None, got {value!r}")
+    if not 0 <= value < 1e12:
+        raise ValueError(f"retry_fork_step must be in [0, 1e12), got {value!r}")
+    return float(value)
+
+
 def build_options(
     *,
     project: object,
@@ -177,11 +190,7 @@ def build_options(
 ) -> TrackingOptions:
     """Validate decorator arguments into `TrackingOptions`; raises ValueError/TypeError."""
     kwargs = dict(kwargs)
-    retry_fork_step = kwargs.pop("retry_fork_step", 0.0)
-    if isinstance(retry_fork_step, bool) or not isinstance(retry_fork_step, (int, float)):
-        raise TypeError(f"retry_fork_step must be a number, got {retry_fork_step!r}")
-    if not 0 <= retry_fork_step < 1e12:
-        raise ValueError(f"retry_fork_step must be in [0, 1e12), got {retry_fork_step!r}")
+    retry_fork_step = _retry_fork_step(kwargs.pop("retry_fork_step", None))
     return TrackingOptions(
         project=validate_project(project),
         secret=validate_secret(secret),
@@ -194,7 +203,7 @@ def build_options(
         description=_optional_str("description", kwargs.pop("description", None)),
         mode=_mode(kwargs.pop("mode", None), legacy=legacy),
         fork_on_retry=bool(kwargs.pop("fork_on_retry", True)),
-        retry_fork_step=float(retry_fork_step),
+        retry_fork_step=retry_fork_step,
         deck=bool(kwargs.pop("deck", True)),
         run_kwargs=_run_kwargs(kwargs, run_parameters()),
     )

@@ -32,8 +32,9 @@ def neptune_scale_run(
         experiment_name: experiment the runs belong to.
         **kwargs: ``host`` (server URL for links; default: the token's ``api_url``), ``tags``,
             ``group_tags``, ``description``, ``mode``, ``fork_on_retry`` (default True),
-            ``retry_fork_step`` (default 0), ``deck`` (default True), and anything else
-            ``neptune_scale.Run`` accepts.
+            ``retry_fork_step`` (default None: a retry is a new run; set it to the step a
+            retry resumes after, from a checkpoint, to fork the failed attempt there),
+            ``deck`` (default True), and anything else ``neptune_scale.Run`` accepts.
 
     The run is available as ``current_context().user_space_params.NEPTUNE_RUN``.
     Raises ValueError/TypeError at decoration time for invalid arguments.

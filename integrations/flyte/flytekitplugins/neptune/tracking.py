@@ -37,8 +37,10 @@ def neptune_init_run(
         **init_run_kwargs: ``name`` (experiment name), ``tags``, ``group_tags``,
             ``description``, ``mode`` (async/sync/offline/debug), ``custom_run_id`` (a
             prefix: each execution and attempt still gets its own run), integration options
-            ``fork_on_retry`` (default True), ``retry_fork_step`` (default 0), ``deck``
-            (default True), and anything else ``neptune_scale.Run`` accepts.
+            ``fork_on_retry`` (default True), ``retry_fork_step`` (default None: a retry is
+            a new run; set it to the step a retry resumes after, from a checkpoint, to fork
+            the failed attempt there), ``deck`` (default True), and anything else
+            ``neptune_scale.Run`` accepts.
 
     The run is available as ``current_context().user_space_params.NEPTUNE_RUN``.
     Raises ValueError/TypeError at decoration time for invalid arguments.
