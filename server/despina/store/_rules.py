@@ -168,7 +168,7 @@ def _histogram(path: str, hist: common_pb2.Histogram) -> tuple[str, str] | Broke
             "there must be one value fewer than edges",
         )
     payload = {
-        "type": "densities" if which == "densities" else "counts",
+        "type": m.HISTOGRAM_DENSITY if which == "densities" else m.HISTOGRAM_COUNTING,
         "edges": edges,
         "values": values,
     }
