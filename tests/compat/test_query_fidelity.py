@@ -18,12 +18,14 @@ pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 PROJECT = "oracle-ws/fidelity"
 
 LOG_SCRIPT = """
+import datetime as dt
 import json
 from neptune_scale import Run
 from neptune_scale.types import Histogram
 
 common = dict(enable_console_log_capture=False, source_tracking_config=None)
 run = Run(run_id="fid-a", experiment_name="fid-exp", **common)
+run.log_configs({"when": dt.datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=dt.timezone.utc)})
 for step in range(1, 11):
     run.log_metrics({"m": float(step)}, step=step)
 run.log_histograms(
@@ -158,3 +160,15 @@ print(json.dumps(out))
 """
     out = _read(query_python, logged, body, tmp_path, project="oracle-ws/does-not-exist")
     assert set(out.values()) == {"NeptuneProjectInaccessible"}, out
+
+
+def test_datetimes_read_back_to_the_millisecond_logged(
+    query_python: Path, logged: LiveServer, tmp_path: Path
+) -> None:
+    # The client sends .678 s as 677999973 ns; the nearest millisecond is what was logged.
+    body = """
+table = nq_runs.fetch_runs_table(runs=["fid-a"], attributes=["when"])
+print(json.dumps({"when": table.loc["fid-a"].iloc[0].isoformat()}))
+"""
+    out = _read(query_python, logged, body, tmp_path)
+    assert out["when"] == "2025-01-02T03:04:05.678000+00:00"
