@@ -146,7 +146,7 @@ def check_scenario(stored: StoredRuns, project: str) -> None:
     ((hist_step, hist),) = stored.points(project, "run-a", "weights/hist")
     assert (hist_step, hist) == (
         3.0,
-        {"type": "counts", "edges": [0.0, 1.0, 2.0, 3.0], "values": [1, 2, 3]},
+        {"type": "COUNTING", "edges": [0.0, 1.0, 2.0, 3.0], "values": [1, 2, 3]},
     )
 
     file_ref = attributes["files/blob"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,15 @@ from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
 from despina.query._points import float_points
 from despina.query._values import RunView
-from despina.store import ProjectRow, RunRow, Tx, ancestry, decode_value
+from despina.store import (
+    HISTOGRAM_COUNTING,
+    ProjectRow,
+    RunRow,
+    Tx,
+    ancestry,
+    decode_value,
+    run_uuid,
+)
 
 __all__ = [
     "CUSTOM_PREFIX",
@@ -36,8 +43,6 @@ __all__ = [
 ]
 
 CUSTOM_PREFIX = "CUSTOM/"
-# A fixed namespace: the same run gets the same experiment_id from every server process.
-_RUN_NAMESPACE = uuid.UUID("6b3f0f1e-6a4e-4f5e-9d0c-64657370696e")
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def resolve_run(tx: Tx, project: ProjectRow, ref: RunRef) -> RunRow | None:
 
 
 def experiment_uuid(project: str, run: RunRow) -> str:
-    return str(uuid.uuid5(_RUN_NAMESPACE, f"{project}/{run.custom_id}"))
+    return run_uuid(project, run)  # the same UUID as the run's sys/diagnostics/run_uuid
 
 
 def _ms(value: Any) -> int:
@@ -135,7 +140,7 @@ def _last_point(tx: Tx, view: RunView, path: str) -> tuple[float | None, Any]:
 
 
 def histogram_proto(value: dict[str, Any], out: sv.ProtoHistogram) -> None:
-    out.type = str(value.get("type", "counts"))
+    out.type = str(value.get("type", HISTOGRAM_COUNTING))
     out.edges.extend(float(e) for e in value.get("edges", ()))
     out.values.extend(float(v) for v in value.get("values", ()))
 

@@ -4,7 +4,7 @@ HTTP glue only: authorize (the same Bearer grants as the write side; a project o
 grant answers 403 with ``errorType: ACCESS_DENIED``, which neptune-query turns into
 ``NeptuneProjectInaccessible``), parse the body, run the read in a worker thread over one
 consistent snapshot, and answer protobuf (or JSON for definitions). Bad input is a 4xx naming
-the field; an unknown project is a 404.
+the field; an unknown project is a 404 with the same ``ACCESS_DENIED`` body, on every endpoint.
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ def _check(grant: Grant, projects: Iterable[str]) -> None:
             )
 
 
-def _denied(message: str) -> JSONResponse:
-    body = {"code": 403, "message": message, "detail": message, "errorType": "ACCESS_DENIED"}
-    return JSONResponse(status_code=403, content=body)
+def _denied(message: str, status: int = 403) -> JSONResponse:
+    body = {"code": status, "message": message, "detail": message, "errorType": "ACCESS_DENIED"}
+    return JSONResponse(status_code=status, content=body)
 
 
 def _model(kind: type[_M], body: bytes) -> _M:
@@ -97,7 +97,10 @@ async def _answer(
     try:
         return await run_in_threadpool(_in_snapshot, ctx, work)
     except ProjectNotFound as error:
-        reject(404, str(error))
+        # Still a 404, but with the access-denied body: neptune-query then raises
+        # NeptuneProjectInaccessible ("no access to the project, or it does not exist"), as
+        # against the hosted service, instead of NeptuneUnexpectedResponseError.
+        return _denied(str(error), status=404)
     except (NQLError, ValueError) as error:
         reject(400, str(error))
 
@@ -189,7 +192,8 @@ async def attribute_values(request: Request) -> Response:
 
 
 class _Runs:
-    """Runs named in one request, resolved once (None for unknown projects or runs)."""
+    """Runs named in one request, resolved once (None for unknown runs; an unknown project
+    raises ProjectNotFound, answered like one the token does not reach)."""
 
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
@@ -197,8 +201,8 @@ class _Runs:
 
     def get(self, ref: RunRef) -> RunRow | None:
         if ref not in self.cache:
-            project = self.tx.project(ref.project)
-            self.cache[ref] = None if project is None else resolve_run(self.tx, project, ref)
+            project = read.project_or_404(self.tx, ref.project)
+            self.cache[ref] = resolve_run(self.tx, project, ref)
         return self.cache[ref]
 
 

@@ -5,7 +5,8 @@ min(``perSeriesPointsLimit``, points left) points, because the client takes a sh
 end of the series. Generic series page by an opaque ``searchAfter`` token (the last step sent and
 the count so far); ``perSeriesPointsLimit`` there caps the whole series (the client's tail
 limit). Buckets: the first is (−inf, lo], then equal right-closed steps up to hi, over the range
-of every series in the request, so rows of several runs line up.
+of every series in the request, so rows of several runs line up; buckets without points are
+left out.
 """
 
 from __future__ import annotations
@@ -67,7 +68,14 @@ def float_answer(
         start = 0 if after is None else int(np.searchsorted(steps, after, "right"))
         page = cols.take(slice(start, start + limit))
     return FloatSeriesAnswer(
-        request_id, total, page.steps, page.values, page.timestamps, page.preview, page.completion
+        request_id,
+        total,
+        page.steps,
+        page.values,
+        page.timestamps,
+        page.preview,
+        page.completion,
+        with_previews=previews,
     )
 
 
@@ -138,8 +146,9 @@ def object_page(
         point = item.seriesValues.values.add(
             timestamp_millis=cols.timestamps[i], step=step, is_preview=cols.preview[i]
         )
-        if cols.completion[i] is not None:
-            point.completion_ratio = cols.completion[i] or 0.0
+        completion = cols.completion[i]
+        if completion is not None:  # 1.0 for a committed point; unset for a preview without one
+            point.completion_ratio = completion
         _object_value(kind, cols.values[i], point.object)
         used += point.ByteSize()
         taken, last_step = taken + 1, step
@@ -193,13 +202,15 @@ def _fill_buckets(entry: Any, steps: F64, values: F64, lo: float, hi: float, cou
         width = (hi - lo) / (count - 1)
         index = np.clip(np.ceil((steps - lo) / width), 0, count - 1).astype(np.int64)
         edges = lambda i: (-math.inf, lo) if i == 0 else (lo + (i - 1) * width, lo + i * width)  # noqa: E731
-    # Steps are sorted, so each bucket is one slice.
+    # Steps are sorted, so each bucket is one slice. A bucket without points is left out, as
+    # the hosted service does: neptune-query shows the *first* point of the first bucket it
+    # gets for a series, so an empty leading bucket would hide the series' first point.
     bounds = np.searchsorted(index, np.arange(count + 1), "left")
     for i in range(count):
-        bucket = entry.bucket.add(index=i)
-        bucket.fromX, bucket.toX = edges(i)
         a, b = int(bounds[i]), int(bounds[i + 1])
         if b > a:
+            bucket = entry.bucket.add(index=i)
+            bucket.fromX, bucket.toX = edges(i)
             _aggregate(bucket, steps[a:b], values[a:b])
 
 

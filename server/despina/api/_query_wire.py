@@ -3,8 +3,8 @@
 Building a million ``ProtoFloatPointValueDTO`` messages one by one costs seconds; here each point
 becomes one fixed-size record written by numpy. Every record has the same length because the
 timestamp varint is padded to the widest one in the answer (overlong varints are valid protobuf:
-parsers read up to ten 7-bit groups) and, when the answer holds any preview point, every record
-carries ``is_preview`` and ``completion_ratio``. The bytes decode as
+parsers read up to ten 7-bit groups) and, when the request asked for previews or the answer holds
+any preview point, every record carries ``is_preview`` and ``completion_ratio``. The bytes decode as
 ``ProtoFloatSeriesValuesResponseDTO`` (checked against the generated class in the tests).
 """
 
@@ -36,7 +36,10 @@ class FloatSeriesAnswer:
     values: npt.NDArray[np.float64]
     timestamps: npt.NDArray[np.int64]
     preview: npt.NDArray[np.bool_]
-    completion: npt.NDArray[np.float64]  # NaN for committed points
+    completion: npt.NDArray[np.float64]  # 1.0 for committed points, NaN: a preview without one
+    # The request asked for previews: every point then carries is_preview and completion_ratio,
+    # so a committed point reads as complete (1.0), not as the proto default 0.0.
+    with_previews: bool = False
 
 
 def _varint(value: int) -> bytes:
@@ -64,7 +67,7 @@ def _points(answer: FloatSeriesAnswer) -> bytes:
     if not n:
         return b""
     width = _width(answer.timestamps)
-    previews = bool(answer.preview.any())
+    previews = answer.with_previews or bool(answer.preview.any())
     size = 1 + width + 9 + 9 + (2 + 5 if previews else 0)
     rec = np.zeros((n, 2 + size), dtype=np.uint8)
     rec[:, 0], rec[:, 1], rec[:, 2] = _TAG_POINT, size, _TAG_TS

@@ -18,9 +18,11 @@ Shapes (stable; integrations and the UI rely on them):
 * ``fetch_metrics(project, runs, attributes, step_range=, tail_limit=, lineage_to_the_root=True,
   include_time=None|"absolute", include_point_previews=False)``: index (``run``, ``step``), one
   float column per attribute (NaN where a run has no point at that step); with time or previews
-  the columns are (attribute, ``value``|``absolute_time``|``is_preview``|``preview_completion``).
+  the columns are (attribute, ``value``|``absolute_time``|``is_preview``|``preview_completion``;
+  a committed point's ``preview_completion`` is 1.0).
 * ``fetch_series(...)``: the same for string / histogram / file series (object values; histograms
-  ``{"type": "counts"|"densities", "edges": [...], "values": [...]}``).
+  ``{"type": "COUNTING"|"DENSITY", "edges": [...], "values": [...]}``, the kinds named as
+  neptune-query gets them).
 * ``fetch_metric_buckets(project, runs, attributes, limit=1000, x_range=(lo, hi))``: one row per
   (run, attribute, bucket) with ``BUCKET_COLUMNS``; buckets split [lo, hi] into equal step ranges.
 * ``download_files(project, runs, attributes, destination)``: columns run, attribute, step, path.

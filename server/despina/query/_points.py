@@ -22,7 +22,9 @@ class FloatColumns:
     values: npt.NDArray[np.float64]
     timestamps: npt.NDArray[np.int64]  # epoch ms
     preview: npt.NDArray[np.bool_]
-    completion: npt.NDArray[np.float64]  # NaN for committed points
+    # 1.0 for committed points (what the hosted service answers), NaN for a preview sent
+    # without a completion ratio
+    completion: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -40,7 +42,7 @@ class ObjectColumns:
     values: list[Any] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
     preview: list[bool] = field(default_factory=list)
-    completion: list[float | None] = field(default_factory=list)
+    completion: list[float | None] = field(default_factory=list)  # 1.0 for committed points
 
 
 def _cap(hi: float | None, up_to: float) -> float:
@@ -83,7 +85,7 @@ def float_points(
             n = len(steps[keep])
             parts.append(
                 FloatColumns(
-                    steps[keep], values[keep], ts[keep], np.zeros(n, dtype=bool), np.full(n, np.nan)
+                    steps[keep], values[keep], ts[keep], np.zeros(n, dtype=bool), np.ones(n)
                 )
             )
         if previews and state.has_preview:
@@ -143,5 +145,5 @@ def object_points(
             out.values.append(decode_value(p.value))
             out.timestamps.append(p.ts)
             out.preview.append(p.is_preview)
-            out.completion.append(p.completion)
+            out.completion.append(p.completion if p.is_preview else 1.0)
     return out

@@ -26,6 +26,7 @@ from despina.store import (
     ancestry,
     decode_value,
     parent_of,
+    public_value,
     sys_attributes,
 )
 
@@ -56,7 +57,9 @@ def _decode(text: str) -> Any:
         value, end = _SCAN_JSON(text, 0)
     except StopIteration:
         return decode_value(text)
-    return value if end == len(text) else decode_value(text)
+    if end != len(text):
+        return decode_value(text)
+    return public_value(value) if type(value) is dict else value
 
 
 def python_value(kind: str, value: Any) -> Any:
@@ -103,7 +106,13 @@ def run_view(tx: Tx, run: RunRow, *, lineage: bool = True) -> RunView:
     parent = parent_of(tx, run)
     segments = ancestry(tx, run, lineage=lineage)
     states = {s.run.pk: tx.series(s.run.pk) for s in segments}
-    return _assemble(tx, run, parent, tx.attributes(run.pk), segments, states)
+    names = _project_names(tx)
+    return _assemble(tx, run, parent, tx.attributes(run.pk), segments, states, names)
+
+
+def _project_names(tx: Tx) -> dict[int, str]:
+    """Project pk -> name (a handful of rows), for the runs' ``sys/diagnostics`` UUIDs."""
+    return {p.pk: p.name for p in tx.projects()}
 
 
 def run_views(
@@ -128,6 +137,7 @@ def run_views(
         attributes = tx.attributes_of_runs([r.pk for r in rows])
         lineage_pks = dict.fromkeys(s.run.pk for segments in lineages for s in segments)
         states = tx.series_of_runs(list(lineage_pks))
+        names = _project_names(tx)
         return [
             _assemble(
                 tx,
@@ -136,6 +146,7 @@ def run_views(
                 attributes[r.pk],
                 segments,
                 states,
+                names,
                 answers,
             )
             for r, segments in zip(rows, lineages, strict=True)
@@ -162,11 +173,12 @@ def _assemble(
     attributes: Mapping[str, tuple[str, str]],
     segments: Sequence[Segment],
     states: Mapping[int, Mapping[str, SeriesState]],
+    project_names: Mapping[int, str],
     wanted: Mapping[str, bool] | None = None,
 ) -> RunView:
     # Runs tables assemble 10,000s of views: the loops below are the per-run cost, so they
     # touch the values of wanted paths only and do no call per path beyond that.
-    system = sys_attributes(run, parent)
+    system = sys_attributes(run, parent, project_names[run.project_pk])
     types = {path: kind for path, (kind, _) in system.items()}
     types.update((path, kind) for path, (kind, _) in attributes.items())
     if wanted is None:

@@ -29,6 +29,8 @@ from despina.store._errors import (
 from despina.store._files import FileArea
 from despina.store._lineage import Segment, ancestry, parent_of
 from despina.store._model import (
+    HISTOGRAM_COUNTING,
+    HISTOGRAM_DENSITY,
     FloatChunk,
     NewRun,
     Point,
@@ -37,12 +39,15 @@ from despina.store._model import (
     SeriesState,
     decode_value,
     encode_value,
+    public_value,
 )
 from despina.store._operation import RawBatchOperation, check_batch, parse_operation
 from despina.store._store import Store, open_store
-from despina.store._sys import sys_attributes
+from despina.store._sys import project_uuid, run_uuid, sys_attributes
 
 __all__ = [
+    "HISTOGRAM_COUNTING",
+    "HISTOGRAM_DENSITY",
     "Engine",
     "FileArea",
     "FloatChunk",
@@ -69,5 +74,8 @@ __all__ = [
     "open_store",
     "parent_of",
     "parse_operation",
+    "project_uuid",
+    "public_value",
+    "run_uuid",
     "sys_attributes",
 ]

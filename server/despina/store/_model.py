@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = [
     "ATTRIBUTE_TYPES",
+    "HISTOGRAM_COUNTING",
+    "HISTOGRAM_DENSITY",
     "SERIES_TYPES",
     "FloatChunk",
     "NewRun",
@@ -22,6 +24,7 @@ __all__ = [
     "SeriesState",
     "decode_value",
     "encode_value",
+    "public_value",
 ]
 
 # Attribute type names as the Neptune read side spells them (protocol §5.2).
@@ -47,8 +50,23 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Histogram kinds as the hosted service names them on the read side (``ProtoHistogram.type``).
+HISTOGRAM_COUNTING = "COUNTING"
+HISTOGRAM_DENSITY = "DENSITY"
+# Stores written before the kinds took the service's names hold these; renamed when read.
+_LEGACY_HISTOGRAM_KINDS = {"counts": HISTOGRAM_COUNTING, "densities": HISTOGRAM_DENSITY}
+
+
 def decode_value(text: str) -> Any:
-    return json.loads(text)
+    value = json.loads(text)
+    return public_value(value) if type(value) is dict else value
+
+
+def public_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A decoded dict value as readers see it: a histogram with an old kind name gets the
+    service's name; any other dict is returned as it is."""
+    kind = _LEGACY_HISTOGRAM_KINDS.get(value.get("type"))  # type: ignore[arg-type]
+    return value if kind is None or "edges" not in value else {**value, "type": kind}
 
 
 @dataclass(frozen=True, slots=True)

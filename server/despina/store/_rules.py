@@ -174,7 +174,10 @@ def _timestamp(path: str, ts: object) -> tuple[str, str] | Broken:
             IngestCode.DATETIME_VALUE_OUT_OF_RANGE,
             f"{path}: datetime {seconds}s is outside the years 1..9999",
         )
-    return m.DATETIME, m.encode_value(seconds * 1000 + nanos // 1_000_000)
+    # Nearest millisecond, not floor: the official client sends 05.678 as 05.677999973 (a float
+    # second), which must read back as the .678 that was logged. Capped at the last ms of 9999.
+    ms = min(seconds * 1000 + (nanos + 500_000) // 1_000_000, MAX_TIMESTAMP_S * 1000 + 999)
+    return m.DATETIME, m.encode_value(ms)
 
 
 def _file_ref(path: str, ref: common_pb2.FileRef, kind: str) -> tuple[str, str] | Broken:
@@ -216,7 +219,7 @@ def _histogram(path: str, hist: common_pb2.Histogram) -> tuple[str, str] | Broke
             "there must be one value fewer than edges",
         )
     payload = {
-        "type": "densities" if which == "densities" else "counts",
+        "type": m.HISTOGRAM_DENSITY if which == "densities" else m.HISTOGRAM_COUNTING,
         "edges": edges,
         "values": values,
     }

@@ -7,18 +7,36 @@ Datetimes are epoch milliseconds. ``sys/tags`` and ``sys/group_tags`` are stored
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 from despina.store._model import BOOL, DATETIME, FLOAT, INT, STRING, STRING_SET, RunRow
 
-__all__ = ["sys_attributes"]
+__all__ = ["project_uuid", "run_uuid", "sys_attributes"]
+
+# Fixed namespaces: a project and a run get the same UUID from every server process and store
+# engine (they are derived from names, which never change, not from row keys).
+_RUN_NAMESPACE = uuid.UUID("6b3f0f1e-6a4e-4f5e-9d0c-64657370696e")
+_PROJECT_NAMESPACE = uuid.uuid5(_RUN_NAMESPACE, "projects")
 
 
-def sys_attributes(run: RunRow, parent: RunRow | None) -> dict[str, tuple[str, Any]]:
+def run_uuid(project: str, run: RunRow) -> str:
+    """The run's UUID: ``sys/diagnostics/run_uuid``, and its ``experiment_id`` on the wire."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, f"{project}/{run.custom_id}"))
+
+
+def project_uuid(project: str) -> str:
+    return str(uuid.uuid5(_PROJECT_NAMESPACE, project))
+
+
+def sys_attributes(run: RunRow, parent: RunRow | None, project: str) -> dict[str, tuple[str, Any]]:
+    """The run's ``sys/`` attributes; ``project`` is its project's ``workspace/project``."""
     experiment = run.experiment or ""
     values: dict[str, tuple[str, Any]] = {
         "sys/id": (STRING, run.short_id),
         "sys/custom_run_id": (STRING, run.custom_id),
+        "sys/diagnostics/project_uuid": (STRING, project_uuid(project)),
+        "sys/diagnostics/run_uuid": (STRING, run_uuid(project, run)),
         "sys/name": (STRING, experiment),
         "sys/experiment/name": (STRING, experiment),
         "sys/experiment/is_head": (BOOL, run.is_head),

@@ -123,7 +123,7 @@ def test_fetch_series_strings_and_histograms(reader: Reader) -> None:
         and frame.loc[("base", 2.0), "notes"] == "second"
     )
     hist = frame.loc[("base", 5.0), "weights"]
-    assert hist == {"type": "counts", "edges": [0.0, 1.0, 2.0], "values": [3, 4]}
+    assert hist == {"type": "COUNTING", "edges": [0.0, 1.0, 2.0], "values": [3, 4]}
     inherited = reader.fetch_series(PROJECT, ["fork"], ["notes"])
     assert list(inherited["notes"]) == ["first", "second"]
 

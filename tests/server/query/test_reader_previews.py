@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def test_previews_are_shown_only_when_asked(tmp_path: Path) -> None:
         assert list(rows.index) == [0.0, 1.0, 5.0]
         assert list(rows[("x", "is_preview")]) == [False, False, True]
         assert rows[("x", "preview_completion")].iloc[2] == 0.25
-        assert math.isnan(rows[("x", "preview_completion")].iloc[0])
+        assert rows[("x", "preview_completion")].iloc[0] == 1.0  # committed: complete
 
 
 def test_step_range_respects_fork_caps(tmp_path: Path) -> None:

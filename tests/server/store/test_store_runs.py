@@ -138,13 +138,13 @@ def test_fork_step_reads_as_the_int_protocol_5_3_gives(store: Store) -> None:
         [create("whole", fork="root", fork_step=6), create("half", fork="root", fork_step=2.5)]
     )
     root = run_row(store, "root")
-    assert sys_attributes(run_row(store, "whole"), root)["sys/forking/step"] == ("int", 6)
+    assert sys_attributes(run_row(store, "whole"), root, PROJECT)["sys/forking/step"] == ("int", 6)
     # A fractional fork step: the int is its whole part (one type for every run, as
     # neptune-query needs); the run keeps the exact step for lineage and run_details.
     half = run_row(store, "half")
-    assert sys_attributes(half, root)["sys/forking/step"] == ("int", 2)
+    assert sys_attributes(half, root, PROJECT)["sys/forking/step"] == ("int", 2)
     assert half.fork_step == 2.5
-    assert "sys/forking/step" not in sys_attributes(root, None)
+    assert "sys/forking/step" not in sys_attributes(root, None, PROJECT)
     with Reader(store) as reader:
         assert reader.attribute_types(PROJECT, ["whole"], "^sys/forking/") == {
             "sys/forking/depth": "int",
