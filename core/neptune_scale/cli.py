@@ -10,8 +10,10 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="neptune", description="Neptune Scale client tools")
+def main(argv: Sequence[str] | None = None, prog: str = "neptune") -> int:
+    """``prog``: the program name messages start with (``despina sync`` runs this one)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Neptune Scale client tools")
+    parser.add_argument("--version", action="version", version=_version(prog))
     commands = parser.add_subparsers(dest="command", required=True)
     sync = commands.add_parser(
         "sync",
@@ -26,10 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="send to this server (default: $NEPTUNE_API_TOKEN; none: the "
         "embedded store of the log directory)",
     )
-    sync.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    sync.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait per run (default no limit)"
+    )
     add_skip_damaged(sync)
     args = parser.parse_args(argv)
-    return _sync(args.path, args.api_token, args.timeout, args.skip_damaged)
+    return _sync(args.path, args.api_token, args.timeout, args.skip_damaged, prog)
 
 
 def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
@@ -42,40 +46,52 @@ def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sync(path: Path, api_token: str | None, timeout: float | None, skip_damaged: bool) -> int:
+def _version(prog: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # this client ships in the despina distribution
+        return f"{prog} {version('despina')}"
+    except PackageNotFoundError:
+        return f"{prog} (not installed)"
+
+
+def _sync(
+    path: Path, api_token: str | None, timeout: float | None, skip_damaged: bool, prog: str
+) -> int:
     from neptune_scale import _damage
     from neptune_scale._sync import find_run_folders, sync_run
 
     if not path.exists():
-        print(f"neptune sync: {path} does not exist", file=sys.stderr)
+        print(f"{prog} sync: {path} does not exist", file=sys.stderr)
         return 2
     folders = find_run_folders(path)
     if not folders:
-        print(f"neptune sync: no run folders under {path}", file=sys.stderr)
-        return 1
+        # Nothing left to deliver is the normal end of a sync, not a failure.
+        print(f"{prog} sync: nothing to sync (no run folders under {path})", file=sys.stderr)
+        return 0
     failed = 0
     for folder in folders:
         known = _damage.read(folder)
         try:
             ok = sync_run(folder, api_token=api_token, timeout=timeout, skip_damaged=skip_damaged)
         except (RuntimeError, ValueError, OSError) as e:
-            print(f"neptune sync: {folder}: {e}", file=sys.stderr)
+            print(f"{prog} sync: {folder}: {e}", file=sys.stderr)
             ok = False
         # What recovery found was reported as it was found (the neptune logger); this is the
         # summary of every loss recorded in the folder, also ones found by an earlier sync.
         lost = _damage.read(folder) if folder.exists() else []
         if lost:
-            print(f"neptune sync: {_damage.message(folder, [], lost)}", file=sys.stderr)
+            print(f"{prog} sync: {_damage.message(folder, [], lost)}", file=sys.stderr)
         elif known and not folder.exists():
             print(
-                f"neptune sync: {folder}: the loss of the damaged records was accepted "
+                f"{prog} sync: {folder}: the loss of the damaged records was accepted "
                 "(--skip-damaged); the folder is removed",
                 file=sys.stderr,
             )
         if not ok:
             failed += 1
             what = "holds damaged records" if lost else "was not fully delivered"
-            print(f"neptune sync: {folder} {what}; it stays on disk", file=sys.stderr)
+            print(f"{prog} sync: {folder} {what}; it stays on disk", file=sys.stderr)
     return 1 if failed else 0
 
 

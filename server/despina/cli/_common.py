@@ -14,11 +14,12 @@ from typing import Any
 from despina._patterns import PatternError, compile_pattern
 from despina.query import Reader
 from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
-from despina.store import ProjectNotFound, RunNotFound
+from despina.store import ProjectNotFound, RunNotFound, StoreNotFound
 
 __all__ = [
     "add_store_option",
     "add_store_options",
+    "console",
     "deliver_and_say",
     "find_project_of_run",
     "jsonable",
@@ -40,13 +41,17 @@ def store_location(explicit: str | None) -> str:
     )
 
 
-def add_store_option(parser: argparse.ArgumentParser, *, dest: str = "store") -> None:
-    """``--store`` (alias ``--db``): where the store is, resolved by :func:`store_location`."""
+def add_store_option(
+    parser: argparse.ArgumentParser, *, dest: str = "store", leaf: bool = False
+) -> None:
+    """``--store`` (alias ``--db``): where the store is, resolved by :func:`store_location`.
+    ``leaf``: the option of a sub-command (``token create --store X``) repeating its group's
+    (``token --store X create``); it sets nothing when absent, so the group's value stays."""
     parser.add_argument(
         "--store",
         "--db",
         dest=dest,
-        default=None,
+        default=argparse.SUPPRESS if leaf else None,
         metavar="STORE",
         help=f"store: a folder, sqlite:///FOLDER or postgresql://… (default: ${DB_ENV}, "
         f"else ${LOG_DIRECTORY_ENV}, else {DEFAULT_LOCATION})",
@@ -59,6 +64,19 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project", default=None, help=f"workspace/project (default: ${PROJECT_ENV}, else all)"
     )
+
+
+def console(**options: Any) -> Any:
+    """A rich ``Console`` whose closed pipe (``| head``) ends the command as any other
+    command's does (``main``: quietly, exit 141) instead of rich's own exit 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**options)
 
 
 def regex_argument(value: str) -> str:
@@ -74,7 +92,13 @@ def open_reader(args: argparse.Namespace) -> Reader:
     """A reader over an existing store; never creates one (StoreNotFound instead). Run logs
     that killed processes left in an embedded store's folder are delivered first (and said)."""
     location = store_location(args.store)
-    reader = Reader(location, deliver_s=0)
+    try:
+        reader = Reader(location, deliver_s=0)
+    except StoreNotFound as error:
+        raise StoreNotFound(
+            f"{error}; `despina demo` logs example runs there, or name a store with --store "
+            f"or ${DB_ENV}"
+        ) from None
     deliver_and_say(location)
     return reader
 

@@ -26,11 +26,16 @@ FINETUNE_CURVE_LR = 0.012
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "demo", help="log a few example runs (one forked) into the embedded store"
+        "demo",
+        help="log a few example runs (one forked) into the embedded store",
+        description="Log three example training runs (one forked from another) into the "
+        "embedded store through the real neptune_scale.Run, then say how to look at them.",
     )
     add_store_option(parser)
-    parser.add_argument("--project", default=DEMO_PROJECT, help=f"project ({DEMO_PROJECT})")
-    parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps ({STEPS})")
+    parser.add_argument("--project", default=DEMO_PROJECT, help=f"project (default {DEMO_PROJECT})")
+    parser.add_argument(
+        "--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})"
+    )
     parser.set_defaults(func=run)
 
 

@@ -21,11 +21,17 @@ FORMATS = ("csv", "parquet")
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "export", help="export a run's metrics (lineage included) as CSV or Parquet"
+        "export",
+        help="export a run's metrics (lineage included) as CSV or Parquet",
+        description="Export a run's metrics as CSV or Parquet, one row per step and a column "
+        "per metric (and its timestamp); a forked run includes its ancestors' points up to the "
+        "fork unless --no-lineage.",
     )
     parser.add_argument("run", help="custom run id or short id")
     add_store_options(parser)
-    parser.add_argument("--format", choices=FORMATS, default="csv")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="csv", help="file format (default csv)"
+    )
     parser.add_argument(
         "--output",
         "-o",
@@ -37,7 +43,7 @@ def register(subparsers: Any) -> None:
         default=None,
         type=regex_argument,
         metavar="REGEX",
-        help="metrics to export (a regular expression; default all)",
+        help="metrics to export (a regular expression matched against their names; default all)",
     )
     parser.add_argument(
         "--no-lineage",
@@ -67,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             lineage_to_the_root=not args.no_lineage,
             include_time="absolute",
         )
+    if not len(frame.columns):
+        print(f"despina export: {_nothing_matched(args, details)}", file=sys.stderr)
+        return 1
     frame = frame.droplevel("run") if len(frame) else frame
     if len(frame.columns):
         frame.columns = [
@@ -83,3 +92,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+SHOWN_METRICS = 12  # names listed when nothing matched; `despina show` lists them all
+
+
+def _nothing_matched(args: argparse.Namespace, details: dict[str, Any]) -> str:
+    """Why no file was written: the run's metrics (or that it has none), and where to see them."""
+    run = args.run
+    metrics = sorted(p for p, s in details["series"].items() if s["type"] == "float_series")
+    if not metrics:
+        return f"run {run!r} has no metrics to export; no file written"
+    listed = ", ".join(metrics[:SHOWN_METRICS]) + (", …" if len(metrics) > SHOWN_METRICS else "")
+    return (
+        f"no metric of run {run!r} matches --attributes {args.attributes!r}; no file written. "
+        f"Its metrics: {listed} (all its attributes: `despina show {run}`)"
+    )

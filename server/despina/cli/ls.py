@@ -12,6 +12,7 @@ import pandas as pd
 from despina.cli._common import (
     add_store_options,
     chosen_projects,
+    console,
     dumps,
     open_reader,
     regex_argument,
@@ -33,7 +34,11 @@ DEFAULT_METRIC_COLUMNS = 4  # last values of this many float series, when none a
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "ls", help="list runs: ids, experiments, lineage, tags and last metric values"
+        "ls",
+        help="list runs: ids, experiments, lineage, tags and last metric values",
+        description="List the runs of a store: ids, experiments, lineage, tags and the last "
+        "values of a few metrics (--columns chooses them). A table on a terminal, --json for "
+        "scripts.",
     )
     add_store_options(parser)
     parser.add_argument(
@@ -41,9 +46,12 @@ def register(subparsers: Any) -> None:
         default=None,
         type=regex_argument,
         metavar="REGEX",
-        help="attributes to show as columns (a regular expression)",
+        help=f"attributes to show as columns (a regular expression; default the first "
+        f"{DEFAULT_METRIC_COLUMNS} metrics)",
     )
-    parser.add_argument("--limit", type=int, default=None, help="show at most N runs per project")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="show at most N runs per project (default all)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -94,7 +102,6 @@ PIPED_WIDTH = 10_000  # characters; a table only takes the width its cells need
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     shown = [name for name in dict.fromkeys(k for row in rows for k in row)]
@@ -113,7 +120,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                 value = f"{value}@{short(row.get('sys/forking/step'))}"
             cells.append(short(value))
         table.add_row(*cells)
-    console = Console()
-    if not console.is_terminal:  # piped or redirected: whole rows, whatever the width
-        console = Console(width=PIPED_WIDTH)
-    console.print(table)
+    out = console()
+    if not out.is_terminal:  # piped or redirected: whole rows, whatever the width
+        out = console(width=PIPED_WIDTH)
+    out.print(table)

@@ -14,14 +14,27 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     """Add the ``project`` command group to the ``despina`` argument parser."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "project", help="create or list projects (workspace/project)"
+        "project",
+        help="create or list projects (workspace/project)",
+        description="Create or list the projects of a store (workspace/project).",
     )
     add_store_option(parser, dest="db")
     commands = parser.add_subparsers(dest="project_command", required=True)
-    create = commands.add_parser("create", help="create a project ahead of its first run")
+    create = commands.add_parser(
+        "create",
+        help="create a project ahead of its first run",
+        description="Create a project (workspace/project) ahead of its first run, so tokens "
+        "that may not create projects can log to it.",
+    )
+    add_store_option(create, dest="db", leaf=True)
     create.add_argument("name", help="workspace/project")
     create.set_defaults(func=_create)
-    listing = commands.add_parser("ls", help="list projects and their short-id keys")
+    listing = commands.add_parser(
+        "ls",
+        help="list projects and their short-id keys",
+        description="List the projects of the store and the key of their short run ids.",
+    )
+    add_store_option(listing, dest="db", leaf=True)
     listing.set_defaults(func=_list)
 
 

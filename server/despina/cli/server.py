@@ -8,6 +8,7 @@ import importlib.util
 from typing import Any
 
 from despina.cli._common import add_store_option, store_location
+from despina.cli._serve import bind, listening_port, port_argument, serve
 
 __all__ = ["register", "run_server"]
 
@@ -30,7 +31,12 @@ def register(subparsers: Any) -> None:
     )
     add_store_option(parser, dest="db")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument(
+        "--port",
+        type=port_argument,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
     parser.add_argument(
         "--public-url",
         default=None,
@@ -59,7 +65,12 @@ def register(subparsers: Any) -> None:
         help="re-read an API key at least this often, so a revoked key's access tokens stop "
         "working within it (default: $DESPINA_KEY_RECHECK_S, else 30)",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning"],
+        help="how much the server logs on stderr (default info)",
+    )
     parser.set_defaults(func=run_server)
 
 
@@ -86,8 +97,6 @@ def _positive_seconds(text: str) -> float:
 
 
 def run_server(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from despina.api import ServerSettings, create_app
 
     settings = ServerSettings(
@@ -98,19 +107,25 @@ def run_server(args: argparse.Namespace) -> int:
         **({} if args.key_recheck is None else {"key_recheck_s": args.key_recheck}),
     )
     app = create_app(settings)
-    print(f"despina server: store {settings.db}, listening on http://{args.host}:{args.port}")
+    sock = bind("server", args.host, args.port)
+    if sock is None:
+        return 1
+    port = listening_port(sock)
+    print(f"despina server: store {settings.db}, listening on http://{args.host}:{port}")
     if settings.ui:
-        url = f"{(args.public_url or f'http://{args.host}:{args.port}').rstrip('/')}/"
+        url = f"{(args.public_url or f'http://{args.host}:{port}').rstrip('/')}/"
         print(f"despina server: web UI at {url} (log in with an API token: `despina token create`)")
     else:
         print("despina server: web UI off (--ui on serves it, with a login by API token)")
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=log_config(args.log_level),
-        log_level=args.log_level,
-        # Bodies above the ingest limit are refused by the app itself (413); uvicorn's own
-        # limits stay at their defaults.
-    )
+    with sock:
+        serve(
+            app,
+            sock,
+            host=args.host,
+            port=port,
+            log_config=log_config(args.log_level),
+            log_level=args.log_level,
+            # Bodies above the ingest limit are refused by the app itself (413); uvicorn's own
+            # limits stay at their defaults.
+        )
     return 0

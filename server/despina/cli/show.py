@@ -5,14 +5,24 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from despina.cli._common import add_store_options, dumps, find_project_of_run, open_reader, short
+from despina.cli._common import (
+    add_store_options,
+    dumps,
+    find_project_of_run,
+    open_reader,
+    short,
+)
+from despina.cli._common import console as rich_console
 
 __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "show", help="show one run: configs, tags, last values, lineage"
+        "show",
+        help="show one run: configs, tags, last values, lineage",
+        description="Show one run: its configs, tags, the last value of each series and its "
+        "lineage (the run it was forked from, its children).",
     )
     parser.add_argument("run", help="custom run id or short id (e.g. PROJ-3)")
     add_store_options(parser)
@@ -42,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(details))
         return 0
-    from rich.console import Console
-
-    console = Console()
+    console = rich_console()
     lineage = details["lineage"]
     header = {
         "project": details["project"],

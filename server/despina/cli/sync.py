@@ -30,7 +30,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--api-token", default=None, help="send to this server (default: $NEPTUNE_API_TOKEN)"
     )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait per run")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait per run (default no limit)"
+    )
     add_skip_damaged(parser)
     parser.set_defaults(func=run_sync)
 
@@ -49,10 +51,10 @@ def run_sync(args: argparse.Namespace) -> int:
     extra += ["--skip-damaged"] if args.skip_damaged else []
     official = find_official_databases(path)
     if not official:
-        return cli.main(["sync", str(path), *extra])
+        return cli.main(["sync", str(path), *extra], prog="despina")
     status = _sync_official(official, args.api_token, extra)
     if _has_our_runs(path):  # one .neptune folder can hold runs of both clients
-        status = status or cli.main(["sync", str(path), *extra])
+        status = status or cli.main(["sync", str(path), *extra], prog="despina")
     return status
 
 
@@ -87,7 +89,7 @@ def _sync_official(databases: list[Path], api_token: str | None, extra: list[str
             continue
         if folder is None:  # nothing left to deliver
             continue
-        code = cli.main(["sync", str(folder), *extra])
+        code = cli.main(["sync", str(folder), *extra], prog="despina")
         if code == 0:
             mark_delivered(database, folder)
         status = status or code

@@ -24,11 +24,20 @@ def register(subparsers: Any) -> None:
     from despina.api import DEFAULT_HOST, DEFAULT_PORT
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "token", help="create, list or revoke API tokens for `despina server`"
+        "token",
+        help="create, list or revoke API tokens for `despina server`",
+        description="Create, list or revoke the API tokens `despina server` accepts; they are "
+        "kept in the store it serves.",
     )
     add_store_option(parser, dest="db")
     commands = parser.add_subparsers(dest="token_command", required=True)
-    create = commands.add_parser("create", help="print a new API token (shown once)")
+    create = commands.add_parser(
+        "create",
+        help="print a new API token (shown once)",
+        description="Print a new API token for the server that serves this store (its key is "
+        "kept in the store: create tokens in the store `despina server` serves).",
+    )
+    add_store_option(create, dest="db", leaf=True)
     create.add_argument("--workspace", required=True, help="workspace the token reaches")
     create.add_argument("--project", default=None, help="limit the token to this one project")
     create.add_argument(
@@ -43,10 +52,24 @@ def register(subparsers: Any) -> None:
         help="refuse to create projects on first ingest with this token",
     )
     create.set_defaults(func=_create)
-    listing = commands.add_parser("ls", help="list tokens (never their secrets)")
+    listing = commands.add_parser(
+        "ls",
+        help="list tokens (never their secrets)",
+        description="List the tokens of this store: key id, scope, state, creation time, label.",
+    )
+    add_store_option(listing, dest="db", leaf=True)
     listing.set_defaults(func=_list)
-    revoke = commands.add_parser("revoke", help="revoke a token by its key id")
-    revoke.add_argument("key_id")
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke a token by its key id",
+        description="Revoke a token: the server refuses it from then on.",
+    )
+    add_store_option(revoke, dest="db", leaf=True)
+    revoke.add_argument(
+        "key_id",
+        help="the token's key id: the KEY ID column of `despina token ls`, also printed by "
+        "`despina token create`",
+    )
     revoke.set_defaults(func=_revoke)
 
 
@@ -73,10 +96,19 @@ def _create(args: argparse.Namespace) -> int:
     # what it is, on stderr.
     print(encode_api_token(args.url.rstrip("/"), api_key))
     print(
-        f"key {grant.key_id} reaches {grant.scope} on {args.url}; it is shown only this once",
+        f"key {grant.key_id} reaches {grant.scope} on {args.url}; it is shown only this once. "
+        f"The key is stored in {_where(args)}: serve that store (`despina server --store …`)",
         file=sys.stderr,
     )
     return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    """The store location as the user can find it again: a folder as an absolute path."""
+    from pathlib import Path
+
+    location = store_location(args.db)
+    return location if "://" in location else str(Path(location).resolve())
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -84,6 +116,10 @@ def _list(args: argparse.Namespace) -> int:
     if not rows:
         print("no tokens; create one with `despina token create --workspace W`")
         return 0
+    print(
+        f"{'KEY ID':<{len(rows[0].grant.key_id)}}  {'SCOPE':<30} {'STATE':<8} "
+        f"{'PROJECTS':<17} {'CREATED':<20} LABEL"
+    )
     for info in rows:
         created = dt.datetime.fromtimestamp(info.created_at, dt.timezone.utc)
         state = "revoked" if info.revoked else "active"

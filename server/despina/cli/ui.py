@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from despina.cli._common import add_store_option, deliver_and_say, store_location
+from despina.cli._serve import bind, listening_port, port_argument, serve
 
 __all__ = ["DEFAULT_UI_HOST", "DEFAULT_UI_PORT", "register", "run_ui"]
 
@@ -47,7 +48,10 @@ def register(subparsers: Any) -> None:
         help=f"address ({DEFAULT_UI_HOST}; there is no login, so whoever reaches it reads all)",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_UI_PORT, help=f"port ({DEFAULT_UI_PORT})"
+        "--port",
+        type=port_argument,
+        default=DEFAULT_UI_PORT,
+        help=f"port (default {DEFAULT_UI_PORT}; 0 picks a free one)",
     )
     parser.add_argument(
         "--allow-host",
@@ -58,7 +62,12 @@ def register(subparsers: Any) -> None:
         "as are answered: 127.0.0.1, localhost, [::1] and --host; for --host 0.0.0.0 also this "
         "machine's host names and any IP address. Others get 400 (DNS rebinding)",
     )
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning"],
+        help="how much the web server logs on stderr (default warning)",
+    )
     parser.set_defaults(func=run_ui)
 
 
@@ -70,15 +79,17 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_ui(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from despina.store import open_store
     from despina.ui import create_app
 
     location = store_location(args.store)
     # An existing store only: a typo in --store says so instead of serving an empty new one.
     with open_store(location, create=False) as store:
-        print(f"despina ui: store {location}, open http://{args.host}:{args.port}/", flush=True)
+        sock = bind("ui", args.host, args.port)
+        if sock is None:
+            return 1
+        port = listening_port(sock)
+        print(f"despina ui: store {location}, open http://{args.host}:{port}/", flush=True)
         if not _is_loopback(args.host):
             print(
                 f"despina ui: warning: {args.host} is not a loopback address and this UI has no "
@@ -90,9 +101,10 @@ def run_ui(args: argparse.Namespace) -> int:
         stop = threading.Event()
         _deliver_in_background(location, stop)
         try:
-            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+            serve(app, sock, host=args.host, port=port, log_level=args.log_level)
         finally:
             stop.set()
+            sock.close()
     return 0
 
 

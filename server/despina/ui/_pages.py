@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from despina.ui._access import Access, ProjectName, Viewer, missing_project
 from despina.ui._compare import MAX_COMPARED_RUNS
+from despina.ui._source import NotFound
 
 __all__ = ["STATIC_DIR", "pages_router", "templates"]
 
@@ -53,6 +54,12 @@ def pages_router(access: Access, env: Environment) -> APIRouter:
         if project is not None and project not in projects:
             name, status, data = "missing.html", 404, {"message": str(missing_project(project))}
             project = None
+        elif project is not None and name == "run.html":
+            try:  # a missing run is a 404 page naming it, not an empty run page
+                access.source.fork_step(project, data["run"])
+            except NotFound as error:
+                hint = "Choose a run in this project's runs table."
+                name, status, data = "missing.html", 404, {"message": str(error), "hint": hint}
         page_data = {"root": prefix, "project": project, "login": access.login is not None}
         html = env.get_template(name).render(
             projects=projects,

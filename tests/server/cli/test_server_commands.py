@@ -28,7 +28,7 @@ def test_token_create_ls_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["token", "--db", store, "ls"]) == 0
     listing = capsys.readouterr().out
     assert "team/p" in listing and "ci" in listing and payload["api_key"] not in listing
-    key_id = listing.split()[0]
+    key_id = listing.splitlines()[1].split()[0]  # under the header row
     assert main(["token", "--db", store, "revoke", key_id]) == 0
     assert main(["token", "--db", store, "revoke", key_id]) == 1
     assert main(["token", "--db", store, "create", "--workspace", "a/b"]) == 2

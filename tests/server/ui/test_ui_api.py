@@ -257,6 +257,14 @@ def test_pages_and_static_files(client: Any, project: str) -> None:
     assert client.get("/compare", params={"project": project}).status_code == 422
 
 
+def test_a_missing_run_is_a_404_page_naming_it(client: Any, project: str) -> None:
+    missing = client.get("/run", params={"project": project, "run": "no-such-run"})
+    assert missing.status_code == 404 and "no-such-run" in missing.text
+    assert 'id="missing"' in missing.text
+    present = client.get("/run", params={"project": project, "run": "base-1"})
+    assert present.status_code == 200 and 'id="missing"' not in present.text
+
+
 def test_neptune_style_run_links_redirect(client: Any) -> None:
     response = client.get(
         "/ui-ws/ui-proj/-/run/", params={"customId": "base-1"}, follow_redirects=False
