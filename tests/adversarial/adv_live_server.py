@@ -6,8 +6,6 @@ starts, and ``LiveServer`` carries the Bearer headers of a workspace-wide token.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
 from despina.store import open_store
+from scratch_postgres import scratch_postgres_database
 
 WORKSPACE = "team"
 
@@ -34,19 +32,8 @@ class LiveServer:
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A scratch database on the test PostgreSQL server (DESPINA_TEST_POSTGRES), dropped after."""
-    url = os.environ.get("DESPINA_TEST_POSTGRES")
-    if not url:
-        pytest.skip("DESPINA_TEST_POSTGRES is not set (scripts/postgres-start sets it)")
-    import psycopg
-
-    name = f"despina_adv_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{url.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with scratch_postgres_database("despina_adv") as url:
+        yield url
 
 
 @contextmanager

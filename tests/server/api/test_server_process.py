@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,28 +16,12 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
     SubmitResponse,
 )
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from scratch_postgres import scratch_postgres_database
 
 pytestmark = pytest.mark.slow
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 MIB = 1024 * 1024
-
-
-def _postgres_database() -> Iterator[str]:
-    """A scratch database on the test PostgreSQL server, dropped afterwards."""
-    url = os.environ.get("DESPINA_TEST_POSTGRES")
-    if not url:
-        pytest.skip("DESPINA_TEST_POSTGRES is not set (scripts/postgres-start sets it)")
-    import psycopg
-
-    name = f"despina_api_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{url.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(
@@ -56,7 +38,7 @@ def two_servers(
         return
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # file bytes of a PG store
-        for url in _postgres_database():
+        with scratch_postgres_database("despina_api") as url:
             yield from _serve_two(url, tmp_path)
 
 

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from despina.auth import ServerDatabase
-
-
-def _postgres_database() -> Iterator[str]:
-    url = os.environ.get("DESPINA_TEST_POSTGRES")
-    if not url:
-        pytest.skip("DESPINA_TEST_POSTGRES is not set (scripts/postgres-start sets it)")
-    import psycopg
-
-    name = f"despina_auth_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    base, _, _ = url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+from scratch_postgres import scratch_postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -35,7 +17,7 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server
         yield db
         db.close()
         return
-    for url in _postgres_database():
+    with scratch_postgres_database("despina_auth") as url:
         db = ServerDatabase(url)
         yield db
         db.close()
