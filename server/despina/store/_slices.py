@@ -19,6 +19,8 @@ idempotent, points already stored are reported as duplicates).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import numpy.typing as npt
 
@@ -71,17 +73,7 @@ def _floats_in(update: DecodedUpdate, start: int, end: int) -> list[FloatGroup]:
 
 def _part(update: DecodedUpdate, items: slice, floats: list[FloatGroup]) -> DecodedUpdate:
     """A slice shares the per-snapshot columns: items and points keep their snapshot indexes."""
-    return DecodedUpdate(
-        steps=update.steps,
-        has_step=update.has_step,
-        timestamps=update.timestamps,
-        has_timestamp=update.has_timestamp,
-        bad_timestamp=update.bad_timestamp,
-        preview=update.preview,
-        completion=update.completion,
-        items=update.items[items],
-        floats=floats,
-    )
+    return dataclasses.replace(update, items=update.items[items], floats=floats)
 
 
 def slice_update(update: DecodedUpdate) -> list[DecodedUpdate]:
