@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes, _query_routes
+from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes
 from despina.api._context import ServerContext
+from despina.api._neptune_query import routes as _query_routes
 from despina.api._settings import ServerSettings
 from despina.ui import SecurityHeaders
 

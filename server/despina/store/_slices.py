@@ -34,7 +34,8 @@ ITEM_WORK = 25
 SLICE_BUDGET = 250_000
 MAX_SLICE_ITEMS = SLICE_BUDGET // ITEM_WORK
 # Between two slices the writer waits this long: more than a waiting writer of another process
-# needs to try again (``_sqlite_turns.POLL_S``); writers of this process queue in turn anyway.
+# needs to try again (``_engines.sqlite_turns.POLL_S``); writers of this process queue in turn
+# anyway.
 SLICE_PAUSE_S = 0.005
 
 I64 = npt.NDArray[np.int64]

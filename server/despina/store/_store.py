@@ -15,12 +15,12 @@ from neptune_scale.transport import IngestIssue
 from despina.store._apply import apply_operation, lands_nowhere, plan_operation
 from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
+from despina.store._engines.sqlite import DATABASE_FILE, SQLiteEngine
 from despina.store._errors import StoreNotFound
 from despina.store._files import FileArea
 from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation
 from despina.store._slices import SLICE_PAUSE_S
-from despina.store._sqlite import DATABASE_FILE, SQLiteEngine
 
 __all__ = ["Store", "open_store"]
 
@@ -111,7 +111,8 @@ class Store:
 
 
 def _postgres(url: str, create: bool) -> Store:
-    from despina.store import _postgres  # imported here: psycopg is an optional extra
+    # imported here: psycopg is an optional extra
+    from despina.store._engines import postgres as _postgres
 
     files_dir = os.environ.get(FILES_DIR_ENV)
     if not files_dir:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from despina.api._nql import NQLError, parse
+from despina.api._neptune_query.nql import NQLError, parse
 
 UTC = dt.timezone.utc
 TYPES = {

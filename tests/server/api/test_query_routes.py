@@ -260,7 +260,7 @@ def test_string_and_histogram_series_page_with_tokens(
     ids: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("despina.api._query_routes.DEFAULT_SERIES_PAGE_POINTS", 2)
+    monkeypatch.setattr("despina.api._neptune_query.routes.DEFAULT_SERIES_PAGE_POINTS", 2)
     series = {"holder": {"identifier": f"{PROJECT}/{ids['b']}"}, "attribute": "notes/text"}
     request: dict[str, Any] = {"requestId": "s", "series": series}
     seen: list[tuple[float, str]] = []

@@ -149,7 +149,7 @@ def test_last_chunk_of_a_rolled_back_write_is_never_served(pg_location: str) -> 
 
 def test_many_threads_share_a_bounded_pool_of_connections(pg_location: str) -> None:
     import psycopg
-    from despina.store._postgres import POOL_SIZE
+    from despina.store._engines.postgres import POOL_SIZE
 
     threads_n = POOL_SIZE * 3
     location = f"{pg_location}&application_name=despina_pool_test"

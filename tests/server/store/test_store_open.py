@@ -123,8 +123,8 @@ def test_newer_schema_says_to_upgrade(tmp_path: Path) -> None:
 
 
 def test_version_1_store_is_migrated_with_its_points(tmp_path: Path) -> None:
+    from despina.store._engines.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
     from despina.store._series import pack_chunks
-    from despina.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
     folder = tmp_path / "s"
     folder.mkdir()
@@ -160,7 +160,7 @@ def test_version_1_store_is_migrated_with_its_points(tmp_path: Path) -> None:
 
 
 def test_version_1_store_reads_its_fork_step_as_an_int(tmp_path: Path) -> None:
-    from despina.store._sqlite_schema import MIGRATIONS
+    from despina.store._engines.sqlite_schema import MIGRATIONS
 
     folder = tmp_path / "s"
     folder.mkdir()
@@ -184,7 +184,8 @@ def test_version_1_store_reads_its_fork_step_as_an_int(tmp_path: Path) -> None:
 
 
 def test_migrations_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from despina.store import _sqlite, _sqlite_schema
+    from despina.store._engines import sqlite as _sqlite
+    from despina.store._engines import sqlite_schema as _sqlite_schema
 
     current = _sqlite_schema.SCHEMA_VERSION
     open_store(tmp_path / "s").close()

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from despina.store._engines.sqlite_schema import SCHEMA_VERSION, migrate
+from despina.store._engines.sqlite_turns import WriterQueue, begin_immediate
+from despina.store._engines.sqlite_tx import SQLiteTx
 from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreNotFound
-from despina.store._sqlite_schema import SCHEMA_VERSION, migrate
-from despina.store._sqlite_turns import WriterQueue, begin_immediate
-from despina.store._sqlite_tx import SQLiteTx
 
 __all__ = ["DATABASE_FILE", "SQLiteEngine"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from despina.store._engines.sqlite_schema import pack_summary
 from despina.store._model import FloatChunk
-from despina.store._sqlite_schema import pack_summary
 from despina.store._tx_common import SUMMARY_COLUMNS, SqlTx, Tables, marks
 
 __all__ = ["SQLiteTx"]

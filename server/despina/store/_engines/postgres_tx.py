@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from despina.store._engines.postgres_cache import ChunkCache
 from despina.store._model import FloatChunk
-from despina.store._postgres_cache import ChunkCache
 from despina.store._tx_common import SUMMARY_COLUMNS, SqlTx, Tables, upsert
 
 __all__ = ["PostgresTx"]

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
-from despina.api._query_attrs import file_proto, histogram_proto
-from despina.api._query_wire import FloatSeriesAnswer
+from despina.api._neptune_query.attrs import file_proto, histogram_proto
+from despina.api._neptune_query.wire import FloatSeriesAnswer
 from despina.query._points import FloatColumns, float_points, object_points
 from despina.store import RunRow, Tx
 

@@ -20,18 +20,18 @@ from neptune_api.proto.neptune_pb.api.v1.model import requests_pb2 as rq
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from despina.api import _query_read as read
 from despina.api._context import ServerContext, bearer_grant, context_of, read_body, reject
-from despina.api._nql import NQLError, Query, parse
-from despina.api._query_attrs import RunRef, parse_run_ref, resolve_run
-from despina.api._query_models import (
+from despina.api._neptune_query import read
+from despina.api._neptune_query.attrs import RunRef, parse_run_ref, resolve_run
+from despina.api._neptune_query.models import (
     DefinitionsRequest,
     FloatSeriesRequest,
     SearchRequest,
     SeriesRequest,
     ValuesRequest,
 )
-from despina.api._query_series import (
+from despina.api._neptune_query.nql import NQLError, Query, parse
+from despina.api._neptune_query.series import (
     DEFAULT_SERIES_PAGE_POINTS,
     DEFAULT_SIZE_LIMIT_BYTES,
     BucketSeries,
@@ -40,7 +40,7 @@ from despina.api._query_series import (
     float_answer,
     object_page,
 )
-from despina.api._query_wire import encode_float_series_response
+from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
 from despina.query._points import float_points
 from despina.store import ProjectNotFound, RunRow, Tx, ancestry

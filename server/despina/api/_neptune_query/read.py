@@ -15,8 +15,7 @@ from neptune_api.proto.neptune_pb.api.v1.model import attributes_pb2 as at
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
 
 from despina._patterns import UserPattern, compile_pattern
-from despina.api._nql import Query
-from despina.api._query_attrs import (
+from despina.api._neptune_query.attrs import (
     RunRef,
     attribute_dto,
     experiment_uuid,
@@ -24,7 +23,8 @@ from despina.api._query_attrs import (
     parse_run_ref,
     resolve_run,
 )
-from despina.api._query_models import NameFilter, NextPage, SearchRequest, TypeFilter
+from despina.api._neptune_query.models import NameFilter, NextPage, SearchRequest, TypeFilter
+from despina.api._neptune_query.nql import Query
 from despina.query._values import RunView, run_views
 from despina.store import ProjectNotFound, ProjectRow, Tx
 

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from despina.store._engines.postgres_cache import ChunkCache
+from despina.store._engines.postgres_pool import ConnectionPool
+from despina.store._engines.postgres_schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
+from despina.store._engines.postgres_tx import PostgresTx
 from despina.store._errors import SchemaVersionError, StoreCorrupt, StoreError, StoreNotFound
-from despina.store._postgres_cache import ChunkCache
-from despina.store._postgres_pool import ConnectionPool
-from despina.store._postgres_schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
-from despina.store._postgres_tx import PostgresTx
 
 __all__ = ["PostgresEngine"]
 
