@@ -17,6 +17,9 @@ DEFAULT_PORT = 8899
 # covers the RunOperation envelope around that budget.
 MAX_INGEST_BODY_BYTES = 16 * MIB + 1 * MIB
 MAX_JSON_BODY_BYTES = 4 * MIB
+# neptune-query sends a float-series query for up to ~12,000 series of 1,024-character names in
+# one body (5-15 MB, which the hosted service accepts); the bound leaves room for that and no more.
+MAX_FLOAT_SERIES_BODY_BYTES = 32 * MIB
 MAX_FILE_BYTES = 8 * 1024 * MIB
 SIGNED_URL_TTL_S = 3600
 STATUS_RETENTION_S = 7 * 24 * 3600.0
@@ -68,6 +71,7 @@ class ServerSettings(BaseModel):
     realm: str = "despina"
     max_ingest_body_bytes: int = Field(default=MAX_INGEST_BODY_BYTES, gt=0)
     max_json_body_bytes: int = Field(default=MAX_JSON_BODY_BYTES, gt=0)
+    max_float_series_body_bytes: int = Field(default=MAX_FLOAT_SERIES_BODY_BYTES, gt=0)
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
     signed_url_ttl_s: int = Field(default=SIGNED_URL_TTL_S, gt=0)
     status_retention_s: float = Field(default=STATUS_RETENTION_S, gt=0)

@@ -6,14 +6,27 @@ Float points come back as numpy columns; the points of other series as lists of 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import takewhile
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from despina.store import RunRow, Segment, Tx, ancestry, decode_value
 
-__all__ = ["FloatColumns", "ObjectColumns", "float_points", "object_points"]
+__all__ = [
+    "FloatColumns",
+    "Lineage",
+    "ObjectColumns",
+    "float_points",
+    "lineage_of",
+    "object_points",
+]
+
+# True: the run and every ancestor (lineage FULL); False: the run alone; "experiment": the run and
+# its nearest ancestors of the same experiment (lineage NONE of an experiment, which is the hosted
+# service's answer: an experiment's own history spans the runs it was continued through).
+Lineage = bool | Literal["experiment"]
 
 
 @dataclass
@@ -49,8 +62,16 @@ def _cap(hi: float | None, up_to: float) -> float:
     return up_to if hi is None else min(hi, up_to)
 
 
-def _segments(tx: Tx, run: RunRow, lineage: bool) -> list[Segment]:
-    return list(reversed(ancestry(tx, run, lineage=lineage)))  # oldest ancestor first
+def lineage_of(tx: Tx, run: RunRow, lineage: Lineage) -> list[Segment]:
+    """The segments ``lineage`` selects, the run first."""
+    chain = ancestry(tx, run, lineage=lineage is not False)
+    if lineage == "experiment":
+        chain = list(takewhile(lambda s: s.run.experiment == run.experiment, chain))
+    return chain
+
+
+def _segments(tx: Tx, run: RunRow, lineage: Lineage) -> list[Segment]:
+    return list(reversed(lineage_of(tx, run, lineage)))  # oldest ancestor first
 
 
 def float_points(
@@ -60,7 +81,7 @@ def float_points(
     lo: float | None = None,
     hi: float | None = None,
     *,
-    lineage: bool = True,
+    lineage: Lineage = True,
     previews: bool = False,
     timestamps: bool = True,
 ) -> FloatColumns:
@@ -128,7 +149,7 @@ def object_points(
     lo: float | None = None,
     hi: float | None = None,
     *,
-    lineage: bool = True,
+    lineage: Lineage = True,
     previews: bool = False,
 ) -> ObjectColumns:
     """Points of a string, histogram or file series, in step order."""

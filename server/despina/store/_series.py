@@ -1,6 +1,7 @@
 """Appending points to series: the per-series rules of protocol §7.2 and the chunked float storage.
 
-Rules, per attribute: committed (non-preview) steps strictly increase (25) — a re-sent point with
+Rules, per attribute: committed (non-preview) steps strictly increase (25; file series excepted:
+they take steps in any order, a step logged again holding the newer file) — a re-sent point with
 the same step and value is a replay, reported as a duplicate (24, a warning) and not stored twice;
 timestamps never decrease (27); a forked run's points come after the fork step (26); a preview
 must lie after the last committed step (42) and is replaced by a later preview or the committed
@@ -288,6 +289,9 @@ def append_points(
         return found[0].value if found else None
 
     texts = list(batch.values)
+    if state.type == "fileRefSeries":
+        _append_files(tx, state, fork_step, batch, texts, lookup, issues)
+        return
     committed, previews = _sequence(state, fork_step, batch, lookup, issues)
     if committed:
         points = [
@@ -304,3 +308,38 @@ def append_points(
             _drop_replaced_previews(tx, state, np.asarray([p.step for p in points]))
     if previews:
         _store_previews(tx, state, batch, previews, [str(texts[i]) for i in previews])
+
+
+def _append_files(
+    tx: Tx,
+    state: m.SeriesState,
+    fork_step: float | None,
+    batch: PointBatch,
+    texts: list[str],
+    lookup: Callable[[float], object | None],
+    issues: Issues,
+) -> None:
+    """File series take steps in any order, as the hosted service does (neptune-client-scale's
+    own suite logs steps 3, 2, 1 and reads all three back); a step logged again holds the newer
+    file. Only a forked run's steps up to the fork step are refused (26)."""
+    chosen: dict[float, int] = {}
+    for i, step in enumerate(batch.steps.tolist()):
+        if fork_step is not None and step <= fork_step:
+            issues.add(
+                IngestCode.SERIES_STEP_NOT_AFTER_FORK_POINT,
+                state.path,
+                f"{state.path}: step {step:g} is not after the fork step {fork_step:g}",
+            )
+        else:
+            chosen[step] = i
+    if not chosen:
+        return
+    new = sum(1 for step in chosen if lookup(step) is None)
+    points = [m.Point(step, int(batch.timestamps[i]), str(texts[i])) for step, i in chosen.items()]
+    tx.put_points(_ensure_saved(tx, state), points)
+    state.count += new
+    top = max(chosen)
+    state.first_step = min(min(chosen), state.first_step if state.first_step is not None else top)
+    if state.last_step is None or top >= state.last_step:
+        state.last_step, state.last_ts = top, int(batch.timestamps[chosen[top]])
+        state.last_value = str(texts[chosen[top]])

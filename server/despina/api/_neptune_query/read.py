@@ -155,14 +155,15 @@ def name_matcher(
     """
     wanted = None if exact is None else set(exact)
     field = "attributeNameFilter"
+    # An absent mustMatchAny leaves names free; an empty one matches nothing (any of no
+    # alternatives), as the hosted service answers neptune-query's must_match_any=[].
+    given = names.mustMatchAny if names is not None else None
     alternatives = [
         (
             _compile(a.mustMatchRegexes, f"{field}.mustMatchAny[{i}].mustMatchRegexes"),
             _compile(a.mustNotMatchRegexes, f"{field}.mustMatchAny[{i}].mustNotMatchRegexes"),
         )
-        for i, a in enumerate(
-            names.mustMatchAny if names is not None and names.mustMatchAny else []
-        )
+        for i, a in enumerate(given or [])
     ]
     must = _compile(
         names.mustMatchRegexes if names is not None else None, f"{field}.mustMatchRegexes"
@@ -179,7 +180,7 @@ def name_matcher(
     def matches(name: str) -> bool:
         if wanted is not None and name not in wanted:
             return False
-        if alternatives and not any(one(name, m, n) for m, n in alternatives):
+        if given is not None and not any(one(name, m, n) for m, n in alternatives):
             return False
         return one(name, must, never)
 
@@ -225,8 +226,12 @@ def definitions(
     """JSON ``{"entries": [{name, type}], "nextPage": {...}}`` over the chosen runs."""
     kind_ok = _type_matcher(types)
     found: set[tuple[str, str]] = set()
-    for project in projects:
-        row = project_or_404(tx, project)
+    # As the hosted service: projects that do not exist are left out; only when none of the
+    # named projects exists is the answer the missing project's 404.
+    rows = [row for row in map(tx.project, dict.fromkeys(projects)) if row is not None]
+    if not rows:
+        raise ProjectNotFound(f"none of the projects {sorted(set(projects))} is on this server")
+    for row in rows:
         for view in selected_views(tx, row, ids):
             found.update((n, k) for n, k in view.types.items() if match(n) and kind_ok(k))
     chosen, limit, token = _page(sorted(found), page)

@@ -28,6 +28,7 @@ from despina.api._neptune_query.models import (
     FloatSeriesRequest,
     SearchRequest,
     SeriesRequest,
+    TimeSeries,
     ValuesRequest,
 )
 from despina.api._neptune_query.nql import NQLError, Query, parse
@@ -42,8 +43,8 @@ from despina.api._neptune_query.series import (
 )
 from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
-from despina.query._points import float_points
-from despina.store import ProjectNotFound, RunRow, Tx, ancestry
+from despina.query._points import Lineage, float_points, lineage_of
+from despina.store import ProjectNotFound, RunRow, Tx
 
 __all__ = ["router"]
 
@@ -210,13 +211,21 @@ def _refs(identifiers: Iterable[str]) -> list[RunRef]:
     return [parse_run_ref(i) for i in identifiers]
 
 
+def _lineage(series: TimeSeries) -> Lineage:
+    """FULL: to the root; NONE: the run's own points, or for an experiment the points of its
+    runs (the ancestors of the same experiment), which is what the hosted service answers."""
+    if series.lineage != "NONE":
+        return True
+    return "experiment" if (series.lineageEntityType or "").upper() == "EXPERIMENT" else False
+
+
 def _range(spec: FloatSeriesRequest | SeriesRequest) -> tuple[float | None, float | None]:
     return (spec.stepRange.from_, spec.stepRange.to) if spec.stepRange else (None, None)
 
 
 @router.post(f"{LEADERBOARD}/proto/attributes/series/float")
 async def float_series(request: Request) -> Response:
-    body = await read_body(request, context_of(request).settings.max_json_body_bytes)
+    body = await read_body(request, context_of(request).settings.max_float_series_body_bytes)
     spec = _model(FloatSeriesRequest, body)
 
     def work(tx: Tx) -> bytes:
@@ -230,7 +239,7 @@ async def float_series(request: Request) -> Response:
                     item.requestId,
                     runs.get(parse_run_ref(series.holder.identifier)),
                     series.attribute,
-                    lineage=series.lineage != "NONE",
+                    lineage=_lineage(series),
                     previews=bool(series.includePreview),
                     step_range=_range(spec),
                     descending=spec.order == "descending",
@@ -244,8 +253,8 @@ async def float_series(request: Request) -> Response:
     return _protobuf(await _answer(request, holders, work))
 
 
-def _series_kind(tx: Tx, run: RunRow, attribute: str, lineage: bool) -> str | None:
-    for segment in ancestry(tx, run, lineage=lineage):
+def _series_kind(tx: Tx, run: RunRow, attribute: str, lineage: Lineage) -> str | None:
+    for segment in lineage_of(tx, run, lineage):
         state = tx.series(segment.run.pk, [attribute]).get(attribute)
         if state is not None:
             return state.type
@@ -264,7 +273,7 @@ async def generic_series(request: Request) -> Response:
     def work(tx: Tx) -> bytes:
         runs, out, used = _Runs(tx), sv.ProtoSeriesValuesResponseDTO(), 0
         for item in spec.requests:
-            series, lineage = item.series, item.series.lineage != "NONE"
+            series, lineage = item.series, _lineage(item.series)
             run = runs.get(parse_run_ref(series.holder.identifier))
             kind = None if run is None else _series_kind(tx, run, series.attribute, lineage)
             if run is None or kind is None or kind == "floatSeries":
@@ -325,6 +334,12 @@ def _bucket_request(body: bytes) -> rq.ProtoGetTimeseriesBucketsRequest:
     return spec
 
 
+def _bucket_lineage(expr: Any) -> Lineage:
+    if expr.lineage == rq.ProtoLineage.Value("FULL"):
+        return True
+    return "experiment" if expr.entityType == rq.LineageEntityType.Value("EXPERIMENT") else False
+
+
 def _bucket_series(tx: Tx, runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
     run = runs.get(parse_run_ref(expr.runId))
     if run is None:
@@ -335,7 +350,7 @@ def _bucket_series(tx: Tx, runs: _Runs, expr: Any, lo: float | None, hi: float |
         _formula_attribute(expr.customYFormula),
         lo,
         hi,
-        lineage=expr.lineage == rq.FULL,
+        lineage=_bucket_lineage(expr),
         previews=expr.includePreview,
         timestamps=False,
     )

@@ -4,9 +4,9 @@ Float series (protocol §5.7) page by ``afterStep``: each answer holds exactly
 min(``perSeriesPointsLimit``, points left) points, because the client takes a short page as the
 end of the series. Generic series page by an opaque ``searchAfter`` token (the last step sent and
 the count so far); ``perSeriesPointsLimit`` there caps the whole series (the client's tail
-limit). Buckets: the first is (−inf, lo], then equal right-closed steps up to hi, over the range
-of every series in the request, so rows of several runs line up; buckets without points are
-left out.
+limit; 0 answers no points). Buckets: the first is (−inf, lo], then equal right-closed steps up
+to hi, the last (hi, +inf), over the range of every series in the request, so rows of several
+runs line up; buckets without points are left out.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
 from despina.api._neptune_query.attrs import file_proto, histogram_proto
 from despina.api._neptune_query.wire import FloatSeriesAnswer
-from despina.query._points import FloatColumns, float_points, object_points
+from despina.query._points import FloatColumns, Lineage, float_points, object_points
 from despina.store import RunRow, Tx
 
 __all__ = [
@@ -45,7 +45,7 @@ def float_answer(
     run: RunRow | None,
     attribute: str,
     *,
-    lineage: bool,
+    lineage: Lineage,
     previews: bool,
     step_range: tuple[float | None, float | None],
     descending: bool,
@@ -117,7 +117,7 @@ def object_page(
     attribute: str,
     kind: str,
     *,
-    lineage: bool,
+    lineage: Lineage,
     previews: bool,
     step_range: tuple[float | None, float | None],
     descending: bool,
@@ -191,17 +191,29 @@ def bucket_rows(series: list[BucketSeries], lo: float | None, hi: float | None, 
 
 
 def _fill_buckets(entry: Any, steps: F64, values: F64, lo: float, hi: float, count: int) -> None:
-    keep = (steps >= lo) & (steps <= hi)
-    steps, values = steps[keep], values[keep]
+    """``count`` + 1 buckets as the hosted service cuts them: (−inf, lo], ``count`` − 1 equal
+    right-closed steps up to hi, then (hi, +inf), so points outside an x range still land in
+    the open-ended first and last buckets. A single-x range is one bucket [lo, +inf)."""
     edges: Callable[[int], tuple[float, float]]
     if hi <= lo or count <= 1:
+        keep = steps >= lo  # the service answers [lo, +inf) and nothing below lo
+        steps, values = steps[keep], values[keep]
         index = np.zeros(len(steps), dtype=np.int64)
-        edges = lambda i: (-math.inf, lo)  # noqa: E731 - one point: (−inf, lo]
+        edges = lambda i: (lo, math.inf)  # noqa: E731
         count = 1
     else:
         width = (hi - lo) / (count - 1)
-        index = np.clip(np.ceil((steps - lo) / width), 0, count - 1).astype(np.int64)
-        edges = lambda i: (-math.inf, lo) if i == 0 else (lo + (i - 1) * width, lo + i * width)  # noqa: E731
+        index = np.clip(np.ceil((steps - lo) / width), 0, count).astype(np.int64)
+        index[steps > hi] = count  # rounding must not pull a point past hi back inside
+        index[steps <= lo] = 0
+        edges = lambda i: (  # noqa: E731
+            (-math.inf, lo)
+            if i == 0
+            else (hi, math.inf)
+            if i == count
+            else (lo + (i - 1) * width, lo + i * width)
+        )
+        count += 1
     # Steps are sorted, so each bucket is one slice. A bucket without points is left out, as
     # the hosted service does: neptune-query shows the *first* point of the first bucket it
     # gets for a series, so an empty leading bucket would hide the series' first point.
