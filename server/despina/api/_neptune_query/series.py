@@ -206,11 +206,12 @@ def _fill_buckets(entry: Any, steps: F64, values: F64, lo: float, hi: float, cou
         index = np.clip(np.ceil((steps - lo) / width), 0, count).astype(np.int64)
         index[steps > hi] = count  # rounding must not pull a point past hi back inside
         index[steps <= lo] = 0
+        last = count
         edges = lambda i: (  # noqa: E731
             (-math.inf, lo)
             if i == 0
             else (hi, math.inf)
-            if i == count
+            if i == last
             else (lo + (i - 1) * width, lo + i * width)
         )
         count += 1
