@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from despina._patterns import MAX_PATTERN_CHARS, PatternError, compile_pattern
 from despina.api import ServerContext, ServerSettings
 from fastapi.testclient import TestClient
 from neptune_api.proto.neptune_pb.api.v1.model import requests_pb2 as rq
@@ -193,7 +195,7 @@ def test_lineage_none_of_an_experiment_spans_the_runs_of_that_experiment(
     assert _steps(client, team_auth, ids["b"], "NONE", "RUN") == own_b
     # d's experiment starts with d: its ancestors of experiment exp are left out
     assert _steps(client, team_auth, d, "NONE", "EXPERIMENT") == [2000.0]
-    assert _steps(client, team_auth, d, "FULL", "EXPERIMENT") == a_to_fork + [2000.0]
+    assert _steps(client, team_auth, d, "FULL", "EXPERIMENT") == [*a_to_fork, 2000.0]
 
 
 def test_float_series_queries_of_15_mb_are_accepted_and_bounded(
@@ -263,3 +265,47 @@ def test_file_series_keep_steps_logged_in_decreasing_order(
     got = [(p.step, p.object.fileRef.path) for p in item.seriesValues.values]
     # every step kept; step 2 logged again holds the newer file
     assert got == [(1.0, "dest/2.bin"), (2.0, "dest/3.bin"), (3.0, "dest/0.bin")]
+
+
+def test_a_long_list_of_exact_names_is_matched_as_a_set(
+    client: TestClient, team_auth: dict[str, str], ids: dict[str, str]
+) -> None:
+    """neptune-query spells name lists as ^(a|b|…)$ of escaped names, up to 60,000 bytes."""
+    wanted = ["params/lr", "params/opt", "sys/name"]
+    padding = [f"absent/{i:01000d}" for i in range(20)]  # past the 4,096-character regex limit
+    pattern = "^(" + "|".join(re.escape(n) for n in wanted + padding) + ")$"
+    assert len(pattern) > MAX_PATTERN_CHARS
+    body: dict[str, Any] = {
+        "projectIdentifiers": [PROJECT],
+        "attributeNameFilter": {"mustMatchAny": [{"mustMatchRegexes": [pattern]}]},
+    }
+    answer = _definitions(client, team_auth, body)
+    assert answer.status_code == 200, answer.text
+    assert sorted(e["name"] for e in answer.json()["entries"]) == wanted
+    # A long pattern that is not such a list still meets the limit
+    regex = {"mustMatchAny": [{"mustMatchRegexes": [pattern[:-2] + "|.*)$"]}]}
+    answer = _definitions(client, team_auth, {**body, "attributeNameFilter": regex})
+    assert answer.status_code == 400 and str(MAX_PATTERN_CHARS) in answer.text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [
+        (r"^(a\|b|c\.d|e\\)$", {"a|b", "c.d", "e\\"}),
+        (r"^(x\ y\-z|)$", {"x y-z", ""}),
+        (r"^(a|\d)$", None),  # \d is a class, not an escaped character
+        (r"^(a|b.)$", None),
+        (r"^(a)|(b)$", None),
+    ],
+)
+def test_name_lists_are_recognised_only_when_every_alternative_is_literal(
+    pattern: str, names: set[str] | None
+) -> None:
+    padded = pattern[:-2] + "|" + "q" * MAX_PATTERN_CHARS + ")$"  # past the regex limit
+    if names is None:
+        with pytest.raises(PatternError, match=str(MAX_PATTERN_CHARS)):
+            compile_pattern(padded, "f")
+        return
+    compiled = compile_pattern(padded, "f")
+    assert all(compiled.search(n) for n in names)
+    assert not compiled.search("a") and not compiled.search("q")
