@@ -18,17 +18,8 @@ import numpy as np
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
 from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
-from despina.query._points import float_points
-from despina.query._values import RunView
-from despina.store import (
-    HISTOGRAM_COUNTING,
-    ProjectRow,
-    RunRow,
-    Tx,
-    ancestry,
-    decode_value,
-    run_uuid,
-)
+from despina.query import RunView, Snapshot
+from despina.store import HISTOGRAM_COUNTING, ProjectRow, RunRow, Tx, decode_value, run_uuid
 
 __all__ = [
     "CUSTOM_PREFIX",
@@ -102,7 +93,7 @@ def float_aggregates(tx: Tx, view: RunView, path: str) -> FloatAggregates:
         variance = max(state.vsumsq / n - mean * mean, 0.0) if mean is not None else None
         last = None if state.last_value is None else float(decode_value(state.last_value))
         return FloatAggregates(state.last_step, last, state.vmin, state.vmax, mean, variance)
-    cols = float_points(tx, view.run, path, timestamps=False)
+    cols = Snapshot(tx).float_points(view.run, path, timestamps=False)
     if not len(cols):
         return FloatAggregates(None, None, None, None, None, None)
     finite = cols.values[np.isfinite(cols.values)]
@@ -123,7 +114,7 @@ def _last_point(tx: Tx, view: RunView, path: str) -> tuple[float | None, Any]:
     state = view.series.get(path)
     if state is None:
         return None, None
-    for segment in ancestry(tx, view.run):
+    for segment in Snapshot(tx).lineage(view.run):
         if segment.run.pk != state.run_pk:
             continue
         if math.isinf(segment.up_to) or (

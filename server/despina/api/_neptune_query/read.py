@@ -25,7 +25,7 @@ from despina.api._neptune_query.attrs import (
 )
 from despina.api._neptune_query.models import NameFilter, NextPage, SearchRequest, TypeFilter
 from despina.api._neptune_query.nql import Query
-from despina.query._values import RunView, run_views
+from despina.query import RunView, Snapshot
 from despina.store import ProjectNotFound, ProjectRow, Tx
 
 __all__ = ["definitions", "global_search", "name_matcher", "search", "values"]
@@ -85,7 +85,7 @@ def _matching(
     every = tx.runs(row.pk)
     runs = [r for r in every if r.is_head or not spec.experimentLeader]
     # One batch read for all runs (parents found among the project's runs), not two per run.
-    views = run_views(tx, runs, {r.pk: r for r in every})
+    views = Snapshot(tx).run_views(runs, {r.pk: r for r in every})
     if query is not None:
         views = [v for v in views if query(v.types, v.values, _aggregate(tx, v))]
     return [(row, v) for v in views]
@@ -195,7 +195,7 @@ def selected_views(tx: Tx, project: ProjectRow, ids: list[str] | None) -> list[R
     """Runs named by ``ws/proj/SYS-ID`` identifiers of this project (None: every run)."""
     if ids is None:
         runs = tx.runs(project.pk)
-        return run_views(tx, runs, {r.pk: r for r in runs})
+        return Snapshot(tx).run_views(runs, {r.pk: r for r in runs})
     chosen = []
     for identifier in dict.fromkeys(ids):
         ref: RunRef = parse_run_ref(identifier)
@@ -204,7 +204,7 @@ def selected_views(tx: Tx, project: ProjectRow, ids: list[str] | None) -> list[R
         run = resolve_run(tx, project, ref)
         if run is not None:
             chosen.append(run)
-    return run_views(tx, chosen, {})
+    return Snapshot(tx).run_views(chosen)
 
 
 def _page(items: list[Any], page: NextPage | None) -> tuple[list[Any], int, str | None]:

@@ -42,8 +42,8 @@ from despina.api._neptune_query.series import (
 )
 from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
-from despina.query._points import float_points
-from despina.store import ProjectNotFound, RunRow, Tx, ancestry
+from despina.query import Snapshot
+from despina.store import ProjectNotFound, RunRow, Tx
 
 __all__ = ["router"]
 
@@ -197,6 +197,7 @@ class _Runs:
 
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
+        self.snap = Snapshot(tx)  # the request's reads of series, lineage read once per run
         self.cache: dict[RunRef, RunRow | None] = {}
 
     def get(self, ref: RunRef) -> RunRow | None:
@@ -226,7 +227,7 @@ async def float_series(request: Request) -> Response:
             series = item.series
             answers.append(
                 float_answer(
-                    tx,
+                    runs.snap,
                     item.requestId,
                     runs.get(parse_run_ref(series.holder.identifier)),
                     series.attribute,
@@ -244,14 +245,6 @@ async def float_series(request: Request) -> Response:
     return _protobuf(await _answer(request, holders, work))
 
 
-def _series_kind(tx: Tx, run: RunRow, attribute: str, lineage: bool) -> str | None:
-    for segment in ancestry(tx, run, lineage=lineage):
-        state = tx.series(segment.run.pk, [attribute]).get(attribute)
-        if state is not None:
-            return state.type
-    return None
-
-
 @router.post(f"{LEADERBOARD}/proto/attributes/series")
 async def generic_series(request: Request) -> Response:
     from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
@@ -266,7 +259,11 @@ async def generic_series(request: Request) -> Response:
         for item in spec.requests:
             series, lineage = item.series, item.series.lineage != "NONE"
             run = runs.get(parse_run_ref(series.holder.identifier))
-            kind = None if run is None else _series_kind(tx, run, series.attribute, lineage)
+            kind = (
+                None
+                if run is None
+                else runs.snap.series_kind(run, series.attribute, lineage=lineage)
+            )
             if run is None or kind is None or kind == "floatSeries":
                 continue  # the client reads a missing series as "no such series"
             after = item.searchAfter
@@ -275,7 +272,7 @@ async def generic_series(request: Request) -> Response:
                 out.series.add(requestId=item.requestId).searchAfter.token = token
                 continue
             used += object_page(
-                tx,
+                runs.snap,
                 out.series.add(requestId=item.requestId),
                 run,
                 series.attribute,
@@ -325,12 +322,11 @@ def _bucket_request(body: bytes) -> rq.ProtoGetTimeseriesBucketsRequest:
     return spec
 
 
-def _bucket_series(tx: Tx, runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
+def _bucket_series(runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
     run = runs.get(parse_run_ref(expr.runId))
     if run is None:
         return BucketSeries(expr.requestId, np.empty(0), np.empty(0))
-    cols = float_points(
-        tx,
+    cols = runs.snap.float_points(
         run,
         _formula_attribute(expr.customYFormula),
         lo,
@@ -356,7 +352,7 @@ async def timeseries_buckets(request: Request) -> Response:
 
     def work(tx: Tx) -> bytes:
         runs = _Runs(tx)
-        series = [_bucket_series(tx, runs, e, lo, hi) for e in spec.expressions]
+        series = [_bucket_series(runs, e, lo, hi) for e in spec.expressions]
         table = bucket_rows(series, _optional(view, "from"), _optional(view, "to"), view.maxBuckets)
         data: bytes = table.SerializeToString()
         return data
