@@ -131,6 +131,14 @@ class SQLiteEngine:
         finally:
             conn.execute("COMMIT")
 
+    def reclaim_space(self) -> None:
+        """Shrink the file to what it holds (VACUUM rebuilds it; it needs room for a copy and
+        waits for, then blocks, other writers), and fold the WAL back into it."""
+        with self._writers.turn():
+            conn = self._connection()
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
