@@ -10,7 +10,8 @@ A chunk holds three arrays of ``count`` items: steps (float64), values (float64)
 - **encoded**: one tag byte, then the encoding. Kept only when shorter than the raw form, so the
   two can never be confused: a stored array is raw exactly when its length is ``8 × count``.
 
-Encodings (measured on 1,024-point chunks, ``benchmarks/store/bench_codec.py``):
+Encodings (sizes measured on 1,024-point chunks; whole stores in
+``benchmarks/store/bench_codec.py``):
 
 - ``TAG_RANGE``: steps that are consecutive integers (the usual case) are stored as the first
   step alone: 9 bytes per chunk.
@@ -18,8 +19,8 @@ Encodings (measured on 1,024-point chunks, ``benchmarks/store/bench_codec.py``):
   payloads, -0.0 and subnormals included). It finds what makes a series compressible by
   itself: decimal steps as multiples of 0.1, values that came from float32 tensors, repeated
   values of a step-function learning rate, and timestamps through their deltas. A noisy float64
-  loss needs about 6.5 bytes per point, a float32-derived one about 3.4, a learning rate 0.2,
-  timestamps 0.6. Values are not delta-coded (noise makes deltas no smaller and the search for
+  loss needs about 6.8 bytes per point, a float32-derived one about 3.4, a learning rate 0.2,
+  timestamps 0.7. Values are not delta-coded (noise makes deltas no smaller and the search for
   the best delta costs time); steps and timestamps are.
 
 Chunk summaries (counts, min/max, first/last) stay in their own uncompressed columns, so bucket
@@ -56,17 +57,14 @@ TAG_PCO = 2
 # rewritten by an append.
 ENCODE_FROM_POINTS = CHUNK_MERGE_BELOW
 
-# Level 2 of 12: within 3% of the default level's size on every array of the mix above, at a
-# third to a sixth of its encoding time.
-_LEVEL = 2
-_STEPS = ChunkConfig(
-    compression_level=_LEVEL, delta_spec=DeltaSpec.auto(), mode_spec=ModeSpec.auto()
-)
-_VALUES = ChunkConfig(
-    compression_level=_LEVEL, delta_spec=DeltaSpec.no_op(), mode_spec=ModeSpec.auto()
-)
+# Settings measured on 1,024-point arrays (CPU time, best of 5): values at level 2 of 12 with
+# pcodec's mode search (a float32-derived accuracy 3.4 B/point, 33 µs; at level 0 4.2 B/point);
+# timestamps delta-coded at level 0 (0.66 B/point in 6 µs, where the automatic delta search
+# takes 37 µs for 0.62); steps that are not consecutive integers like values, but delta-coded.
+_STEPS = ChunkConfig(compression_level=2, delta_spec=DeltaSpec.auto(), mode_spec=ModeSpec.auto())
+_VALUES = ChunkConfig(compression_level=2, delta_spec=DeltaSpec.no_op(), mode_spec=ModeSpec.auto())
 _TIMES = ChunkConfig(
-    compression_level=_LEVEL, delta_spec=DeltaSpec.auto(), mode_spec=ModeSpec.classic()
+    compression_level=0, delta_spec=DeltaSpec.try_consecutive(1), mode_spec=ModeSpec.classic()
 )
 
 F64 = npt.NDArray[np.float64]

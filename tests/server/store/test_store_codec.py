@@ -4,6 +4,7 @@ chunks an older despina stored raw stay readable and ``compact`` rewrites them."
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -152,11 +153,14 @@ def test_raw_chunks_of_an_older_store_are_read_and_compacted(
 def test_compact_command_shrinks_an_older_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from despina.store._engines import sqlite
+
     folder = tmp_path / "store"
     rng = np.random.default_rng(1)
     values = rng.normal(0, 1, 100_000)
     with monkeypatch.context() as old_despina:
         old_despina.setattr(codec, "ENCODE_FROM_POINTS", 10**9)
+        old_despina.setattr(sqlite, "PAGE_SIZE_BYTES", 16_384)  # as stores were created then
         with open_store(folder) as store:
             _log(store, "a", np.arange(100_000.0), values)
     database = folder / "despina.sqlite3"
@@ -164,7 +168,34 @@ def test_compact_command_shrinks_an_older_store(
     assert main(["compact", "--store", str(folder)]) == 0
     assert "compacted 100 float chunks" in capsys.readouterr().out
     assert database.stat().st_size < before * 0.6
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == sqlite.PAGE_SIZE_BYTES
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with open_store(folder, create=False) as store:
         assert float_points(store, "a", "x")[:, 1].tolist() == values.tolist()
     assert main(["compact", "--store", str(folder)]) == 0
     assert "nothing to compact" in capsys.readouterr().out
+
+
+def test_compact_beside_an_open_store_keeps_its_page_size_and_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from despina.store._engines import sqlite
+
+    folder = tmp_path / "store"
+    steps, values = _awkward_series(3000)
+    with monkeypatch.context() as old_despina:
+        old_despina.setattr(codec, "ENCODE_FROM_POINTS", 10**9)
+        old_despina.setattr(sqlite, "PAGE_SIZE_BYTES", 16_384)
+        with open_store(folder) as store:
+            _log(store, "a", steps, values)
+    with open_store(folder) as server, open_store(folder, create=False) as other:
+        assert float_points(server, "a", "x").shape == (3000, 2)  # its connection stays open
+        report = other.compact()
+        assert report.chunks == 3 and report.reclaimed
+        _log(server, "b", steps, values)  # writers go on after the rewrite
+        for run in ("a", "b"):
+            got = float_points(other, run, "x")[:, 1]
+            assert got.view(np.uint64).tolist() == values.view(np.uint64).tolist()
+    with sqlite3.connect(folder / "despina.sqlite3") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16_384
