@@ -72,7 +72,7 @@ class ObjectPoints:
         """The last ``limit`` points (all of them for None; none for 0)."""
         if limit is None:
             return self
-        keep = slice(len(self.steps) - limit, None) if limit else slice(0, 0)
+        keep = slice(max(len(self.steps) - limit, 0), None) if limit else slice(0, 0)
         return ObjectPoints(
             self.steps[keep],
             self.values[keep],

@@ -129,6 +129,10 @@ def test_reader_frames_hold_the_snapshots_arrays(store: Store, snap: Snapshot) -
     assert times[0] == dt.datetime.fromtimestamp(T0_S, dt.timezone.utc)
     notes = snap.object_points(snap.run(PROJECT, "solo"), "notes").tail(2)
     assert series["notes"].tolist() == notes.values == ["note 1", "note 2"]
+    every = snap.object_points(snap.run(PROJECT, "solo"), "notes")
+    assert every.tail(4).values == ["note 0", "note 1", "note 2"] and not every.tail(0).values
+    fork_points = snap.float_points(snap.run(PROJECT, "fork"), "train/loss")
+    assert len(fork_points.tail(1000)) == 80 and len(fork_points.tail(0)) == 0
 
 
 def test_unknown_runs_raise_and_unreadable_times_are_nan(snap: Snapshot) -> None:
