@@ -42,8 +42,8 @@ from despina.api._neptune_query.series import (
 )
 from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
-from despina.query import Snapshot
-from despina.store import ProjectNotFound, RunRow, Tx
+from despina.query import Snapshot, snapshot
+from despina.store import ProjectNotFound, RunRow
 
 __all__ = ["router"]
 
@@ -83,7 +83,7 @@ def _model(kind: type[_M], body: bytes) -> _M:
 
 
 async def _answer(
-    request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Tx], Any]
+    request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Snapshot], Any]
 ) -> Any:
     """Authorize ``projects()`` and run ``work`` in a read transaction in a worker thread."""
     grant = await bearer_grant(request)
@@ -105,9 +105,9 @@ async def _answer(
         reject(400, str(error))
 
 
-def _in_snapshot(ctx: ServerContext, work: Callable[[Tx], Any]) -> Any:
-    with ctx.store.engine.read() as tx:
-        return work(tx)
+def _in_snapshot(ctx: ServerContext, work: Callable[[Snapshot], Any]) -> Any:
+    with snapshot(ctx.store) as snap:
+        return work(snap)
 
 
 def _project_param(request: Request) -> str:
@@ -137,7 +137,7 @@ async def search_entries(request: Request) -> Response:
     spec = _model(SearchRequest, body)
     query = _search_query(spec)
     result = await _answer(
-        request, lambda: [project], lambda tx: read.search(tx, project, spec, query)
+        request, lambda: [project], lambda snap: read.search(snap, project, spec, query)
     )
     return _protobuf(result)
 
@@ -151,7 +151,7 @@ async def global_search_entries(request: Request) -> Response:
     spec = _model(SearchRequest, body)
     query = _search_query(spec)
     result = await _answer(
-        request, lambda: [], lambda tx: read.global_search(tx, grant.allows, spec, query)
+        request, lambda: [], lambda snap: read.global_search(snap, grant.allows, spec, query)
     )
     return _protobuf(result)
 
@@ -161,11 +161,11 @@ async def attribute_definitions(request: Request) -> Any:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(DefinitionsRequest, body)
 
-    def work(tx: Tx) -> dict[str, Any]:
+    def work(snap: Snapshot) -> dict[str, Any]:
         # compiled after the grant check; a bad pattern is a ValueError, so a 400 naming it
         match = read.name_matcher(spec.attributeNameFilter, spec.attributeNameRegex)
         return read.definitions(
-            tx,
+            snap,
             spec.projectIdentifiers,
             spec.experimentIdsFilter,
             match,
@@ -182,10 +182,10 @@ async def attribute_values(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(ValuesRequest, body)
 
-    def work(tx: Tx) -> bytes:
+    def work(snap: Snapshot) -> bytes:
         match = read.name_matcher(spec.attributeNameFilter, None, spec.attributeNamesFilter)
         return read.values(
-            tx, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
+            snap, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
         )
 
     return _protobuf(await _answer(request, lambda: [project], work))
@@ -195,15 +195,14 @@ class _Runs:
     """Runs named in one request, resolved once (None for unknown runs; an unknown project
     raises ProjectNotFound, answered like one the token does not reach)."""
 
-    def __init__(self, tx: Tx) -> None:
-        self.tx = tx
-        self.snap = Snapshot(tx)  # the request's reads of series, lineage read once per run
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
         self.cache: dict[RunRef, RunRow | None] = {}
 
     def get(self, ref: RunRef) -> RunRow | None:
         if ref not in self.cache:
-            project = read.project_or_404(self.tx, ref.project)
-            self.cache[ref] = resolve_run(self.tx, project, ref)
+            project = read.project_or_404(self.snap, ref.project)
+            self.cache[ref] = resolve_run(self.snap, project, ref)
         return self.cache[ref]
 
 
@@ -220,8 +219,8 @@ async def float_series(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(FloatSeriesRequest, body)
 
-    def work(tx: Tx) -> bytes:
-        runs = _Runs(tx)
+    def work(snap: Snapshot) -> bytes:
+        runs = _Runs(snap)
         answers = []
         for item in spec.requests:
             series = item.series
@@ -254,8 +253,8 @@ async def generic_series(request: Request) -> Response:
 
     budget = spec.sizeLimitBytes or DEFAULT_SIZE_LIMIT_BYTES
 
-    def work(tx: Tx) -> bytes:
-        runs, out, used = _Runs(tx), sv.ProtoSeriesValuesResponseDTO(), 0
+    def work(snap: Snapshot) -> bytes:
+        runs, out, used = _Runs(snap), sv.ProtoSeriesValuesResponseDTO(), 0
         for item in spec.requests:
             series, lineage = item.series, item.series.lineage != "NONE"
             run = runs.get(parse_run_ref(series.holder.identifier))
@@ -350,8 +349,8 @@ async def timeseries_buckets(request: Request) -> Response:
     steps = view.pointFilters.stepRange
     lo, hi = _optional(steps, "from"), _optional(steps, "to")
 
-    def work(tx: Tx) -> bytes:
-        runs = _Runs(tx)
+    def work(snap: Snapshot) -> bytes:
+        runs = _Runs(snap)
         series = [_bucket_series(runs, e, lo, hi) for e in spec.expressions]
         table = bucket_rows(series, _optional(view, "from"), _optional(view, "to"), view.maxBuckets)
         data: bytes = table.SerializeToString()
