@@ -62,7 +62,7 @@ from despina.query._filters import Filter
 from despina.query._frames import BUCKET_COLUMNS
 from despina.query._points import FloatPoints, ObjectPoints, readable_ms
 from despina.query._reader import Reader
-from despina.query._snapshot import Snapshot, snapshot
+from despina.query._snapshot import Lineage, Snapshot, snapshot
 from despina.query._values import TYPE_NAMES, RunView
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "Buckets",
     "Filter",
     "FloatPoints",
+    "Lineage",
     "ObjectPoints",
     "PatternError",
     "Reader",

@@ -43,8 +43,7 @@ from despina.api._neptune_query.series import (
 )
 from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
-from despina.query import Snapshot, snapshot
-from despina.query._snapshot import Lineage
+from despina.query import Lineage, Snapshot, snapshot
 from despina.store import ProjectNotFound, RunRow
 
 __all__ = ["router"]

@@ -22,8 +22,7 @@ from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
 from despina.api._neptune_query.attrs import file_proto, histogram_proto
 from despina.api._neptune_query.wire import FloatSeriesAnswer
-from despina.query import FloatPoints, Snapshot
-from despina.query._snapshot import Lineage
+from despina.query import FloatPoints, Lineage, Snapshot
 from despina.store import RunRow
 
 __all__ = [
