@@ -329,3 +329,17 @@ def test_a_long_list_of_alternatives_is_compiled(
     answer = _definitions(client, team_auth, {**body, "attributeNameFilter": costly})
     assert answer.status_code == 400, answer.text
     assert str(MAX_PATTERN_CHARS) in answer.text
+
+
+def test_committed_float_points_read_complete_without_previews_asked(
+    client: TestClient, team_auth: dict[str, str], ids: dict[str, str]
+) -> None:
+    """neptune-query's split test reads (…, is_preview=False, completion 1.0) with
+    include_preview=False: the hosted service sends the ratio either way."""
+    series = {"holder": {"identifier": f"{PROJECT}/{ids['a']}"}, "attribute": "train/loss"}
+    body = {"requests": [{"requestId": "r", "series": series}], "perSeriesPointsLimit": 3}
+    answer = client.post(f"{LB}/proto/attributes/series/float", json=body, headers=team_auth)
+    assert answer.status_code == 200, answer.text
+    (item,) = sv.ProtoFloatSeriesValuesResponseDTO.FromString(answer.content).series
+    got = [(p.is_preview, p.completion_ratio) for p in item.series.values]
+    assert got == [(False, 1.0)] * 3
