@@ -167,18 +167,23 @@ class Containment:
     """Runs tracking code so that its failures are logged and counted, never raised.
 
     ``strict_env``: an environment variable that, set to 1/true/yes/on, makes :attr:`strict`
-    true from the start (tests of a process one does not control).
+    true from the start (tests of a process one does not control). ``work``: what goes on, in
+    the warning ("training", "the task").
     """
 
-    def __init__(self, logger: logging.Logger, strict_env: str | None = None) -> None:
+    def __init__(
+        self, logger: logging.Logger, strict_env: str | None = None, work: str = "training"
+    ) -> None:
         self.logger = logger
+        self._work = work
         self.strict = strict_env is not None and os.environ.get(strict_env, "").lower() in _TRUE
         #: Failures contained so far, by the action that failed.
         self.failures: Counter[str] = Counter()
 
     @contextmanager
     def contained(self, action: str) -> Iterator[None]:
-        """Run the block; an ``Exception`` in it is logged and counted (re-raised if strict)."""
+        """Run the block; an ``Exception`` in it is logged and counted (re-raised if strict).
+        ``action`` says what was being done ("logging metrics"), for the log and the count."""
         try:
             yield
         except Exception:
@@ -186,7 +191,7 @@ class Containment:
             if self.strict:
                 raise
             self.logger.warning(
-                "Neptune tracking failed while %s; training goes on", action, exc_info=True
+                "Neptune tracking failed while %s; %s goes on", action, self._work, exc_info=True
             )
 
 
