@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped
-from neptune_scale._encoding import varint
+from neptune_scale.wire import varint
 from neptune_scale._held import Held
 from neptune_scale._oplog_meta import (
     FORMAT_VERSION,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped, _oplog
-from neptune_scale._encoding import varint
+from neptune_scale.wire import varint
 from neptune_scale._oplog import (
     INDEX_ENTRY,
     KIND_CREATE,

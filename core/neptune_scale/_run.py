@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
 from neptune_scale._calls import LoggingCalls

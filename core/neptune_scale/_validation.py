@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from neptune_scale._encoding import datetime_parts
+from neptune_scale.wire import datetime_parts
 
 __all__ = [
     "MAX_RUN_ID_BYTES",

@@ -31,7 +31,7 @@ WRITER = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     from neptune_scale import _oplog, _oplog_read
-    from neptune_scale._encoding import varint
+    from neptune_scale.wire import varint
 
     folder, form, while_full = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     folder.mkdir(parents=True, exist_ok=True)
