@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from neptune_scale import wire as enc
 from neptune_scale import _files
 from neptune_scale import _validation as v
+from neptune_scale import wire as enc
 from neptune_scale._oplog import KIND_SNAPSHOT
 from neptune_scale._snapshots import SnapshotBuilder
 from neptune_scale.exceptions import NeptuneUnableToLogData

@@ -14,9 +14,6 @@ The local transport is found through the ``neptune_scale.transports`` entry poin
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -25,7 +22,7 @@ from typing import Literal
 
 from neptune_scale.transport import Transport
 
-__all__ = ["Destination", "api_url_from_token", "make_transport", "resolve"]
+__all__ = ["Destination", "make_transport", "resolve"]
 
 Mode = Literal["async", "offline", "disabled"]
 MODES = ("async", "offline", "disabled")
@@ -114,13 +111,3 @@ def _http_transport(api_token: str) -> Transport:
         ) from e
     transport: Transport = create_http_transport(api_token)
     return transport
-
-
-def api_url_from_token(api_token: str) -> str | None:
-    """The server base URL a Neptune API token names (protocol §1.1), or None."""
-    try:
-        data = json.loads(base64.b64decode(api_token.strip()).decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    url = data.get("api_url") or data.get("api_address") if isinstance(data, dict) else None
-    return str(url).rstrip("/") if url else None

@@ -54,7 +54,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped
-from neptune_scale.wire import varint
 from neptune_scale._held import Held
 from neptune_scale._oplog_meta import (
     FORMAT_VERSION,
@@ -68,6 +67,7 @@ from neptune_scale._oplog_meta import (
 )
 from neptune_scale._oplog_space import SegmentFiles
 from neptune_scale.exceptions import NeptuneLocalStorageFull
+from neptune_scale.wire import varint
 
 __all__ = [
     "FORMAT_VERSION",

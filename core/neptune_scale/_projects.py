@@ -88,10 +88,10 @@ def list_projects(
 def _request(token: str, method: str, path: str, body: Any, client: Any) -> Any:
     import httpx
 
-    from neptune_scale._http import decode_api_token
     from neptune_scale._http._auth import Authenticator
+    from neptune_scale.token import parse_api_token
 
-    decoded = decode_api_token(token)
+    decoded = parse_api_token(token)
     own = client is None
     client = client or httpx.Client(base_url=decoded.api_url, follow_redirects=True)
     try:

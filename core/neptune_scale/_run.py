@@ -15,9 +15,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from neptune_scale import wire as enc
 from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
+from neptune_scale import wire as enc
 from neptune_scale._calls import LoggingCalls
 from neptune_scale._errors import Callbacks
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
@@ -25,6 +25,7 @@ from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._snapshots import SnapshotBuilder
+from neptune_scale.token import api_url_of
 from neptune_scale.transport import Transport
 
 if TYPE_CHECKING:
@@ -341,7 +342,7 @@ class Run(LoggingCalls):
     def get_run_url(self) -> str:
         """The run's page: on the server the token names, else in ``despina ui`` (default port)."""
         dest = self._destination
-        base = _modes.api_url_from_token(dest.api_token) if dest.api_token else None
+        base = api_url_of(dest.api_token)
         if base is None:
             query = urlencode({"project": self._project, "run": self._run_id})
             return f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}/run?{query}"
