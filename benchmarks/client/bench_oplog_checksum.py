@@ -36,7 +36,7 @@ def frame_of_a_call() -> bytes:
     folder = Path(tempfile.mkdtemp(prefix="bench-oplog-"))
     run = Run(project="bench/oplog", run_id="frame", log_directory=folder, mode="offline",
               enable_console_log_capture=False, source_tracking_config=None)  # fmt: skip
-    pipeline = run._pipeline
+    pipeline = run._recorder.pipeline
     assert pipeline is not None
     pipeline.append_snapshot = captured.append
     run.log_metrics(dict.fromkeys(METRICS, 0.123), step=1234)

@@ -18,13 +18,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from neptune_scale._recorder import Recorder
 from neptune_scale._snapshots import MAX_STRING_SERIES_BYTES
 from neptune_scale._worker import IDLE, Worker
-
-if TYPE_CHECKING:
-    from neptune_scale._run import Run
 
 __all__ = ["SourceTrackingConfig", "start_extras"]
 
@@ -58,16 +56,19 @@ class Extras:
             self._capture = None
 
 
-def start_extras(run: Run, *, console: bool, namespace: str | None, source: Any) -> Extras:
+def start_extras(
+    recorder: Recorder, *, console: bool, namespace: str | None, source: Any, first_step: float
+) -> Extras:
+    """Record the source (once, now) and start console capture, as configured; console lines
+    are numbered from ``first_step`` (a fork's step, so they follow the parent's)."""
     if source is not False:
         # No git, or not inside a repository: nothing to record.
         with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError):
             config = source if isinstance(source, SourceTrackingConfig) else None
-            track_source(run, config or SourceTrackingConfig())
+            track_source(recorder, config or SourceTrackingConfig())
     capture = None
     if console:
-        initial = 0.0 if run._fork is None else float(run._fork[1])
-        capture = ConsoleCapture(run, namespace or "runtime", initial)
+        capture = ConsoleCapture(recorder, namespace or "runtime", first_step)
         capture.install()
     return Extras(capture)
 
@@ -99,9 +100,9 @@ class ConsoleCapture(Worker):
     name = "neptune-console"
     idle_wake_s = CONSOLE_FLUSH_S
 
-    def __init__(self, run: Run, namespace: str, initial_step: float) -> None:
+    def __init__(self, recorder: Recorder, namespace: str, initial_step: float) -> None:
         super().__init__()
-        self._run = run
+        self._recorder = recorder
         self._namespace = namespace
         self._lock = threading.Lock()
         self._partial = {"stdout": "", "stderr": ""}
@@ -149,8 +150,8 @@ class ConsoleCapture(Worker):
                         self._partial[name] = ""
         for name, line, when in lines:
             self._step[name] += LINE_STEP
-            self._run.log_string_series(
-                {f"{self._namespace}/{name}": line}, round(self._step[name], 6), timestamp=when
+            self._recorder.string_series(
+                {f"{self._namespace}/{name}": line}, round(self._step[name], 6), when
             )
 
 
@@ -165,7 +166,7 @@ def _git(root: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def track_source(run: Run, config: SourceTrackingConfig) -> None:
+def track_source(recorder: Recorder, config: SourceTrackingConfig) -> None:
     root = Path(_git(Path.cwd(), "rev-parse", "--show-toplevel"))
     ns = config.namespace
     commit_id, message, author, email, date = _git(
@@ -186,7 +187,7 @@ def track_source(run: Run, config: SourceTrackingConfig) -> None:
             configs[f"{ns}/remote/{parts[0]}"] = parts[1]
     if config.upload_run_command:
         configs[f"{ns}/run_command"] = " ".join([sys.executable, *sys.argv])
-    run.log_configs(configs)
+    recorder.configs(configs, False, False)
     files: dict[str, Any] = {}
     entry = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if config.upload_entry_point and entry is not None and entry.is_file():
@@ -196,4 +197,4 @@ def track_source(run: Run, config: SourceTrackingConfig) -> None:
         if diff:
             files[f"{ns}/diff/head"] = diff.encode("utf-8")
     if files:
-        run.assign_files(files)
+        recorder.files(files, None, None)

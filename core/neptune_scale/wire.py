@@ -41,7 +41,10 @@ __all__ = [
     "MS_PER_SECOND",
     "NANOS_PER_MS",
     "NANOS_PER_SECOND",
+    "SMALL_STEP_FIELDS",
     "STEP_FIELDS",
+    "STEP_FIELD_14BIT",
+    "STEP_FIELD_21BIT",
     "TAG_APPEND",
     "TAG_ASSIGN",
     "TAG_MODIFY_SETS",
@@ -177,24 +180,25 @@ def step_field(step: float | int) -> bytes:
     return field(TAG_STEP, step_message(step))
 
 
-_SMALL_STEP_FIELDS = (b"\x0a\x00", *(b"\x0a\x02\x08" + bytes((i,)) for i in range(1, 0x80)))
+SMALL_STEP_FIELDS = (b"\x0a\x00", *(b"\x0a\x02\x08" + bytes((i,)) for i in range(1, 0x80)))
 # The step fields of integer steps below 2**14 and 2**21 (a 2- or 3-byte varint in Step.whole),
 # as one little-endian int: field tag, lengths and continuation bits, with the step's 7-bit
 # groups shifted in at bytes 3-5. One int.to_bytes is cheaper than building a varint.
-_STEP_FIELD_14BIT = 0x0A | 0x03 << 8 | 0x08 << 16 | 0x80 << 24
-_STEP_FIELD_21BIT = 0x0A | 0x04 << 8 | 0x08 << 16 | 0x80 << 24 | 0x80 << 32
+STEP_FIELD_14BIT = 0x0A | 0x03 << 8 | 0x08 << 16 | 0x80 << 24
+STEP_FIELD_21BIT = 0x0A | 0x04 << 8 | 0x08 << 16 | 0x80 << 24 | 0x80 << 32
 
 
 def fast_step_field(step: float | int) -> bytes:
-    """:func:`step_field`, with shortcuts for integer steps below 2**21 (the hot path's)."""
+    """:func:`step_field`, with shortcuts for integer steps below 2**21. The hot path
+    (``Recorder.log_metrics``) inlines the same expressions; a test checks they agree."""
     if type(step) is int and 0 <= step < 0x200000:
         if step < 0x80:
-            return _SMALL_STEP_FIELDS[step]
+            return SMALL_STEP_FIELDS[step]
         if step < 0x4000:
             groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25
-            return (_STEP_FIELD_14BIT | groups).to_bytes(5, "little")
+            return (STEP_FIELD_14BIT | groups).to_bytes(5, "little")
         groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25 | (step & 0x1FC000) << 26
-        return (_STEP_FIELD_21BIT | groups).to_bytes(6, "little")
+        return (STEP_FIELD_21BIT | groups).to_bytes(6, "little")
     return step_field(step)
 
 
