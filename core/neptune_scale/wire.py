@@ -5,7 +5,7 @@ Public: the server (``despina.store``) and tools import it; ``__all__`` is the c
 The hot path cannot afford building protobuf objects per call, so snapshots are encoded straight
 into bytes here, and the store reads the common case (float metrics) back without protobuf.
 Field numbers come from neptune-api's ``neptune_pb/ingest/v1/common.proto`` and
-``pub/ingest.proto``; ``tests/core/neptune_scale/test_wire_roundtrip.py`` pins every encoding
+``pub/ingest.proto``; ``tests/server/store/test_store_wire_roundtrip.py`` pins the layout
 against the generated classes both ways.
 
 The layout in short (tag = field number << 3 | wire type; 0 varint, 1 fixed64, 2 bytes):
@@ -116,9 +116,12 @@ FLOAT_BYTES = 8
 
 
 def varint(value: int) -> bytes:
-    """Base-128 varint of a non-negative integer below 2**64."""
-    if value < 0x80:
+    """Base-128 varint of a non-negative integer below 2**64 (ValueError for a negative one:
+    signed fields pass their two's complement, ``value & (2**64 - 1)``)."""
+    if 0 <= value < 0x80:
         return _SMALL_VARINTS[value]
+    if value < 0:
+        raise ValueError(f"varint of a negative number: {value}")
     if value < 0x4000:
         return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
