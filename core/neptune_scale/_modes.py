@@ -20,9 +20,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
 
-from neptune_scale.transport import Transport
+from neptune_scale.transport import LocalStore, Transport
 
-__all__ = ["Destination", "make_transport", "resolve"]
+__all__ = ["Destination", "local_store", "make_transport", "resolve"]
 
 Mode = Literal["async", "offline", "disabled"]
 MODES = ("async", "offline", "disabled")
@@ -82,7 +82,17 @@ def make_transport(kind: Literal["local", "http"], destination: Destination) -> 
 
 
 def _local_transport(log_directory: Path) -> Transport:
+    store = local_store(required=True)
+    assert store is not None  # required: raised instead
+    return store(log_directory)
+
+
+def local_store(*, required: bool) -> LocalStore | None:
+    """The embedded store's registration (entry point ``local``); when none is installed, None,
+    or RuntimeError when ``required``. RuntimeError too when it cannot be imported."""
     found = [ep for ep in entry_points(group=TRANSPORT_ENTRY_POINT_GROUP) if ep.name == "local"]
+    if not found and not required:
+        return None
     if not found:
         raise RuntimeError(
             "No local transport is installed (entry point 'local' in group "
@@ -96,8 +106,8 @@ def _local_transport(log_directory: Path) -> Transport:
             f"The local transport ({found[0].value}) cannot be imported yet: {e}. "
             "Use mode='offline' and `neptune sync` later, or send to a server with an API token."
         ) from e
-    transport: Transport = factory(log_directory)
-    return transport
+    store: LocalStore = factory
+    return store
 
 
 def _http_transport(api_token: str) -> Transport:

@@ -84,3 +84,18 @@ def test_a_cycle_is_found() -> None:
     graph = {"p": {"p.a"}, "p.a": {"p.b"}, "p.b": {"p"}, "q": set()}
     assert find_cycle(graph) == ["p", "p.a", "p.b", "p"]
     assert find_cycle({"p": {"q"}, "q": set()}) is None
+
+
+def test_the_client_never_imports_the_server() -> None:
+    """The client reaches the embedded store through the ``neptune_scale.transports`` entry
+    point only (``neptune_scale.transport.LocalStore``), deferred imports included."""
+    crossings = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            crossings += [
+                f"{module_name(path)}: {n}" for n in names if n.split(".")[0] == "despina"
+            ]
+    assert crossings == []
