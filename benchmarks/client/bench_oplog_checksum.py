@@ -24,8 +24,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from neptune_scale import Run, _oplog, _oplog_read
-from neptune_scale._oplog_legacy import LegacyLogWriter
+from neptune_scale import Run, _oplog
+from neptune_scale._oplog import read as _oplog_read
+from neptune_scale._oplog.legacy import LegacyLogWriter
 
 METRICS = ("train/loss", "train/acc", "val/loss", "val/acc")
 

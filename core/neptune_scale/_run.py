@@ -19,9 +19,9 @@ from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
 from neptune_scale import wire as enc
 from neptune_scale._attribute import Attribute
-from neptune_scale._errors import Callbacks
+from neptune_scale._callbacks import Callbacks
+from neptune_scale._client_logger import setup_client_logger
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
-from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._recorder import Recorder
@@ -35,7 +35,6 @@ logger = logging.getLogger("neptune")
 
 DEFAULT_MAX_QUEUE_SIZE = 1_000_000
 ATEXIT_TIMEOUT_S = 60.0
-MAX_STEP = v.MAX_STEP
 DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
 
 
@@ -83,21 +82,11 @@ class Run:
         self._closed = False
         self._extras: Extras | None = None
         fork = v.check_fork(fork_run_id, fork_step)
-        if resume and fork is not None:
-            raise ValueError(
-                "resume=True continues an existing run; it cannot be combined "
-                "with fork_run_id/fork_step"
-            )
-        if creation_time is not None:
-            v.timestamp_parts(creation_time, "creation_time")
-        if experiment_name is not None:
-            v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
-        if runtime_namespace is not None:
-            v.check_name(runtime_namespace, "runtime_namespace", limit=v.MAX_NAMESPACE_BYTES)
-        if not isinstance(max_queue_size, int) or max_queue_size < 1:
-            raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
-        if async_lag_threshold is not None and not async_lag_threshold > 0:
-            raise ValueError(f"async_lag_threshold must be > 0 seconds, got {async_lag_threshold}")
+        v.check_run_options(
+            resume=resume, forked=fork is not None, creation_time=creation_time,
+            experiment_name=experiment_name, runtime_namespace=runtime_namespace,
+            max_queue_size=max_queue_size, async_lag_threshold=async_lag_threshold,
+        )  # fmt: skip
         callbacks = Callbacks(
             on_error=v.check_callback(on_error_callback, "on_error_callback"),
             on_warning=v.check_callback(on_warning_callback, "on_warning_callback"),

@@ -22,7 +22,7 @@ from neptune_scale._oplog import (
     segment_indexes,
     segment_path,
 )
-from neptune_scale._oplog_check import Damage, LogScan, _parse_header, scan
+from neptune_scale._oplog.check import Damage, LogScan, _parse_header, scan
 from neptune_scale.wire import varint
 
 __all__ = ["Batch", "Damage", "LogReader", "LogScan", "recover", "scan"]
