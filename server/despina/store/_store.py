@@ -17,7 +17,7 @@ from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
 from despina.store._engines.sqlite import DATABASE_FILE, SQLiteEngine
 from despina.store._errors import StoreNotFound
-from despina.store._files import FileArea
+from despina.store._files import FileArea, LocalFiles, open_file_area
 from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation
 from despina.store._slices import SLICE_PAUSE_S
@@ -25,13 +25,16 @@ from despina.store._slices import SLICE_PAUSE_S
 __all__ = ["Store", "open_store"]
 
 FILES_FOLDER = "files"
-FILES_DIR_ENV = "DESPINA_FILES_DIR"  # where a PostgreSQL-backed store keeps file bytes
+# Where a PostgreSQL-backed store keeps file bytes: s3://bucket/prefix or a folder shared by
+# every server process; the older DESPINA_FILES_DIR (a folder) is read when it is unset.
+FILES_ENV = "DESPINA_FILES"
+FILES_DIR_ENV = "DESPINA_FILES_DIR"
 _SQLITE_PREFIX = "sqlite:///"
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 class Store:
-    """A store: an engine for rows and a folder for file bytes.
+    """A store: an engine for rows and a file area (folder or bucket) for file bytes.
 
     ``create_projects`` False makes an update for an unknown project fail with PROJECT_NOT_FOUND
     instead of creating it (the embedded store creates projects on first use).
@@ -114,11 +117,15 @@ def _postgres(url: str, create: bool) -> Store:
     # imported here: psycopg is an optional extra
     from despina.store._engines import postgres as _postgres
 
-    files_dir = os.environ.get(FILES_DIR_ENV)
-    if not files_dir:
-        raise StoreNotFound(f"a PostgreSQL store needs ${FILES_DIR_ENV}: the folder for file bytes")
+    files = os.environ.get(FILES_ENV) or os.environ.get(FILES_DIR_ENV)
+    if not files:
+        raise StoreNotFound(
+            f"a PostgreSQL store needs ${FILES_ENV} (or ${FILES_DIR_ENV}): where file bytes "
+            "live, s3://bucket/prefix or a folder every server process shares"
+        )
+    area = open_file_area(files)
     engine: Engine = _postgres.PostgresEngine(url, create=create)
-    return Store(engine, FileArea(Path(files_dir)))
+    return Store(engine, area)
 
 
 def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Store:
@@ -139,4 +146,4 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Stor
     if not create and not (folder / DATABASE_FILE).is_file():
         raise StoreNotFound(f"no despina store at {folder} ({DATABASE_FILE} is missing)")
     engine = SQLiteEngine(folder / DATABASE_FILE, create=create)
-    return Store(engine, FileArea(folder / FILES_FOLDER))
+    return Store(engine, LocalFiles(folder / FILES_FOLDER))
