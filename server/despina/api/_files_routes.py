@@ -38,6 +38,7 @@ from despina.api._context import (
     reject,
     require_project,
 )
+from despina.api._metrics import count_file_bytes
 from despina.store import FileArea, safe_parts
 
 __all__ = ["router", "sign"]
@@ -160,6 +161,7 @@ async def put_file(workspace: str, project: str, destination: str, request: Requ
                     reject(413, f"file of more than {limit} bytes exceeds the server's file limit")
                 out.write(chunk)
         etag = await run_in_threadpool(ctx.store.put_file, identifier, destination, Path(name))
+        count_file_bytes(request.app.state, "in", size)
     except ValueError as exc:  # the store refuses the destination; the message names it
         reject(400, str(exc))
     except OSError as exc:  # the bucket or the folder cannot be written: worth a retry
@@ -169,8 +171,9 @@ async def put_file(workspace: str, project: str, destination: str, request: Requ
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
-def _chunks(handle: Any) -> Iterator[bytes]:
+def _chunks(handle: Any, state: Any) -> Iterator[bytes]:
     while chunk := handle.read(STREAM_CHUNK_BYTES):
+        count_file_bytes(state, "out", len(chunk))
         yield chunk
 
 
@@ -188,7 +191,7 @@ async def get_file(workspace: str, project: str, destination: str, request: Requ
     except OSError as exc:
         reject(503, f"file storage unavailable: {exc}")
     return StreamingResponse(
-        _chunks(handle),
+        _chunks(handle, request.app.state),
         media_type="application/octet-stream",
         background=BackgroundTask(handle.close),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,10 @@ class Store:
         self.engine = engine
         self.files = files
         self.create_projects = create_projects
+        # Snapshots (a step's points, or a config/tag update) applied so far: the server's
+        # ingest rate on /metrics. Counted under a lock: several request threads apply at once.
+        self.snapshots_applied = 0
+        self._count_lock = threading.Lock()
 
     def apply(
         self, operations: Sequence[ingest_pb2.RunOperation | RawBatchOperation]
@@ -62,11 +67,16 @@ class Store:
         create = self.create_projects
         if all(len(parts) == 1 for _, parts in plans):
             with self.engine.write() as tx:
-                return [
+                results = [
                     apply_operation(tx, op, create_projects=create, update=parts[0])
                     for op, parts in plans
                 ]
-        return [self._apply_in_slices(op, parts) for op, parts in plans]
+        else:
+            results = [self._apply_in_slices(op, parts) for op, parts in plans]
+        count = sum(len(part) for _, parts in plans for part in parts if part is not None)
+        with self._count_lock:
+            self.snapshots_applied += count
+        return results
 
     def _apply_in_slices(
         self,

@@ -155,6 +155,11 @@ class PostgresEngine:
             finally:
                 self._local.conn = None
 
+    def pool_usage(self) -> dict[str, tuple[int, int]]:
+        """Connections in use and pool size, per pool (``read``, ``write``)."""
+        pools = {"read": self._pool, "write": self._write_pool}
+        return {name: (pool.in_use(), pool.size) for name, pool in pools.items()}
+
     def close(self) -> None:
         self._pool.close()
         self._write_pool.close()
