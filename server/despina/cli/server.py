@@ -140,6 +140,14 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
+def _check_schema(location: str) -> None:
+    """Open the store once before binding: an old PostgreSQL schema stops the start with the
+    StoreError naming `despina migrate` (one line, exit 1), not a traceback from uvicorn."""
+    from despina.store import open_store
+
+    open_store(location).close()
+
+
 def run_server(args: argparse.Namespace) -> int:
     from despina.api import ServerSettings, create_app
 
@@ -152,6 +160,7 @@ def run_server(args: argparse.Namespace) -> int:
         metrics=args.metrics_port is not None,
         **({} if args.key_recheck is None else {"key_recheck_s": args.key_recheck}),
     )
+    _check_schema(settings.db)
     app = create_app(settings)
     sock = bind("server", args.host, args.port)
     if sock is None:

@@ -123,7 +123,7 @@ class Store:
         self.close()
 
 
-def _postgres(url: str, create: bool) -> Store:
+def _postgres(url: str, create: bool, migrate: bool) -> Store:
     # imported here: psycopg is an optional extra
     from despina.store._engines import postgres as _postgres
 
@@ -134,12 +134,17 @@ def _postgres(url: str, create: bool) -> Store:
             "live, s3://bucket/prefix or a folder every server process shares"
         )
     area = open_file_area(files)
-    engine: Engine = _postgres.PostgresEngine(url, create=create)
+    engine: Engine = _postgres.PostgresEngine(url, create=create, migrate=migrate)
     return Store(engine, area)
 
 
-def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Store:
+def open_store(
+    location: str | os.PathLike[str], *, create: bool = True, migrate: bool = False
+) -> Store:
     """Open the store at ``location``: a folder, ``sqlite:///folder`` or ``postgresql://…``.
+
+    A SQLite store upgrades its schema on open; a PostgreSQL one at an older schema version only
+    with ``migrate`` (``despina migrate``), else SchemaVersionError names that command.
 
     A folder holds ``despina.sqlite3`` and ``files/``. With ``create`` False a missing store
     raises StoreNotFound and nothing is created (readers use that). Other errors: StoreCorrupt,
@@ -147,7 +152,7 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Stor
     """
     text = os.fspath(location)
     if text.startswith(_POSTGRES_PREFIXES):
-        return _postgres(text, create)
+        return _postgres(text, create, migrate)
     if text.startswith(_SQLITE_PREFIX):
         text = text[len(_SQLITE_PREFIX) - 1 :]  # keep the leading "/" of an absolute path
     folder = Path(text).expanduser()
