@@ -1,9 +1,9 @@
 """A team server across hosts (issue 20): two ``despina server`` processes on one PostgreSQL
 and one S3 bucket (moto's standalone server on 127.0.0.1), no shared folder.
 
-The official neptune-scale client logs through one process and ours through the other; file
-bytes go to the bucket through its pre-signed URLs (never through a server process), and each
-process serves the files the other's client uploaded.
+The official neptune-scale client logs through one process and ours through the other (live,
+and offline then ``despina sync``); file bytes go to the bucket through its pre-signed URLs
+(never through a server process), and each process serves the files the other's client sent.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import httpx
 import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
+from despina.cli import main as despina
 from oracle_support import SCENARIO, LiveServer, StoredRuns, check_scenario, env_for, run_script
 from s3_server import S3Server, s3_bucket
 from scratch_postgres import scratch_postgres_database
@@ -67,7 +68,10 @@ def _signed(server: LiveServer, project: str, path: str, permission: str) -> str
 
 
 def test_two_servers_one_postgres_one_bucket_serve_each_others_files(
-    team: tuple[S3Server, str, list[LiveServer]], official_python: Path, tmp_path: Path
+    team: tuple[S3Server, str, list[LiveServer]],
+    official_python: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s3, url, (first, second) = team
     for name, python, server in (
@@ -79,9 +83,18 @@ def test_two_servers_one_postgres_one_bucket_serve_each_others_files(
         result = run_script(python, SCENARIO, folder, env_for(server, f"team/{name}"))
         assert result == {"a": True, "b": True, "warnings": []}
 
+    # offline runs delivered later by `despina sync`, files included
+    logs = tmp_path / "offline-logs"
+    offline = env_for(
+        second, "team/offline", NEPTUNE_MODE="offline", NEPTUNE_LOG_DIRECTORY=str(logs)
+    )
+    run_script(Path(sys.executable), SCENARIO, tmp_path, offline)
+    monkeypatch.setenv("NEPTUNE_API_TOKEN", second.token)
+    assert despina(["sync", str(logs)]) == 0
+
     stored = StoredRuns(url)  # DESPINA_FILES names the bucket here too
     try:
-        for name in ("official", "ours"):
+        for name in ("official", "ours", "offline"):
             check_scenario(stored, f"team/{name}")  # reads the file back from the bucket
         official_file = stored.attributes("team/official", "run-a")["files/blob"]["path"]
         our_file = stored.attributes("team/ours", "run-a")["files/blob"]["path"]
