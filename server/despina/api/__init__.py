@@ -11,11 +11,12 @@ from __future__ import annotations
 from despina.api._app import RedactSecrets, create_app
 from despina.api._context import ServerContext
 from despina.api._process import ServerProcess, free_port
-from despina.api._settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
+from despina.api._settings import DEFAULT_HOST, DEFAULT_PORT, UI_SESSION_RECHECK_S, ServerSettings
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "UI_SESSION_RECHECK_S",
     "RedactSecrets",
     "ServerContext",
     "ServerProcess",

@@ -8,7 +8,7 @@ import importlib.util
 from typing import Any
 
 from despina.cli._common import add_store_option, store_location
-from despina.cli._serve import bind, listening_port, port_argument, serve
+from despina.cli._serve import add_log_level_option, bind, listening_port, port_argument, serve
 
 __all__ = ["register", "run_server"]
 
@@ -20,8 +20,7 @@ for _module in ("fastapi", "uvicorn", "jwt"):
 
 def register(subparsers: Any) -> None:
     """Add the ``server`` command to the ``despina`` argument parser."""
-    from despina.api import DEFAULT_HOST, DEFAULT_PORT
-    from despina.api._settings import UI_SESSION_RECHECK_S
+    from despina.api import DEFAULT_HOST, DEFAULT_PORT, UI_SESSION_RECHECK_S
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "server",
@@ -65,12 +64,7 @@ def register(subparsers: Any) -> None:
         help="re-read an API key at least this often, so a revoked key's access tokens stop "
         "working within it (default: $DESPINA_KEY_RECHECK_S, else 30)",
     )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning"],
-        help="how much the server logs on stderr (default info)",
-    )
+    add_log_level_option(parser, default="info", what="the server")
     parser.set_defaults(func=run_server)
 
 

@@ -11,7 +11,8 @@ serialized until the store decodes it (``RawBatchOperation``; a malformed batch 
 Engines implement the storage primitives of :class:`Engine`/:class:`Tx` (see ``_engine``); every
 rule lives in engine-independent modules. The read side (``despina.query``) uses ``Store.engine``
 with ``ancestry`` / ``parent_of`` (fork lineage, never leaving a run's project) and
-``sys_attributes``.
+``sys_attributes``. ``create_project`` / ``list_projects`` / ``project_of`` are the project
+operations the CLI and the server's project routes share.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from despina.store._model import (
     public_value,
 )
 from despina.store._operation import RawBatchOperation, check_batch, parse_operation
+from despina.store._projects import ProjectExists, create_project, list_projects, project_of
 from despina.store._store import Store, open_store
 from despina.store._sys import project_uuid, run_uuid, sys_attributes
 
@@ -53,6 +55,7 @@ __all__ = [
     "FloatChunk",
     "NewRun",
     "Point",
+    "ProjectExists",
     "ProjectNotFound",
     "ProjectRow",
     "RawBatchOperation",
@@ -69,11 +72,14 @@ __all__ = [
     "Tx",
     "ancestry",
     "check_batch",
+    "create_project",
     "decode_value",
     "encode_value",
+    "list_projects",
     "open_store",
     "parent_of",
     "parse_operation",
+    "project_of",
     "project_uuid",
     "public_value",
     "run_uuid",
