@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from neptune_scale import Run, _oplog, _oplog_check, _oplog_read
+from neptune_scale import Run, _oplog, _oplog_read
 from neptune_scale._encoding import varint
 from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT, LogWriter
 from neptune_scale.exceptions import NeptuneOperationLogDamaged
-from oplog_damage import (
+from support.oplog_damage import (
     PROJECT,
     RUN_ID,
     damage_segment,
@@ -34,6 +34,7 @@ from oplog_damage import (
     write_offline_run,
     xor_byte,
 )
+from support.oplog_frames import frames
 
 
 def test_a_run_resuming_a_damaged_folder_reports_it_and_goes_on(tmp_path: Path) -> None:
@@ -283,13 +284,3 @@ def read_back(folder: Path, found: _oplog_read.LogScan) -> list[bytes]:
         got.extend(frames(batch.payload))
     reader.close()
     return got
-
-
-def frames(body: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(body):
-        header = _oplog_check._parse_header(body, pos)
-        assert isinstance(header, tuple)
-        out.append(body[pos : header[2]])
-        pos = header[2]
-    return out

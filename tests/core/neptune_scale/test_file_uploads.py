@@ -278,9 +278,9 @@ def test_close_within_a_timeout_leaves_an_unfinished_upload_on_disk(run_on: RunO
     run.assign_files({"stuck": File(b"stuck bytes", destination="d/stuck")})
     run.assign_files(files(4))
     folder = run.log_folder
-    start = time.monotonic()
+    assert until(lambda: len(storage.stored()) == 4)
     run.close(timeout=0.5)
-    assert time.monotonic() - start < 5  # the timeout plus the stages' short join
+    assert storage.active == 1  # it returned with the stuck upload still running
     assert len(storage.stored()) == 4
     assert folder is not None and folder.exists()
     assert {p.read_bytes() for p in folder.glob("blobs/*")} == {b"stuck bytes"}
@@ -292,7 +292,8 @@ def test_close_within_a_timeout_leaves_an_unfinished_upload_on_disk(run_on: RunO
 
 
 def test_terminate_stops_at_once_and_the_next_run_delivers(run_on: RunOn, tmp_path: Path) -> None:
-    storage = Storage(upload_s=0.2)
+    storage = Storage(upload_s=0.0)
+    storage.open.clear()  # every upload waits at the gate until the end
     source = tmp_path / "weights.bin"
     source.write_bytes(b"weights")
     run = run_on(storage)
@@ -301,9 +302,9 @@ def test_terminate_stops_at_once_and_the_next_run_delivers(run_on: RunOn, tmp_pa
     run.log_metrics({"m": 1.0}, step=1)
     assert until(lambda: storage.active > 0)
     folder = run.log_folder
-    start = time.monotonic()
     run.terminate()
-    assert time.monotonic() - start < 3  # does not wait for the 30 uploads (~0.8 s at 8)
+    assert storage.active > 0  # it returned with uploads still running: none was waited for
+    storage.open.set()  # (the abandoned attempts end; their results are ignored)
     assert folder is not None and folder.exists()
     assert len(storage.stored()) < 31
     again = MemoryTransport()
