@@ -17,8 +17,9 @@ PINNED = {
         "public_value", "run_uuid", "sys_attributes",
     ],
     "despina.query": [
-        "BUCKET_COLUMNS", "DELIVER_BUDGET_S", "Filter", "PatternError", "Pending", "Reader",
-        "deliver_left_behind", "local_folder",
+        "BUCKET_COLUMNS", "Buckets", "DELIVER_BUDGET_S", "Filter", "FloatPoints", "ObjectPoints",
+        "PatternError", "Pending", "Reader", "RunView", "Snapshot", "TYPE_NAMES",
+        "deliver_left_behind", "local_folder", "readable_ms", "snapshot",
     ],
     "despina.ui": [
         "SESSION_RECHECK_S", "SESSION_TTL_S", "SecurityHeaders", "TokenLogin", "create_app",

@@ -17,6 +17,7 @@ operations the CLI and the server's project routes share.
 
 from __future__ import annotations
 
+from despina.store._compact import CompactReport
 from despina.store._engine import Engine, Tx
 from despina.store._errors import (
     ProjectNotFound,
@@ -50,6 +51,7 @@ from despina.store._sys import project_uuid, run_uuid, sys_attributes
 __all__ = [
     "HISTOGRAM_COUNTING",
     "HISTOGRAM_DENSITY",
+    "CompactReport",
     "Engine",
     "FileArea",
     "FloatChunk",
