@@ -8,7 +8,8 @@ import pytest
 
 PINNED = {
     "despina.store": [
-        "Engine", "FileArea", "FloatChunk", "HISTOGRAM_COUNTING", "HISTOGRAM_DENSITY", "NewRun",
+        "CompactReport", "Engine", "FileArea", "FloatChunk", "HISTOGRAM_COUNTING",
+        "HISTOGRAM_DENSITY", "NewRun",
         "Point", "ProjectExists", "ProjectNotFound", "ProjectRow", "RawBatchOperation",
         "RunNotFound", "RunRow", "SchemaVersionError", "Segment", "SeriesState", "Store",
         "StoreCorrupt", "StoreError", "StoreNotFound", "StoredFileNotFound", "Tx", "ancestry",
