@@ -33,6 +33,7 @@ from ._describe import describe_run, resumed_record
 from ._events import log_event
 from ._failure import ErrorDetails, failure_of, find_calling_trainer, find_train_frame, watch
 from ._guard import contained
+from ._optuna_link import link_trial
 from ._session import (
     RunRecord,
     RunSession,
@@ -296,6 +297,9 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
                 fork=fork,
             )
         session.trial = search
+        if search:
+            trial = getattr(find_calling_trainer(Trainer), "_trial", None)
+            link_trial(trial, session.record.run_id, session.record.project)
         self._session = session
         self._opened += 1
         self._register_exit_hook()
