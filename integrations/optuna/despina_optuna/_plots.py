@@ -52,14 +52,17 @@ def resolve_backend(asked: str) -> str:
     return "none"
 
 
-def draw_plots(study: Study, backend: str, names: list[str], plotly_js: str) -> dict[str, bytes]:
+def draw_plots(
+    study: Study, backend: str, names: list[str], plotly_js: str | bool
+) -> dict[str, bytes]:
     """``{file name: content}`` of every plot that could be drawn."""
     if backend == "none":
         return {}
-    if backend == "plotly":
-        import optuna.visualization as module
-    else:
-        import optuna.visualization.matplotlib as module
+    import importlib
+
+    # Both modules have the same plot_* functions; the name says which one draws.
+    path = "optuna.visualization" + ("" if backend == "plotly" else ".matplotlib")
+    module = importlib.import_module(path)
     files: dict[str, bytes] = {}
     for name, draw in _plot_calls(study, module, names).items():
         figure = _quietly(draw)
@@ -111,7 +114,7 @@ def _quietly(draw: Callable[[], Any]) -> Any:
         return None
 
 
-def _render(figure: Any, backend: str, plotly_js: str) -> bytes:
+def _render(figure: Any, backend: str, plotly_js: str | bool) -> bytes:
     if backend == "plotly":
         html: str = figure.to_html(include_plotlyjs=plotly_js, full_html=True)
         return html.encode()

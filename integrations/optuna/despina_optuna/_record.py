@@ -19,10 +19,10 @@ __all__ = [
     "LINK_PROJECT_ATTR",
     "LINK_RUN_ID_ATTR",
     "best_configs",
-    "pareto_front",
-    "study_counts",
     "objective_names",
+    "pareto_front",
     "study_configs",
+    "study_counts",
     "trial_configs",
     "trial_values",
 ]
