@@ -8,9 +8,11 @@ structure (module tree as text, parameter counts). Paths, under the integration'
     <ns>/parameters/norm/<param>    <ns>/parameters/histogram/<param>
     <ns>/structure (text, ≤ 64 KB)  <ns>/structure_file (the full text)  <ns>/num_parameters/...
 
-Gradients are read where they are complete: just before the optimizer steps (the integrations
-call :meth:`ModelWatcher.capture` from their framework's pre-optimizer-step hook, or install
-:meth:`ModelWatcher.hook_optimizers` for a loop that has none). torch is imported lazily: the
+Both are read just after the optimizer stepped: the gradients of that step are complete (and
+not yet zeroed) whether the loop computes them before ``step()`` or inside it through a closure
+(Lightning does), and the parameters are those the step produced. The integrations call
+:meth:`ModelWatcher.capture` from their framework's after-optimizer-step hook, or install
+:meth:`ModelWatcher.hook_optimizers` where there is none. torch is imported lazily: the
 client itself never needs it.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 __all__ = ["WATCH_MODES", "ModelWatcher"]
@@ -46,6 +49,7 @@ class ModelWatcher:
         self.gradients = log in ("gradients", "all")
         self.parameters = log in ("parameters", "all")
         self._last_step: int | None = None
+        self._described = False
         self._hook: Any = None
 
     def due(self, step: int) -> bool:
@@ -81,7 +85,11 @@ class ModelWatcher:
         )
 
     def capture(self, run: Any, step: int) -> None:
-        """Log norms and histograms at ``step`` if it is due (cheap when it is not)."""
+        """Log norms and histograms at ``step`` if it is due (cheap when it is not); the first
+        call also logs the structure."""
+        if not self._described:
+            self._described = True
+            self.structure(run)
         if not self.due(step):
             return
         self._last_step = step
@@ -115,30 +123,38 @@ class ModelWatcher:
             histograms[f"{self.namespace}/{kind}/histogram/{name}"] = histogram
         return norm
 
-    def hook_optimizers(self, step_of: Callable[[], int], run_of: Callable[[], Any]) -> None:
-        """Capture before every ``step()`` of any optimizer holding this model's parameters
+    def hook_optimizers(
+        self,
+        step_of: Callable[[], int],
+        run_of: Callable[[], Any],
+        guard: Callable[[str], AbstractContextManager[Any]],
+    ) -> None:
+        """Capture after every ``step()`` of any optimizer holding this model's parameters
         (for loops without a pre-optimizer-step hook of their own); ``step_of`` gives the step
-        number, ``run_of`` the run (``None``: not now). Undone by :meth:`unhook`."""
-        from torch.optim.optimizer import register_optimizer_step_pre_hook
+        number, ``run_of`` the run (``None``: not now), ``guard(what)`` keeps a tracking error
+        out of ``optimizer.step()``. Undone by :meth:`unhook`."""
+        from torch.optim.optimizer import register_optimizer_step_post_hook
 
         self.unhook()
         ours = {id(p) for p in self.model.parameters()}
         known: dict[int, bool] = {}
 
-        def before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+        def after_step(optimizer: Any, args: Any, kwargs: Any) -> None:
             holds = known.get(id(optimizer))
             if holds is None:
-                holds = known[id(optimizer)] = any(
-                    id(p) in ours for group in optimizer.param_groups for p in group["params"]
-                )
-            if holds:
+                groups = optimizer.param_groups
+                holds = any(id(p) in ours for group in groups for p in group["params"])
+                known[id(optimizer)] = holds
+            if not holds:
+                return
+            with guard("watching the model"):
                 step = step_of()
-                if self.due(step):
+                if self.due(step) or not self._described:
                     run = run_of()
                     if run is not None:
                         self.capture(run, step)
 
-        self._hook = register_optimizer_step_pre_hook(before_step)
+        self._hook = register_optimizer_step_post_hook(after_step)
 
     def unhook(self) -> None:
         hook, self._hook = self._hook, None
