@@ -74,7 +74,7 @@ def plain_loop(folder: Path, steps: int, watch: tuple[str, int] | None) -> float
             loss = torch.nn.functional.mse_loss(model(x), y)
             loss.backward()
             optimizer.step()
-            run.log_metrics({"loss": float(loss)}, step=step)
+            run.log_metrics({"loss": float(loss.detach())}, step=step)
         elapsed = time.perf_counter() - start
         if watcher is not None:
             watcher.unhook()
