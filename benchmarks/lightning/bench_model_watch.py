@@ -11,7 +11,10 @@ Prints one table, side by side in one run: seconds per optimizer step of a small
 
 Each variant writes into a real run (embedded store, async delivery). Best of ``--repeats``
 alternating rounds after a warm-up, so that a burst of other work on the machine hits one
-round, not one variant. The overhead column is relative to the variant's baseline.
+round, not one variant. The overhead column is relative to the variant's baseline. A second
+table gives the median cost of one capture and what it adds per step at ``log_freq=100``
+(capture / 100 / plain step): on a loaded machine the loop timings swing by more than the
+watch costs, the capture timing much less.
 
 Usage: ``python benchmarks/lightning/bench_model_watch.py [--steps N] [--repeats N]``.
 """
@@ -127,6 +130,22 @@ def lightning_loop(folder: Path, steps: int, watch: bool) -> float:
     return timer.elapsed / steps
 
 
+def capture_ms(folder: Path, log: str, count: int = 30) -> float:
+    """Median milliseconds of one capture (norms + histograms of every tensor, into the run):
+    what a logging step adds; steady under load, unlike the loop timings."""
+    model = mlp()
+    model(torch.randn(BATCH, FEATURES)).sum().backward()
+    with Run(project=PROJECT, log_directory=str(folder), **QUIET) as run:
+        watcher = ModelWatcher(model, "model/watch", log=log, log_freq=1)
+        watcher.capture(run, 0)  # the structure, once
+        times = []
+        for step in range(1, count + 1):
+            start = time.perf_counter()
+            watcher.capture(run, step)
+            times.append(time.perf_counter() - start)
+    return sorted(times)[count // 2] * 1e3
+
+
 def _no_guard(what: str) -> Any:
     from contextlib import nullcontext
 
@@ -176,6 +195,12 @@ def main() -> None:
             "plain loop, no watch" if name.startswith("plain") else "Lightning, no watch"
         ]
         print(f"{name:<30} {seconds * 1e3:>9.3f} {(seconds / base - 1) * 100:>8.1f}%")
+    step_ms = results["plain loop, no watch"] * 1e3
+    print(f"\n{'one capture':<30} {'ms':>9} {'@100 / plain step':>18}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for log in ("gradients", "all"):
+            ms = capture_ms(Path(tmp), log)
+            print(f"{log:<30} {ms:>9.2f} {ms / 100 / step_ms * 100:>17.2f}%")
 
 
 if __name__ == "__main__":
