@@ -1,5 +1,5 @@
 """What a run records by itself: console output and source code (both on by default, as the
-official client does).
+official client does), and system metrics when asked for (see ``_system_metrics``).
 
 * Console capture tees ``sys.stdout``/``sys.stderr`` into the string series
   ``<runtime_namespace>/stdout`` and ``.../stderr`` (steps ``initial + n * 1e-6``, lines longer
@@ -11,6 +11,7 @@ official client does).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from neptune_scale._snapshots import MAX_STRING_SERIES_BYTES
+from neptune_scale._system_metrics import NAMESPACE, SystemSampler, namespace_for
 from neptune_scale._worker import IDLE, Worker
 
 if TYPE_CHECKING:
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SourceTrackingConfig", "start_extras"]
 
+logger = logging.getLogger("neptune")
+
 CONSOLE_FLUSH_S = 1.0
 LINE_STEP = 1e-6  # console lines are numbered in micro-steps (the official client's scheme)
 GIT_TIMEOUT_S = 5.0
+SAMPLER_CLOSE_S = 5.0  # the last sample takes milliseconds; a stuck GPU driver gets this long
 MAX_LINE_CHARS = MAX_STRING_SERIES_BYTES // 4  # keeps any UTF-8 line under the byte limit
 
 
@@ -45,20 +50,33 @@ class SourceTrackingConfig:
 
 
 class Extras:
-    def __init__(self, capture: ConsoleCapture | None) -> None:
+    def __init__(self, capture: ConsoleCapture | None, sampler: SystemSampler | None) -> None:
         self._capture = capture
+        self._sampler = sampler
 
     def flush(self) -> None:
         if self._capture is not None:
             self._capture.flush_now()
 
     def stop(self) -> None:
+        # First the sampler: its last sample goes in before the run's log closes.
+        if self._sampler is not None:
+            self._sampler.close(timeout=SAMPLER_CLOSE_S)
+            self._sampler = None
         if self._capture is not None:
             self._capture.uninstall()
             self._capture = None
 
 
-def start_extras(run: Run, *, console: bool, namespace: str | None, source: Any) -> Extras:
+def start_extras(
+    run: Run,
+    *,
+    console: bool,
+    namespace: str | None,
+    source: Any,
+    system_interval_s: float | None = None,
+    resumed: bool = False,
+) -> Extras:
     if source is not False:
         # No git, or not inside a repository: nothing to record.
         with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError):
@@ -69,7 +87,21 @@ def start_extras(run: Run, *, console: bool, namespace: str | None, source: Any)
         initial = 0.0 if run._fork is None else float(run._fork[1])
         capture = ConsoleCapture(run, namespace or "runtime", initial)
         capture.install()
-    return Extras(capture)
+    return Extras(capture, start_sampler(run, system_interval_s, resumed))
+
+
+def start_sampler(run: Run, interval_s: float | None, resumed: bool) -> SystemSampler | None:
+    namespace = namespace_for()
+    if interval_s is None:
+        return None
+    if resumed and namespace == NAMESPACE:
+        # Its earlier samples hold steps up to a time unknown here: new ones would be refused.
+        logger.info("System metrics are not sampled in a resumed run (resume=True)")
+        return None
+    floor = None if run._fork is None else float(run._fork[1])
+    sampler = SystemSampler(run, interval_s, namespace, floor)
+    sampler.start()
+    return sampler
 
 
 class _Tee:

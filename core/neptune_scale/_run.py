@@ -25,6 +25,7 @@ from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE
 from neptune_scale._pipeline import Pipeline, run_folder
 from neptune_scale._snapshots import SnapshotBuilder
+from neptune_scale._system_metrics import resolve_interval
 from neptune_scale.transport import Transport
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ class Run(LoggingCalls):
     ``resume``, ``mode``, ``experiment_name``, ``creation_time``, ``fork_run_id`` + ``fork_step``,
     ``log_directory``, ``max_queue_size``, ``async_lag_threshold``, the callbacks,
     ``enable_console_log_capture``, ``runtime_namespace``, ``source_tracking_config``,
-    ``inherit_configs``). ``transport`` is internal, for tests: a
+    ``inherit_configs``). ``system_metrics`` is Despina's own: True (every 10 s), a number of
+    seconds, False, or None (the default: ``NEPTUNE_SYSTEM_METRICS`` decides, off when unset);
+    see ``_system_metrics`` for what is sampled and where. ``transport`` is internal, for tests: a
     :class:`neptune_scale.transport.Transport` that replaces the one mode resolution picks.
 
     Raises ValueError/TypeError for invalid arguments; after construction, delivery problems go
@@ -88,6 +91,7 @@ class Run(LoggingCalls):
         runtime_namespace: str | None = None,
         source_tracking_config: SourceTrackingConfig | None = DEFAULT_SOURCE_TRACKING,
         inherit_configs: bool = True,
+        system_metrics: bool | float | None = None,
         transport: Transport | None = None,
     ) -> None:
         setup_client_logger()
@@ -114,6 +118,7 @@ class Run(LoggingCalls):
             v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
         if runtime_namespace is not None:
             v.check_name(runtime_namespace, "runtime_namespace", limit=v.MAX_NAMESPACE_BYTES)
+        system_interval_s = resolve_interval(system_metrics)
         if not isinstance(max_queue_size, int) or max_queue_size < 1:
             raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
         if async_lag_threshold is not None and not async_lag_threshold > 0:
@@ -160,6 +165,8 @@ class Run(LoggingCalls):
             console=enable_console_log_capture,
             namespace=runtime_namespace,
             source=source_tracking_config or False,
+            system_interval_s=system_interval_s,
+            resumed=resume,
         )
         atexit.register(_close_at_exit, weakref.ref(self))
 
