@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neptune_scale import _encoding as enc
 from neptune_scale import integrations
+from neptune_scale import wire as enc
 from neptune_scale._oplog import KIND_FILE
 from neptune_scale.types import File
 

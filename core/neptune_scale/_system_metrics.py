@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale._worker import IDLE, Worker
 
 if TYPE_CHECKING:
-    from neptune_scale._run import Run
+    from neptune_scale._recorder import Recorder
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -127,14 +127,14 @@ class SystemSampler(Worker):
 
     def __init__(
         self,
-        run: Run,
+        recorder: Recorder,
         interval_s: float,
         namespace: str,
         floor: float | None,
     ) -> None:
         super().__init__()
         self.idle_wake_s = interval_s
-        self._run = run
+        self._recorder = recorder
         self._interval_s = interval_s
         self._namespace = namespace
         # A forked run holds its parent's points up to the fork step: its own come after it.
@@ -165,10 +165,10 @@ class SystemSampler(Worker):
 
     def _log(self, figures: dict[str, float]) -> None:
         step = self._next_step()
-        run = self._run
+        recorder = self._recorder
         data = {f"{self._namespace}/{name}": value for name, value in figures.items()}
-        head = enc.fast_step_field(step) + run._stamp(None)
-        run._append_all(run._builder.metrics(data, head, b""))
+        head = enc.fast_step_field(step) + recorder._stamp(None)
+        recorder._append_all(recorder._builder.metrics(data, head, b""))
 
     def _next_step(self) -> float:
         step = round(self._offset + time.monotonic() - self._started, 3)
