@@ -87,34 +87,29 @@ class Converter:
 
     # float series, column-wise
     def _floats(self, rows: pa.RecordBatch) -> Iterator[Request]:
+        """One request per series (and per ``MAX_REQUEST_POINTS``): snapshots that differ only
+        in numbers take the store's vectorized decoding, which a mix of keys would leave."""
         steps, has_step = step_micros(rows.column("step"))
         times, has_time = millis(rows.column("timestamp"))
         values = pc.fill_null(rows.column("float_value"), float("nan")).to_numpy()
-        paths = pc.dictionary_encode(rows.column("attribute_path")).combine_chunks() if isinstance(
-            rows.column("attribute_path"), pa.ChunkedArray
-        ) else pc.dictionary_encode(rows.column("attribute_path"))
+        paths = rows.column("attribute_path")
+        if not pa.types.is_dictionary(paths.type):
+            paths = pc.dictionary_encode(paths)
         codes = paths.indices.to_numpy(zero_copy_only=False)
         if not has_step.all():
             self.problems.append(f"{int((~has_step).sum())} float points without a step left out")
-        request = Request()
+        order = np.argsort(codes, kind="stable")  # rows of each series together, in file order
+        bounds = np.searchsorted(codes[order], np.arange(len(paths.dictionary) + 1))
         for code, path in enumerate(paths.dictionary.to_pylist()):
-            chosen = np.flatnonzero((codes == code) & has_step)
-            if not len(chosen):
-                continue
+            chosen = order[bounds[code] : bounds[code + 1]]
+            chosen = chosen[has_step[chosen]]
             ms = self._fill_times(path, times[chosen], has_time[chosen])
             for start in range(0, len(chosen), MAX_REQUEST_POINTS):
                 part = slice(start, start + MAX_REQUEST_POINTS)
-                body = encode_float_points(path, steps[chosen][part], ms[part], values[chosen][part])
-                if request.points and (
-                    request.points + len(ms[part]) > MAX_REQUEST_POINTS
-                    or len(request.body) + len(body) > MAX_REQUEST_BYTES
-                ):
-                    yield request
-                    request = Request()
-                request.body += body
-                request.points += len(ms[part])
-        if request.points:
-            yield request
+                body = encode_float_points(
+                    path, steps[chosen][part], ms[part], values[chosen][part]
+                )
+                yield Request(body=bytearray(body), points=len(ms[part]))
 
     def _fill_times(self, path: str, ms: np.ndarray, known: np.ndarray) -> np.ndarray:
         """A point without a time takes the time before it (the run's creation at first)."""

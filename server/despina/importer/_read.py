@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 __all__ = ["BATCH_ROWS", "STEP_TYPE", "batches", "millis", "read_sys_rows", "step_micros"]
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 262_144
 STEP_TYPE = pa.decimal128(18, 6)
 SYS_PREFIX = "sys/"
 
@@ -29,7 +29,8 @@ B = npt.NDArray[np.bool_]
 
 def batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The part's rows in file order, ``BATCH_ROWS`` at a time."""
-    with pq.ParquetFile(path) as part:
+    # Paths and types as dictionaries: a batch repeats a few names many times.
+    with pq.ParquetFile(path, read_dictionary=["attribute_path", "attribute_type"]) as part:
         yield from part.iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
