@@ -75,6 +75,8 @@ class Converter:
         self.last_ms: dict[str, int] = {}
         self.skipped_files = 0
         self.problems: list[str] = []
+        self.pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.pending_points = 0
 
     def requests(self, batch: pa.RecordBatch) -> Iterator[Request]:
         is_float = pc.equal(batch.column("attribute_type"), "float_series")
@@ -87,8 +89,9 @@ class Converter:
 
     # float series, column-wise
     def _floats(self, rows: pa.RecordBatch) -> Iterator[Request]:
-        """One request per series (and per ``MAX_REQUEST_POINTS``): snapshots that differ only
-        in numbers take the store's vectorized decoding, which a mix of keys would leave."""
+        """Points are gathered per series across batches (up to ``MAX_REQUEST_POINTS`` in all)
+        and sent one series per request: snapshots that differ only in numbers take the
+        store's vectorized decoding, which a mix of keys in one request would leave."""
         steps, has_step = step_micros(rows.column("step"))
         times, has_time = millis(rows.column("timestamp"))
         values = pc.fill_null(rows.column("float_value"), float("nan")).to_numpy()
@@ -103,13 +106,24 @@ class Converter:
         for code, path in enumerate(paths.dictionary.to_pylist()):
             chosen = order[bounds[code] : bounds[code + 1]]
             chosen = chosen[has_step[chosen]]
-            ms = self._fill_times(path, times[chosen], has_time[chosen])
-            for start in range(0, len(chosen), MAX_REQUEST_POINTS):
+            if len(chosen):
+                ms = self._fill_times(path, times[chosen], has_time[chosen])
+                self.pending.setdefault(path, []).append((steps[chosen], ms, values[chosen]))
+                self.pending_points += len(chosen)
+        if self.pending_points >= MAX_REQUEST_POINTS:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Request]:
+        """The gathered float points, one series per request."""
+        pending, self.pending, self.pending_points = self.pending, {}, 0
+        for path, pieces in pending.items():
+            steps = np.concatenate([p[0] for p in pieces])
+            times = np.concatenate([p[1] for p in pieces])
+            values = np.concatenate([p[2] for p in pieces])
+            for start in range(0, len(steps), MAX_REQUEST_POINTS):
                 part = slice(start, start + MAX_REQUEST_POINTS)
-                body = encode_float_points(
-                    path, steps[chosen][part], ms[part], values[chosen][part]
-                )
-                yield Request(body=bytearray(body), points=len(ms[part]))
+                body = encode_float_points(path, steps[part], times[part], values[part])
+                yield Request(body=bytearray(body), points=len(values[part]))
 
     def _fill_times(self, path: str, ms: np.ndarray, known: np.ndarray) -> np.ndarray:
         """A point without a time takes the time before it (the run's creation at first)."""

@@ -70,11 +70,22 @@ def _message_sizes(first: U64, second: U64) -> I64:
     return size
 
 
+CHUNK_POINTS = 32_768  # bounds the index matrices below (points × entry bytes × 8 bytes)
+
+
 def encode_float_points(path: str, steps_micro: I64, times_ms: I64, values: F64) -> bytes:
     """Framed snapshots, one per point: ``step``, ``timestamp`` and ``append[path].float64``.
 
     ``steps_micro`` are steps in millionths (non-negative), ``times_ms`` epoch milliseconds.
     """
+    return b"".join(
+        _encode_chunk(path, steps_micro[i : i + CHUNK_POINTS], times_ms[i : i + CHUNK_POINTS],
+                      values[i : i + CHUNK_POINTS])  # fmt: skip
+        for i in range(0, len(values), CHUNK_POINTS)
+    )
+
+
+def _encode_chunk(path: str, steps_micro: I64, times_ms: I64, values: F64) -> bytes:
     n = len(values)
     if n == 0:
         return b""

@@ -182,21 +182,28 @@ def _stream(
     for part in plan.files.ordered_parts:
         for batch in batches(part):
             for request in converter.requests(batch):
-                _send(plan, request, target, errors)
-                result.points += request.points
-                result.items += request.items - len(request.uploads)
-                result.files += len(request.uploads)
-                result.file_bytes += request.file_bytes
-                reporter.advance(request.points, request.file_bytes)
+                _send(plan, request, target, errors, result, reporter)
+    for request in converter.flush():
+        _send(plan, request, target, errors, result, reporter)
 
 
 def _send(
-    plan: RunPlan, request: Request, target: Target, errors: dict[int, list[IngestIssue]]
+    plan: RunPlan,
+    request: Request,
+    target: Target,
+    errors: dict[int, list[IngestIssue]],
+    result: s.RunResult,
+    reporter: Reporter,
 ) -> None:
     for upload in request.uploads:
         target.upload(plan.target_project, upload.destination, upload.source, upload.mime)
     issues = target.update(plan.target_project, plan.run_id, bytes(request.body))
     _collect(issues, errors)
+    result.points += request.points
+    result.items += request.items - len(request.uploads)
+    result.files += len(request.uploads)
+    result.file_bytes += request.file_bytes
+    reporter.advance(request.points, request.file_bytes)
 
 
 def _collect(

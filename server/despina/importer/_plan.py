@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from despina.importer._encode import MICROS
 from despina.importer._layout import RunFiles
-from despina.importer._read import read_sys_rows
+from despina.importer._read import SYS_PREFIX
 
 __all__ = ["SERIES_TYPES", "FILE_TYPES", "RunPlan", "order_runs", "plan_run"]
 
@@ -73,15 +74,8 @@ def plan_run(files: RunFiles, project_map: dict[str, str]) -> RunPlan:
     plan = RunPlan(files)
     try:
         for path in files.ordered_parts:
-            with pq.ParquetFile(path, read_dictionary=["attribute_type"]) as part:
-                ids = _first_ids(part)
-                if ids is not None and not plan.run_id:
-                    plan.project, plan.run_id = ids
-                for group in range(part.metadata.num_row_groups):
-                    kinds = part.read_row_group(group, columns=["attribute_type"])[0]
-                    for item in pc.value_counts(kinds).to_pylist():
-                        plan.counts[str(item["values"])] += int(item["counts"])
-            _read_sys(plan, read_sys_rows(path).to_pylist())
+            with pq.ParquetFile(path, read_dictionary=["attribute_path", "attribute_type"]) as part:
+                _plan_part(plan, part)
     except (OSError, ValueError) as error:  # pyarrow raises ArrowInvalid (a ValueError)
         plan.problem = f"cannot read {path.name}: {error}"
         return plan
@@ -89,6 +83,25 @@ def plan_run(files: RunFiles, project_map: dict[str, str]) -> RunPlan:
         plan.problem = "the run's parts hold no rows"
     plan.target_project = project_map.get(plan.project, plan.project)
     return plan
+
+
+def _plan_part(plan: RunPlan, part: pq.ParquetFile) -> None:
+    """Counts from two dictionary columns; whole rows only of row groups holding ``sys/`` rows
+    (the exporter writes parameters as batches of their own, so these are small)."""
+    ids = _first_ids(part)
+    if ids is not None and not plan.run_id:
+        plan.project, plan.run_id = ids
+    for group in range(part.metadata.num_row_groups):
+        names = part.read_row_group(group, columns=["attribute_path", "attribute_type"])
+        kinds = names.column("attribute_type")
+        for item in pc.value_counts(kinds).to_pylist():
+            plan.counts[str(item["values"])] += int(item["counts"])
+        paths = names.column("attribute_path").combine_chunks()
+        if not any(str(p).startswith(SYS_PREFIX) for p in paths.dictionary.to_pylist()):
+            continue
+        table = part.read_row_group(group)
+        mask = pc.starts_with(table.column("attribute_path").cast(pa.string()), SYS_PREFIX)
+        _read_sys(plan, table.filter(mask).to_pylist())
 
 
 def _read_sys(plan: RunPlan, rows: Iterable[dict[str, object]]) -> None:
