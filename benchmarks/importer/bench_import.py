@@ -63,7 +63,9 @@ def _chunk(first_row: int, rows: int, metrics: int) -> pa.Table:
         "float_value": pa.array(np.random.default_rng(first_row).random(rows)),
     }
     arrays = [columns.get(f.name, pa.nulls(rows, f.type)) for f in SCHEMA]
-    arrays = [a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, SCHEMA)]
+    arrays = [
+        a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, SCHEMA, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
@@ -123,23 +125,28 @@ def main() -> int:
     build_export(data, args.points, args.metrics)
     built = time.perf_counter() - start
     size = sum(p.stat().st_size for p in data.rglob("*.parquet"))
-    rows = [("python loop (machine speed reference)", f"{python_loop_ns():.0f} ns/iter", "", "", "")]
+    rows = [
+        ("python loop (machine speed reference)", f"{python_loop_ns():.0f} ns/iter", "", "", "")
+    ]
     wall, cpu, rss = run_import(data, ["--store", str(folder / "store")])
     n = args.points
-    rows.append(("parquet → embedded store", f"{n / wall:,.0f} points/s", f"{n / cpu:,.0f} points/s",
-                 f"{rss / 2**20:,.0f} MB", "≥ 1,000,000 points/s; RSS < 300 MB"))  # fmt: skip
+    rate, cpu_rate, peak = f"{n / wall:,.0f} points/s", f"{n / cpu:,.0f} points/s", rss / 2**20
+    target = "≥ 1,000,000 points/s; RSS < 300 MB"
+    rows.append(("parquet → embedded store", rate, cpu_rate, f"{peak:,.0f} MB", target))
     if not args.skip_server:
         wall, cpu, rss = into_server(data, folder)
         rows.append(("parquet → despina server (HTTP, token)", f"{n / wall:,.0f} points/s",
                      f"{n / cpu:,.0f} points/s", f"{rss / 2**20:,.0f} MB",
                      "≥ 300,000 points/s"))  # fmt: skip
-    print(f"{n:,} points ({args.metrics} series, decimal steps) in {size / 2**20:,.0f} MB of "
-          f"parquet, built in {built:.0f} s; import wall clock includes start-up and planning")  # fmt: skip
+    print(
+        f"{n:,} points ({args.metrics} series, decimal steps) in {size / 2**20:,.0f} MB of "
+        f"parquet, built in {built:.0f} s; import wall clock includes start-up and planning"
+    )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     head = ("benchmark", "wall clock", "importer CPU", "importer peak RSS", "target")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]
     for r in [head, *rows]:
-        print("  ".join(f"{str(c):<{w}}" for c, w in zip(r, widths)))
+        print("  ".join(f"{c!s:<{w}}" for c, w in zip(r, widths, strict=True)))
     print(f"(folder: {folder})", file=sys.stderr)
     return 0
 

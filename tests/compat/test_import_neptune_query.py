@@ -14,7 +14,7 @@ import pytest
 from oracle_support import LiveServer, env_for, oracle_venv, run_script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server" / "importer"))
-from scenario import CHILD_STEPS, GRAND, GRAND_STEPS, P3, ROOT, STEPS, build_v3  # noqa: E402
+from scenario import CHILD_STEPS, GRAND, GRAND_STEPS, P3, ROOT, STEPS, build_v3
 
 TARGET = "oracle-ws/imported"  # the key's workspace; --project-map moves the export there
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
@@ -35,7 +35,8 @@ def plain(v):
         return v.isoformat()
     return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
 
-table = nq_runs.fetch_runs_table(runs=["%(root)s"], attributes="^params/|^sys/tags$|^import/sys/owner$")
+wanted = "^params/|^sys/tags$|^import/sys/owner$"
+table = nq_runs.fetch_runs_table(runs=["%(root)s"], attributes=wanted)
 row = {c: [plain(v), type(v).__name__] for c, v in table.iloc[0].items()}
 def pts(df):
     return [[float(step), plain(v)] for (_, step), v in df.iloc[:, 0].items() if v == v or True]
@@ -45,7 +46,9 @@ print(json.dumps({"row": row, "own": pts(own), "lineage": pts(lineage)}))
 """
 
 
-def test_neptune_query_reads_an_import_into_a_server(live_server: LiveServer, tmp_path: Path) -> None:
+def test_neptune_query_reads_an_import_into_a_server(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     export = build_v3(tmp_path / "export")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEPTUNE_", "DESPINA_"))}
     done = subprocess.run(
@@ -57,7 +60,9 @@ def test_neptune_query_reads_an_import_into_a_server(live_server: LiveServer, tm
     assert done.returncode == 1, done.stdout + done.stderr  # the export's interrupted run
     assert "4 imported, 1 interrupted export" in done.stdout, done.stdout
     python = oracle_venv("neptune-query==1.14.1")
-    out = run_script(python, READ % {"root": ROOT, "grand": GRAND}, tmp_path, env_for(live_server, TARGET))
+    out = run_script(
+        python, READ % {"root": ROOT, "grand": GRAND}, tmp_path, env_for(live_server, TARGET)
+    )
     row = out["row"]
     assert row["params/big"] == [2**40 + 3, "int64"]  # an int column, not float
     assert row["params/lr"][0] == 0.001 and row["params/opt"][0] == "adam"

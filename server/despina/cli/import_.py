@@ -23,7 +23,9 @@ EXTRA_HINT = "despina import needs pyarrow: pip install 'despina[parquet]'"
 def _mapping(value: str) -> tuple[str, str]:
     old, sep, new = value.partition("=")
     if not sep or not old or not new:
-        raise argparse.ArgumentTypeError(f"expected OLD=NEW (two workspace/project names), got {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected OLD=NEW (two workspace/project names), got {value!r}"
+        )
     return old, new
 
 
@@ -35,14 +37,46 @@ def register(subparsers: Any) -> None:
         "its type, decimal steps, forks as forks (parents first), files with --files. Runs "
         "already imported into the same target are skipped; a second import adds nothing.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA_PATH", help="the export's data folder (or one project folder in it)")
-    parser.add_argument("--files", type=Path, default=None, metavar="FILES_PATH", help="the export's files folder (without it, file values are reported as skipped)")
+    parser.add_argument(
+        "data",
+        type=Path,
+        metavar="DATA_PATH",
+        help="the export's data folder (or one project folder in it)",
+    )
+    parser.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        metavar="FILES_PATH",
+        help="the export's files folder (without it, file values are reported as skipped)",
+    )
     add_store_option(parser)
-    parser.add_argument("--url", default=None, help="a despina server's address (default: the one in the API token)")
-    parser.add_argument("--api-token", default=None, help="send to a server with this token (default with --url: $NEPTUNE_API_TOKEN)")
-    parser.add_argument("--project-map", action="append", type=_mapping, default=[], metavar="OLD=NEW", help="import project OLD as NEW (repeatable)")
-    parser.add_argument("--runs", type=regex_argument, default=None, metavar="REGEX", help="only runs whose id matches this regular expression")
-    parser.add_argument("--dry-run", action="store_true", help="print what would be imported; write nothing")
+    parser.add_argument(
+        "--url", default=None, help="a despina server's address (default: the one in the API token)"
+    )
+    parser.add_argument(
+        "--api-token",
+        default=None,
+        help="send to a server with this token (default with --url: $NEPTUNE_API_TOKEN)",
+    )
+    parser.add_argument(
+        "--project-map",
+        action="append",
+        type=_mapping,
+        default=[],
+        metavar="OLD=NEW",
+        help="import project OLD as NEW (repeatable)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=regex_argument,
+        default=None,
+        metavar="REGEX",
+        help="only runs whose id matches this regular expression",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be imported; write nothing"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -122,7 +156,9 @@ class _Bar:
             disable=disabled,
             transient=False,
         )
-        self.runs = self.points = self.bytes = None  # task ids, once planned
+        self.runs: Any = None  # rich task ids, once planned
+        self.points: Any = None
+        self.bytes: Any = None
 
     def __enter__(self) -> _Bar:
         self.progress.__enter__()

@@ -151,7 +151,9 @@ class Converter:
         if request.items:
             yield request
 
-    def _item(self, request: Request, row: dict[str, Any], step: int | None, time: int | None) -> None:
+    def _item(
+        self, request: Request, row: dict[str, Any], step: int | None, time: int | None
+    ) -> None:
         path, kind = row["attribute_path"], row["attribute_type"]
         if path in WRITABLE_SETS:
             tags = row["string_set_value"]
@@ -175,7 +177,12 @@ class Converter:
             self.problems.append(f"{path}: attribute type {kind!r} is not known; left out")
 
     def _series_point(
-        self, request: Request, row: dict[str, Any], path: str, kind: str, step: int | None,
+        self,
+        request: Request,
+        row: dict[str, Any],
+        path: str,
+        kind: str,
+        step: int | None,
         time: int | None,
     ) -> None:
         if step is None:
@@ -202,7 +209,12 @@ class Converter:
         return time
 
     def _file(
-        self, request: Request, row: dict[str, Any], path: str, kind: str, step: int | None,
+        self,
+        request: Request,
+        row: dict[str, Any],
+        path: str,
+        kind: str,
+        step: int | None,
         time: int | None,
     ) -> None:
         relative = (row["file_value"] or {}).get("path")
@@ -231,7 +243,9 @@ class Converter:
 
     def _file_set(self, request: Request, path: str, folder: Path) -> None:
         if not folder.is_dir():
-            self.problems.append(f"{path}: file set folder {folder.name} is not in the files folder")
+            self.problems.append(
+                f"{path}: file set folder {folder.name} is not in the files folder"
+            )
             return
         for source in sorted(p for p in folder.rglob("*") if p.is_file()):
             member = f"{path}/{source.relative_to(folder).as_posix()}"

@@ -79,8 +79,12 @@ def encode_float_points(path: str, steps_micro: I64, times_ms: I64, values: F64)
     ``steps_micro`` are steps in millionths (non-negative), ``times_ms`` epoch milliseconds.
     """
     return b"".join(
-        _encode_chunk(path, steps_micro[i : i + CHUNK_POINTS], times_ms[i : i + CHUNK_POINTS],
-                      values[i : i + CHUNK_POINTS])  # fmt: skip
+        _encode_chunk(
+            path,
+            steps_micro[i : i + CHUNK_POINTS],
+            times_ms[i : i + CHUNK_POINTS],
+            values[i : i + CHUNK_POINTS],
+        )
         for i in range(0, len(values), CHUNK_POINTS)
     )
 
@@ -119,7 +123,9 @@ def _encode_chunk(path: str, steps_micro: I64, times_ms: I64, values: F64) -> by
     head = np.frombuffer(append_head, dtype=np.uint8)
     out[at[:, None] + np.arange(len(head))] = head
     at = at + len(head)
-    out[at[:, None] + np.arange(8)] = np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(n, 8)
+    out[at[:, None] + np.arange(8)] = (
+        np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(n, 8)
+    )
     return out.tobytes()
 
 

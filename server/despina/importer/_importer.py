@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
 from neptune_scale import _encoding as enc
@@ -35,8 +36,8 @@ class ImportOptions:
     dry_run: bool = False
 
 
-class Reporter:
-    """Progress callbacks (the command draws a bar); the default does nothing."""
+class Reporter(Protocol):
+    """Progress callbacks (the command draws a bar)."""
 
     def planned(self, runs: int, points: int, file_rows: int) -> None: ...
 
@@ -45,11 +46,22 @@ class Reporter:
     def run_done(self, label: str) -> None: ...
 
 
+class _Silent:
+    def planned(self, runs: int, points: int, file_rows: int) -> None:
+        pass
+
+    def advance(self, points: int = 0, file_bytes: int = 0) -> None:
+        pass
+
+    def run_done(self, label: str) -> None:
+        pass
+
+
 def run_import(
     options: ImportOptions, target: Target | None, reporter: Reporter | None = None
 ) -> s.Summary:
     """Import (or, ``target`` None / ``dry_run``, only plan) the export at ``options.data``."""
-    reporter = reporter or Reporter()
+    reporter = reporter or _Silent()
     summary = s.Summary(dry_run=options.dry_run or target is None)
     found, registry = find_runs(options.data)
     summary.skipped_folders = [str(p) for p in registry]
@@ -78,7 +90,9 @@ def _plans(found: list[RunFiles], options: ImportOptions, summary: s.Summary) ->
             continue
         plan = plan_run(files, options.project_map)
         if plan.problem is not None:
-            summary.runs.append(s.RunResult(plan.project, files.label, s.FAILED, notes=[plan.problem]))
+            summary.runs.append(
+                s.RunResult(plan.project, files.label, s.FAILED, notes=[plan.problem])
+            )
             continue
         if options.runs is not None and not options.runs.search(plan.run_id):
             continue
@@ -245,4 +259,3 @@ def _issue_notes(errors: dict[int, list[IngestIssue]]) -> list[str]:
         first = issues[0].message or issues[0].path
         notes.append(f"{count} refused ({name}): {first}")
     return notes
-

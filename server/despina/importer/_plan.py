@@ -22,11 +22,9 @@ from despina.importer._encode import MICROS
 from despina.importer._layout import RunFiles
 from despina.importer._read import SYS_PREFIX
 
-__all__ = ["SERIES_TYPES", "FILE_TYPES", "RunPlan", "order_runs", "plan_run"]
+__all__ = ["FILE_TYPES", "SERIES_TYPES", "RunPlan", "order_runs", "plan_run"]
 
-SERIES_TYPES = frozenset(
-    {"float_series", "string_series", "histogram_series", "file_series"}
-)
+SERIES_TYPES = frozenset({"float_series", "string_series", "histogram_series", "file_series"})
 FILE_TYPES = frozenset({"file", "file_series", "file_set", "artifact"})
 _MS_PER_S = 1000
 

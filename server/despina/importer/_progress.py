@@ -39,9 +39,7 @@ class Progress:
     """Finished runs of one (export, target) pair."""
 
     def __init__(self, data: Path, target: str, *, dry_run: bool = False) -> None:
-        digest = hashlib.blake2b(
-            f"{data.resolve()}\n{target}".encode(), digest_size=8
-        ).hexdigest()
+        digest = hashlib.blake2b(f"{data.resolve()}\n{target}".encode(), digest_size=8).hexdigest()
         self.done: dict[str, str] = {}
         self.path: Path | None = None
         if dry_run:

@@ -60,12 +60,18 @@ class Summary:
 
         table = Table(title="dry run: nothing written" if self.dry_run else "despina import")
         for column in ("project", "run", "status", "points", "values", "files", "bytes", "notes"):
-            justify = "right" if column in ("points", "values", "files", "bytes") else "left"
-            table.add_column(column, justify=justify, overflow="fold")
+            number = column in ("points", "values", "files", "bytes")
+            table.add_column(column, justify="right" if number else "left", overflow="fold")
         for r in self.runs:
             table.add_row(
-                r.project, r.run_id, r.status, f"{r.points:,}", f"{r.items:,}", f"{r.files:,}",
-                f"{r.file_bytes:,}", "; ".join(r.notes),
+                r.project,
+                r.run_id,
+                r.status,
+                f"{r.points:,}",
+                f"{r.items:,}",
+                f"{r.files:,}",
+                f"{r.file_bytes:,}",
+                "; ".join(r.notes),
             )
         console.print(table)
         if self.types:

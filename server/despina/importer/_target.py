@@ -91,5 +91,7 @@ def http_target(api_token: str, url: str | None) -> Target:
     from neptune_scale._http._transport import USER_AGENT
 
     address = (url or decode_api_token(api_token).api_url).rstrip("/")
-    client = httpx.Client(base_url=address, follow_redirects=True, headers={"User-Agent": USER_AGENT})
+    client = httpx.Client(
+        base_url=address, follow_redirects=True, headers={"User-Agent": USER_AGENT}
+    )
     return Target(HttpTransport(api_token, client=client), f"the server at {address}")

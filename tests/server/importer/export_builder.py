@@ -68,7 +68,12 @@ def single(project: str, run: str, path: str, kind: str, value: Any) -> dict[str
 
 
 def point(
-    project: str, run: str, path: str, kind: str, step: Decimal | int, when: dt.datetime | None,
+    project: str,
+    run: str,
+    path: str,
+    kind: str,
+    step: Decimal | int,
+    when: dt.datetime | None,
     **values: Any,
 ) -> dict[str, Any]:
     return row(project, run, path, kind, step=Decimal(step).quantize(Decimal("1.000000")),
@@ -76,8 +81,13 @@ def point(
 
 
 def sys_rows(
-    project: str, run: str, *, name: str | None = None, parent: str | None = None,
-    fork_step: float | int | None = None, tags: list[str] | None = None,
+    project: str,
+    run: str,
+    *,
+    name: str | None = None,
+    parent: str | None = None,
+    fork_step: float | int | None = None,
+    tags: list[str] | None = None,
     created: dt.datetime = T0,
 ) -> list[dict[str, Any]]:
     rows = [
@@ -118,8 +128,13 @@ class ExportWriter:
         return relative
 
     def write_run(
-        self, project: str, run: str, parts: list[list[dict[str, Any]]], *,
-        finished: bool = True, row_group_size: int | None = None,
+        self,
+        project: str,
+        run: str,
+        parts: list[list[dict[str, Any]]],
+        *,
+        finished: bool = True,
+        row_group_size: int | None = None,
     ) -> list[Path]:
         folder = self.data / sanitize(project)
         folder.mkdir(parents=True, exist_ok=True)

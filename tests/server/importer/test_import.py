@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import subprocess
@@ -13,17 +12,35 @@ import numpy as np
 import pytest
 from despina.query import Reader
 from scenario import (
-    ARTIFACT_JSON, CHILD, CHILD_STEPS, CKPT, FILESET, GRAND, GRAND_STEPS, IMAGE, ORPHAN, P2, P3,
-    ROOT, SAN, STEPS, VALUES, at, build_v2, build_v3,
+    ARTIFACT_JSON,
+    CHILD,
+    CHILD_STEPS,
+    CKPT,
+    FILESET,
+    GRAND,
+    GRAND_STEPS,
+    IMAGE,
+    ORPHAN,
+    P2,
+    P3,
+    ROOT,
+    SAN,
+    STEPS,
+    at,
+    build_v2,
+    build_v3,
 )  # fmt: skip
 
 pytest.importorskip("pyarrow")
+MAIN = "import sys; from despina.cli import main; sys.exit(main())"
 
 
-def despina_import(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def despina_import(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("NEPTUNE_", "DESPINA_"))}
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from despina.cli import main; sys.exit(main())", "import", *args, "--no-progress"],
+        [sys.executable, "-c", MAIN, "import", *args, "--no-progress"],
         capture_output=True, text=True, timeout=240, env={**clean, "COLUMNS": "400", **(env or {})},
     )  # fmt: skip
 
@@ -37,7 +54,9 @@ def v3(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Compl
     return store, result
 
 
-def test_v3_summary_names_interrupted_orphan_and_exit_code(v3: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_v3_summary_names_interrupted_orphan_and_exit_code(
+    v3: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     _, result = v3
     out = result.stdout
     assert result.returncode == 1, out + result.stderr  # the interrupted run was not imported
@@ -46,7 +65,9 @@ def test_v3_summary_names_interrupted_orphan_and_exit_code(v3: tuple[Path, subpr
     assert ".tmp leftovers ignored" in out
 
 
-def test_v3_single_values_keep_their_types(v3: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_v3_single_values_keep_their_types(
+    v3: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     store, _ = v3
     with Reader(store) as reader:
         details = reader.run_details(P3, ROOT)
@@ -54,7 +75,8 @@ def test_v3_single_values_keep_their_types(v3: tuple[Path, subprocess.CompletedP
     row = table.loc[ROOT]
     assert row["params/big"] == 2**40 + 3 and isinstance(row["params/big"], (int, np.integer))
     assert row["params/lr"] == 0.001
-    assert row["params/opt"] == "adam" and row["params/flag"] is False or row["params/flag"] == False  # noqa: E712
+    assert row["params/opt"] == "adam"
+    assert bool(row["params/flag"]) is False and isinstance(row["params/flag"], (bool, np.bool_))
     assert row["params/when"] == at(5.678)
     assert set(row["params/labels"]) == {"cat", "dog"}
     assert "params/absent" not in table.columns or row["params/absent"] is None
@@ -66,7 +88,9 @@ def test_v3_single_values_keep_their_types(v3: tuple[Path, subprocess.CompletedP
     assert details["run_id"] == ROOT
 
 
-def test_v3_float_series_exact_steps_times_and_specials(v3: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_v3_float_series_exact_steps_times_and_specials(
+    v3: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     store, _ = v3
     with Reader(store) as reader:
         frame = reader.fetch_metrics(P3, [ROOT], ["train/loss"], include_time="absolute")
@@ -96,7 +120,9 @@ def test_v3_forks_are_forks_with_lineage(v3: tuple[Path, subprocess.CompletedPro
     assert orphan["run_id"] == ORPHAN
 
 
-def test_v3_string_histogram_and_file_series(v3: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+def test_v3_string_histogram_and_file_series(
+    v3: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
     store, _ = v3
     with Reader(store) as reader:
         logs = reader.fetch_series(P3, [ROOT], ["logs/out"])
@@ -108,7 +134,9 @@ def test_v3_string_histogram_and_file_series(v3: tuple[Path, subprocess.Complete
     d = hists["hist/d"].dropna().iloc[0]
     assert w["type"] == "COUNTING" and list(w["values"]) == [3, 4] and list(w["edges"]) == [0, 1, 2]
     assert d["type"] == "DENSITY" and list(d["values"]) == [0.25, 0.75]
-    by_attr = {(r.attribute, None if math.isnan(r.step) else r.step): r.path for r in files.itertuples()}
+    by_attr = {
+        (r.attribute, None if math.isnan(r.step) else r.step): r.path for r in files.itertuples()
+    }
     assert Path(by_attr[("model/ckpt", None)]).read_bytes() == CKPT
     assert [Path(by_attr[("images/x", float(i))]).read_bytes() for i in range(2)] == IMAGE
 
@@ -127,14 +155,19 @@ def test_v2_short_ids_file_sets_artifacts_and_untimed_file_series(tmp_path: Path
     assert table.loc[SAN, "import/sys/id"] == SAN
     assert table.loc[SAN, "sys/name"] == "legacy-run"
     assert list(acc["metrics/acc"]) == [0.5, 0.75]
-    got = {r.attribute + ("" if math.isnan(r.step) else f"@{r.step:g}"): Path(r.path).read_bytes() for r in files.itertuples()}
+    got = {
+        r.attribute + ("" if math.isnan(r.step) else f"@{r.step:g}"): Path(r.path).read_bytes()
+        for r in files.itertuples()
+    }
     assert got == {
         "data/set/a.txt": FILESET["a.txt"], "data/set/sub/b.bin": FILESET["sub/b.bin"],
         "art": ARTIFACT_JSON, "frames@0": IMAGE[0], "frames@1": IMAGE[1],
     }  # fmt: skip
 
 
-def test_second_import_adds_nothing(v3: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+def test_second_import_adds_nothing(
+    v3: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
     store, _ = v3
     with Reader(store) as reader:
         before = reader.fetch_metrics(P3, None, None, lineage_to_the_root=False)
@@ -156,7 +189,9 @@ def test_without_files_they_are_reported_skipped(tmp_path: Path) -> None:
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     export = build_v3(tmp_path)
     store = tmp_path / "store"
-    result = despina_import(str(export.data), "--files", str(export.files), "--store", str(store), "--dry-run")
+    result = despina_import(
+        str(export.data), "--files", str(export.files), "--store", str(store), "--dry-run"
+    )
     assert "would import" in result.stdout and "float_series" in result.stdout
     assert not store.exists()
     assert not (export.data / ".despina-import").exists()

@@ -67,7 +67,11 @@ def _start(data: Path, store: Path) -> subprocess.Popen[str]:
 
 def _done_lines(data: Path) -> int:
     folder = data / ".despina-import"
-    return sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl")) if folder.exists() else 0
+    return (
+        sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl"))
+        if folder.exists()
+        else 0
+    )
 
 
 def test_killed_import_completes_without_duplicates(tmp_path: Path) -> None:
