@@ -195,3 +195,30 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert "would import" in result.stdout and "float_series" in result.stdout
     assert not store.exists()
     assert not (export.data / ".despina-import").exists()
+
+
+def _same_result(location: str, env: dict[str, str] | None, tmp_path: Path) -> None:
+    export = build_v3(tmp_path / "export")
+    files = str(export.files)
+    result = despina_import(str(export.data), "--files", files, "--store", location, env=env)
+    assert "4 imported, 1 interrupted export" in result.stdout, result.stdout + result.stderr
+    with Reader(location) as reader:
+        grand = reader.fetch_metrics(P3, [GRAND], ["train/loss"])
+        table = reader.fetch_runs_table(P3, [ROOT], attributes=["params/big"])
+    expected = [s for s in STEPS if s <= 2] + CHILD_STEPS + GRAND_STEPS
+    assert list(grand.index.get_level_values("step")) == [float(s) for s in expected]
+    assert table.loc[ROOT, "params/big"] == 2**40 + 3
+
+
+def test_a_store_url_location_is_kept_as_given(tmp_path: Path) -> None:
+    _same_result(f"sqlite:///{tmp_path / 'by-url'}", None, tmp_path)
+
+
+@pytest.mark.postgres
+def test_import_into_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scratch_postgres import scratch_postgres_database
+
+    files = str(tmp_path / "pg-files")
+    monkeypatch.setenv("DESPINA_FILES_DIR", files)  # the reader here; the child gets it below
+    with scratch_postgres_database("despina_import") as url:
+        _same_result(url, {"DESPINA_FILES_DIR": files}, tmp_path)
