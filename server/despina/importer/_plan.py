@@ -10,7 +10,7 @@ parent the store records (``sys/forking/requested_parent``), and the summary nam
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -138,7 +138,7 @@ def order_runs(plans: list[RunPlan]) -> list[RunPlan]:
     export are flagged ``orphan`` (the target may still hold the parent: the create says)."""
     by_key = {p.key: p for p in plans}
     children: dict[str, list[RunPlan]] = {}
-    ready: list[RunPlan] = []
+    ready: deque[RunPlan] = deque()
     for plan in plans:
         parent_key = f"{plan.target_project}/{plan.parent}" if plan.parent else None
         if parent_key is not None and parent_key in by_key and parent_key != plan.key:
@@ -148,7 +148,7 @@ def order_runs(plans: list[RunPlan]) -> list[RunPlan]:
         ready.append(plan)
     ordered: list[RunPlan] = []
     while ready:
-        plan = ready.pop(0)
+        plan = ready.popleft()
         ordered.append(plan)
         ready.extend(children.pop(plan.key, []))
     for stuck in children.values():  # a cycle of parents: imported as roots, said so
