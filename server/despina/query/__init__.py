@@ -35,6 +35,18 @@ Shapes (stable; integrations and the UI rely on them):
   "fork_step", "requested_parent", "ancestors": [nearest first], "children", "depth"}``) and
   ``sys`` (every ``sys/`` attribute).
 
+Arrays (no pandas): ``Reader.snapshot()`` (or ``snapshot(store)``, or ``Snapshot(tx)`` inside a
+read transaction already open) gives a :class:`Snapshot`, the read path under the Reader, the
+web UI and the neptune-query API: ``run(project, run) -> RunRow``, ``runs(...) ->
+list[RunView]``, ``lineage(run)``, ``fork_step(run)``, ``float_points(run, path, lo, hi) ->
+FloatPoints`` (numpy ``steps``, ``values``, ``timestamps`` in epoch ms, ``preview``,
+``completion``), ``object_points(...) -> ObjectPoints``, ``extent(run, path)``,
+``buckets(run, path, lo, hi, count) -> Buckets`` (numpy columns named as ``BUCKET_COLUMNS``
+less the run/attribute/bucket ones: ``from_step``, ``to_step``, ``count``, ``finite``, ``vmin``,
+``vmax``, ``first_step``, ``last_value``, …), ``details(project, run)``. Everything one
+snapshot reads is consistent and costs one transaction; each run's lineage is read once.
+``readable_ms(timestamps)`` gives the times as float ms, NaN where readers cannot show them.
+
 Errors: ``despina.store.StoreNotFound`` (no store; nothing is created), ``ProjectNotFound``,
 ``RunNotFound`` (when one run is named), ``StoreCorrupt``, ``SchemaVersionError``, and
 ``PatternError`` (a ValueError naming the argument) for a regex that is invalid, longer
@@ -45,8 +57,25 @@ backreferences and lookaround are refused (see ``despina._patterns``).
 from __future__ import annotations
 
 from despina._patterns import PatternError
+from despina.query._buckets import Buckets
 from despina.query._filters import Filter
 from despina.query._frames import BUCKET_COLUMNS
+from despina.query._points import FloatPoints, ObjectPoints, readable_ms
 from despina.query._reader import Reader
+from despina.query._snapshot import Snapshot, snapshot
+from despina.query._values import TYPE_NAMES, RunView
 
-__all__ = ["BUCKET_COLUMNS", "Filter", "PatternError", "Reader"]
+__all__ = [
+    "BUCKET_COLUMNS",
+    "TYPE_NAMES",
+    "Buckets",
+    "Filter",
+    "FloatPoints",
+    "ObjectPoints",
+    "PatternError",
+    "Reader",
+    "RunView",
+    "Snapshot",
+    "readable_ms",
+    "snapshot",
+]

@@ -14,9 +14,9 @@ from operator import attrgetter
 import numpy as np
 import numpy.typing as npt
 
-from despina.store import RunRow, Tx, ancestry
+from despina.store import Segment, Tx
 
-__all__ = ["BucketTable", "buckets", "series_extent"]
+__all__ = ["Buckets", "buckets", "series_extent"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -37,7 +37,7 @@ _FIELDS = (
 
 
 @dataclass
-class BucketTable:
+class Buckets:
     """Per bucket: ranges and aggregates (NaN where a bucket holds no finite point)."""
 
     from_step: F64
@@ -156,7 +156,7 @@ def _point_rows(steps: F64, values: F64, bucket: I64, out: _Partials) -> None:
     )
 
 
-def _reduce(parts: _Partials, lo: float, width: float, count: int) -> BucketTable:
+def _reduce(parts: _Partials, lo: float, width: float, count: int) -> Buckets:
     edges = lo + width * np.arange(count + 1)
     table = {name: np.full(count, np.nan) for name in _FIELDS}
     for name in ("count", "finite", "nan", "pinf", "ninf", "vsum"):
@@ -178,7 +178,7 @@ def _reduce(parts: _Partials, lo: float, width: float, count: int) -> BucketTabl
         table["last_step"][u] = c["last_step"][last[i]]
         table["last_value"][u] = c["last_value"][last[i]]
     ints = {n: table[n].astype(np.int64) for n in ("count", "finite", "nan", "pinf", "ninf")}
-    return BucketTable(
+    return Buckets(
         from_step=edges[:-1].astype(np.float64),
         to_step=edges[1:].astype(np.float64),
         count=ints["count"],
@@ -196,10 +196,12 @@ def _reduce(parts: _Partials, lo: float, width: float, count: int) -> BucketTabl
     )
 
 
-def series_extent(tx: Tx, run: RunRow, path: str, *, lineage: bool) -> tuple[float, float] | None:
-    """First and last committed step of the visible series, or None when it has no points."""
+def series_extent(tx: Tx, chain: list[Segment], path: str) -> tuple[float, float] | None:
+    """First and last committed step of the visible series, or None when it has no points.
+
+    ``chain``: the run's lineage (``despina.store.ancestry``), the run first."""
     lo = hi = None
-    for segment in ancestry(tx, run, lineage=lineage):
+    for segment in chain:
         state = tx.series(segment.run.pk, [path]).get(path)
         if state is None or state.pk is None or state.first_step is None:
             continue
@@ -215,9 +217,7 @@ def series_extent(tx: Tx, run: RunRow, path: str, *, lineage: bool) -> tuple[flo
     return None if lo is None or hi is None else (lo, hi)
 
 
-def buckets(
-    tx: Tx, run: RunRow, path: str, lo: float, hi: float, count: int, *, lineage: bool = True
-) -> BucketTable:
+def buckets(tx: Tx, chain: list[Segment], path: str, lo: float, hi: float, count: int) -> Buckets:
     """Aggregates of the visible float series over ``count`` equal step ranges of [lo, hi]."""
     width = (hi - lo) / count if hi > lo else 1.0
     parts = _Partials()
@@ -226,7 +226,7 @@ def buckets(
     def index(steps: F64) -> I64:
         return np.minimum(((steps - lo) // width).astype(np.int64), count - 1)
 
-    for segment in reversed(ancestry(tx, run, lineage=lineage)):
+    for segment in reversed(chain):  # oldest ancestor first
         state = tx.series(segment.run.pk, [path]).get(path)
         if state is None or state.pk is None or state.type != "floatSeries":
             continue

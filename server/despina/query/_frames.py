@@ -8,15 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from despina.query._buckets import BucketTable
-from despina.query._points import FloatColumns, ObjectColumns
+from despina.query._buckets import Buckets
+from despina.query._points import FloatPoints, ObjectPoints, readable_ms
 
 __all__ = ["BUCKET_COLUMNS", "absolute_times", "bucket_frame", "points_frame"]
 
-# What pandas' datetime64[ns] holds, in epoch ms. The store refuses other times at ingest, but a
-# store written by an older version may hold them: such a point keeps its value, its time is NaT.
-_MIN_TIME_MS = pd.Timestamp.min.value // 1_000_000 + 1
-_MAX_TIME_MS = pd.Timestamp.max.value // 1_000_000
 
 BUCKET_COLUMNS = [
     "run",
@@ -40,11 +36,11 @@ BUCKET_COLUMNS = [
 
 
 def _column(
-    path: str, cols: FloatColumns | ObjectColumns, include_time: bool, previews: bool
+    path: str, cols: FloatPoints | ObjectPoints, include_time: bool, previews: bool
 ) -> pd.DataFrame:
     steps = np.asarray(cols.steps, dtype=np.float64)
     values: Any = (
-        cols.values if isinstance(cols, FloatColumns) else pd.array(cols.values, dtype=object)
+        cols.values if isinstance(cols, FloatPoints) else pd.array(cols.values, dtype=object)
     )
     data: dict[Any, Any] = {(path, "value"): values}
     if include_time:
@@ -61,7 +57,7 @@ def _column(
 def absolute_times(timestamps: Any) -> pd.DatetimeIndex:
     """Epoch ms as UTC datetimes; NaT where pandas cannot represent the time."""
     ms = np.asarray(timestamps, dtype=np.int64)
-    shown = (ms >= _MIN_TIME_MS) & (ms <= _MAX_TIME_MS)
+    shown = ~np.isnan(readable_ms(ms))
     if shown.all():
         return pd.to_datetime(ms, unit="ms", utc=True)
     times = pd.to_datetime(np.where(shown, ms, 0), unit="ms", utc=True)
@@ -69,7 +65,7 @@ def absolute_times(timestamps: Any) -> pd.DatetimeIndex:
 
 
 def points_frame(
-    parts: Sequence[tuple[str, str, FloatColumns | ObjectColumns]],
+    parts: Sequence[tuple[str, str, FloatPoints | ObjectPoints]],
     *,
     include_time: bool,
     previews: bool,
@@ -93,7 +89,7 @@ def points_frame(
     return result
 
 
-def bucket_frame(tables: Sequence[tuple[str, str, BucketTable]]) -> pd.DataFrame:
+def bucket_frame(tables: Sequence[tuple[str, str, Buckets]]) -> pd.DataFrame:
     """Long frame: one row per (run, attribute, bucket), columns ``BUCKET_COLUMNS``."""
     frames = []
     for run, path, t in tables:

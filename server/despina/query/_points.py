@@ -1,6 +1,8 @@
 """Reading series points, with fork lineage: ancestors' points up to the fork step, then the run's.
 
 Float points come back as numpy columns; the points of other series as lists of decoded values.
+Every read takes the lineage ``chain`` (``despina.store.ancestry``: the run first, then its
+ancestors, each capped at its fork step) so one lineage read serves a whole request.
 """
 
 from __future__ import annotations
@@ -11,13 +13,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from despina.store import RunRow, Segment, Tx, ancestry, decode_value
+from despina.store import Segment, Tx, decode_value
 
-__all__ = ["FloatColumns", "ObjectColumns", "float_points", "object_points"]
+__all__ = ["FloatPoints", "ObjectPoints", "float_points", "object_points", "readable_ms"]
+
+# The epoch-ms range readers can show as a time: what numpy's (and pandas') datetime64[ns]
+# holds. The store refuses other times at ingest, but a store written by an older version may
+# hold them: such a point keeps its value, its time is unknown (NaN / NaT).
+MIN_READABLE_MS = (np.iinfo(np.int64).min + 1) // 1_000_000 + 1
+MAX_READABLE_MS = np.iinfo(np.int64).max // 1_000_000
 
 
 @dataclass
-class FloatColumns:
+class FloatPoints:
+    """One float series' points in step order (lineage included), as numpy columns."""
+
     steps: npt.NDArray[np.float64]
     values: npt.NDArray[np.float64]
     timestamps: npt.NDArray[np.int64]  # epoch ms
@@ -29,44 +39,73 @@ class FloatColumns:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def take(self, index: Any) -> FloatColumns:
-        return FloatColumns(*(a[index] for a in self.arrays()))
+    def take(self, index: Any) -> FloatPoints:
+        return FloatPoints(*(a[index] for a in self.arrays()))
+
+    def tail(self, limit: int | None) -> FloatPoints:
+        """The last ``limit`` points (all of them for None)."""
+        return self if limit is None else self.take(slice(max(len(self) - limit, 0), None))
+
+    @classmethod
+    def empty(cls) -> FloatPoints:
+        none = np.empty(0)
+        return cls(none, none, np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), none)
 
     def arrays(self) -> tuple[Any, ...]:
         return self.steps, self.values, self.timestamps, self.preview, self.completion
 
 
 @dataclass
-class ObjectColumns:
+class ObjectPoints:
+    """Points of a string, histogram or file series in step order, values decoded."""
+
     steps: list[float] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
     preview: list[bool] = field(default_factory=list)
     completion: list[float | None] = field(default_factory=list)  # 1.0 for committed points
 
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def tail(self, limit: int | None) -> ObjectPoints:
+        """The last ``limit`` points (all of them for None; none for 0)."""
+        if limit is None:
+            return self
+        keep = slice(max(len(self.steps) - limit, 0), None) if limit else slice(0, 0)
+        return ObjectPoints(
+            self.steps[keep],
+            self.values[keep],
+            self.timestamps[keep],
+            self.preview[keep],
+            self.completion[keep],
+        )
+
+
+def readable_ms(timestamps: Any) -> npt.NDArray[np.float64]:
+    """Epoch ms as floats, NaN where a time cannot be shown (see ``MIN_READABLE_MS``)."""
+    ms = np.asarray(timestamps, dtype=np.int64)
+    shown = (ms >= MIN_READABLE_MS) & (ms <= MAX_READABLE_MS)
+    return np.where(shown, ms.astype(np.float64), np.nan)
+
 
 def _cap(hi: float | None, up_to: float) -> float:
     return up_to if hi is None else min(hi, up_to)
 
 
-def _segments(tx: Tx, run: RunRow, lineage: bool) -> list[Segment]:
-    return list(reversed(ancestry(tx, run, lineage=lineage)))  # oldest ancestor first
-
-
 def float_points(
     tx: Tx,
-    run: RunRow,
+    chain: list[Segment],
     path: str,
     lo: float | None = None,
     hi: float | None = None,
     *,
-    lineage: bool = True,
     previews: bool = False,
     timestamps: bool = True,
-) -> FloatColumns:
+) -> FloatPoints:
     """Committed points (and previews when asked) with ``lo <= step <= hi``, in step order."""
-    parts: list[FloatColumns] = []
-    for segment in _segments(tx, run, lineage):
+    parts: list[FloatPoints] = []
+    for segment in reversed(chain):  # oldest ancestor first
         state = tx.series(segment.run.pk, [path]).get(path)
         if state is None or state.pk is None or state.type != "floatSeries":
             continue
@@ -84,7 +123,7 @@ def float_points(
             )
             n = len(steps[keep])
             parts.append(
-                FloatColumns(
+                FloatPoints(
                     steps[keep], values[keep], ts[keep], np.zeros(n, dtype=bool), np.ones(n)
                 )
             )
@@ -93,9 +132,9 @@ def float_points(
     return _merge(parts, sort=previews)
 
 
-def _float_previews(tx: Tx, series_pk: int, lo: float | None, hi: float) -> FloatColumns:
+def _float_previews(tx: Tx, series_pk: int, lo: float | None, hi: float) -> FloatPoints:
     found = tx.points(series_pk, lo, hi, is_preview=True)
-    return FloatColumns(
+    return FloatPoints(
         np.array([p.step for p in found], dtype=np.float64),
         np.array([float(decode_value(p.value)) for p in found], dtype=np.float64),
         np.array([p.ts for p in found], dtype=np.int64),
@@ -104,16 +143,13 @@ def _float_previews(tx: Tx, series_pk: int, lo: float | None, hi: float) -> Floa
     )
 
 
-def _merge(parts: list[FloatColumns], *, sort: bool) -> FloatColumns:
+def _merge(parts: list[FloatPoints], *, sort: bool) -> FloatPoints:
     if not parts:
-        empty = np.empty(0)
-        return FloatColumns(
-            empty, empty, np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), empty
-        )
+        return FloatPoints.empty()
     if len(parts) == 1:
         merged = parts[0]
     else:
-        merged = FloatColumns(
+        merged = FloatPoints(
             *(np.concatenate(c) for c in zip(*(p.arrays() for p in parts), strict=True))
         )
     if sort:
@@ -123,17 +159,16 @@ def _merge(parts: list[FloatColumns], *, sort: bool) -> FloatColumns:
 
 def object_points(
     tx: Tx,
-    run: RunRow,
+    chain: list[Segment],
     path: str,
     lo: float | None = None,
     hi: float | None = None,
     *,
-    lineage: bool = True,
     previews: bool = False,
-) -> ObjectColumns:
+) -> ObjectPoints:
     """Points of a string, histogram or file series, in step order."""
-    out = ObjectColumns()
-    for segment in _segments(tx, run, lineage):
+    out = ObjectPoints()
+    for segment in reversed(chain):  # oldest ancestor first
         state = tx.series(segment.run.pk, [path]).get(path)
         if state is None or state.pk is None:
             continue

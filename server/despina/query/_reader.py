@@ -1,4 +1,8 @@
-"""The ``Reader``: every read of a store, as pandas DataFrames and plain dicts."""
+"""The ``Reader``: every read of a store, as pandas DataFrames and plain dicts.
+
+Each method reads through one `Snapshot` (one read transaction) and only shapes its arrays and
+values into DataFrames.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,21 +20,12 @@ import pandas as pd
 
 from despina._patterns import compile_pattern
 from despina.query import _frames
-from despina.query._buckets import buckets, series_extent
-from despina.query._details import details_of
 from despina.query._gc import gc_paused
 from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
-from despina.query._points import float_points, object_points
-from despina.query._select import (
-    RunsArg,
-    find_run,
-    match_names,
-    project_row,
-    select_run_ids,
-    select_runs,
-)
+from despina.query._select import RunsArg, match_names
+from despina.query._snapshot import Snapshot, snapshot
 from despina.query._values import TYPE_NAMES, RunView
-from despina.store import Store, Tx, open_store
+from despina.store import Store, open_store
 
 __all__ = ["Reader"]
 
@@ -81,32 +77,26 @@ class Reader:
     ) -> None:
         self.close()
 
-    def _runs(
-        self,
-        tx: Tx,
-        project: str,
-        runs: RunsArg,
-        heads: bool = False,
-        wanted: Callable[[str], bool] | None = None,
-    ) -> list[RunView]:
-        return select_runs(tx, project_row(tx, project), runs, heads_only=heads, wanted=wanted)
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A `Snapshot` of the store: array-level reads in one read transaction."""
+        return snapshot(self.store)
 
     # listings
     def list_projects(self) -> list[str]:
-        with self.store.engine.read() as tx:
-            return [p.name for p in tx.projects()]
+        with self.snapshot() as snap:
+            return [p.name for p in snap.tx.projects()]
 
     def list_experiments(self, project: str, experiments: str | None = None) -> list[str]:
         """Names of experiments (of their head runs), sorted; ``experiments`` is a regex."""
-        with self.store.engine.read() as tx:
-            rows = tx.runs(project_row(tx, project).pk)
+        with self.snapshot() as snap:
+            rows = snap.tx.runs(snap.project(project).pk)
         names = {r.experiment for r in rows if r.is_head and r.experiment}
         return match_names(sorted(names), experiments, "experiments")
 
     def list_runs(self, project: str, runs: RunsArg = None) -> list[str]:
         """Custom run ids, in creation order."""
-        with self.store.engine.read() as tx:
-            return select_run_ids(tx, project_row(tx, project), runs)
+        with self.snapshot() as snap:
+            return snap.run_ids(project, runs)
 
     def list_attributes(
         self, project: str, runs: RunsArg = None, attributes: str | None = None
@@ -118,9 +108,9 @@ class Reader:
         self, project: str, runs: RunsArg = None, attributes: str | None = None
     ) -> dict[str, str]:
         """Attribute name -> type (``float_series``, ``string``, …) over the chosen runs."""
-        with self.store.engine.read() as tx:
+        with self.snapshot() as snap:
             found: dict[str, str] = {}
-            for view in self._runs(tx, project, runs, wanted=_no_values):
+            for view in snap.runs(project, runs, wanted=_no_values):
                 for path, kind in view.types.items():
                     found.setdefault(path, TYPE_NAMES.get(kind, kind))
         return {name: found[name] for name in match_names(list(found), attributes)}
@@ -166,8 +156,10 @@ class Reader:
         type_suffix_in_column_names: bool,
     ) -> pd.DataFrame:
         sort_by, sort_direction = sort
-        with self.store.engine.read() as tx:
-            views = self._runs(tx, project, runs, heads_only, _columns(attributes, sort_by))
+        with self.snapshot() as snap:
+            views = snap.runs(
+                project, runs, heads_only=heads_only, wanted=_columns(attributes, sort_by)
+            )
         names: dict[str, str] = {}
         for view in views:
             # Runs mostly share their paths: look at a run's paths only when it has a new one.
@@ -190,9 +182,8 @@ class Reader:
 
     def run_details(self, project: str, run: str) -> dict[str, Any]:
         """One run; see :mod:`despina.query` for the keys."""
-        with self.store.engine.read() as tx:
-            row = find_run(tx, project_row(tx, project), run)
-            return details_of(tx, project, row)
+        with self.snapshot() as snap:
+            return snap.details(project, snap.run(project, run))
 
     # series
     def fetch_metrics(
@@ -216,10 +207,9 @@ class Reader:
         """
         lo, hi = step_range
         parts = []
-        with self.store.engine.read() as tx:
-            for view, path in _pairs(self._runs(tx, project, runs), attributes, {"floatSeries"}):
-                cols = float_points(
-                    tx,
+        with self.snapshot() as snap:
+            for view, path in _pairs(snap.runs(project, runs), attributes, {"floatSeries"}):
+                cols = snap.float_points(
                     view.run,
                     path,
                     lo,
@@ -228,9 +218,7 @@ class Reader:
                     previews=include_point_previews,
                     timestamps=include_time is not None,
                 )
-                if tail_limit is not None:
-                    cols = cols.take(slice(max(len(cols) - tail_limit, 0), None))
-                parts.append((view.run.custom_id, path, cols))
+                parts.append((view.run.custom_id, path, cols.tail(tail_limit)))
         return _frames.points_frame(
             parts, include_time=include_time is not None, previews=include_point_previews
         )
@@ -250,13 +238,10 @@ class Reader:
         ``str``, histogram dicts, file dicts)."""
         lo, hi = step_range
         parts: list[Any] = []
-        with self.store.engine.read() as tx:
-            for view, path in _pairs(self._runs(tx, project, runs), attributes, _OBJECT_SERIES):
-                cols = object_points(tx, view.run, path, lo, hi, lineage=lineage_to_the_root)
-                if tail_limit is not None:
-                    for name in ("steps", "values", "timestamps", "preview", "completion"):
-                        setattr(cols, name, getattr(cols, name)[-tail_limit:] if tail_limit else [])
-                parts.append((view.run.custom_id, path, cols))
+        with self.snapshot() as snap:
+            for view, path in _pairs(snap.runs(project, runs), attributes, _OBJECT_SERIES):
+                cols = snap.object_points(view.run, path, lo, hi, lineage=lineage_to_the_root)
+                parts.append((view.run.custom_id, path, cols.tail(tail_limit)))
         return _frames.points_frame(parts, include_time=include_time is not None, previews=False)
 
     def fetch_metric_buckets(
@@ -275,20 +260,20 @@ class Reader:
         if limit < 1:
             raise ValueError(f"limit must be at least 1 bucket, got {limit}")
         tables = []
-        with self.store.engine.read() as tx:
-            pairs = _pairs(self._runs(tx, project, runs), attributes, {"floatSeries"})
+        lineage = lineage_to_the_root
+        with self.snapshot() as snap:
+            pairs = _pairs(snap.runs(project, runs), attributes, {"floatSeries"})
             lo, hi = x_range
-            if lo is None or hi is None:
-                extents = [
-                    series_extent(tx, v.run, p, lineage=lineage_to_the_root) for v, p in pairs
-                ]
+            if lo is None or hi is None:  # one range over all the series, so rows line up
+                extents = [snap.extent(v.run, p, lineage=lineage) for v, p in pairs]
                 found = [e for e in extents if e is not None]
                 if not found:
                     return _frames.bucket_frame([])
                 lo = min(e[0] for e in found) if lo is None else lo
                 hi = max(e[1] for e in found) if hi is None else hi
             for view, path in pairs:
-                table = buckets(tx, view.run, path, lo, hi, limit, lineage=lineage_to_the_root)
+                table = snap.buckets(view.run, path, lo, hi, limit, lineage=lineage)
+                assert table is not None  # both bounds are given
                 tables.append((view.run.custom_id, path, table))
         return _frames.bucket_frame(tables)
 
@@ -302,12 +287,12 @@ class Reader:
         """
         rows = []
         target_root = Path(destination)
-        with self.store.engine.read() as tx:
-            views = self._runs(tx, project, runs)
+        with self.snapshot() as snap:
+            views = snap.runs(project, runs)
             for view, path in _pairs(views, attributes, {"fileRef", "fileRefSeries"}):
                 refs = [(math.nan, view.values[path])] if view.types[path] == "fileRef" else []
                 if view.types[path] == "fileRefSeries":
-                    cols = object_points(tx, view.run, path)
+                    cols = snap.object_points(view.run, path)
                     refs = list(zip(cols.steps, cols.values, strict=True))
                 for step, ref in refs:
                     rows.append(

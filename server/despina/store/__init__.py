@@ -16,6 +16,7 @@ with ``ancestry`` / ``parent_of`` (fork lineage, never leaving a run's project) 
 
 from __future__ import annotations
 
+from despina.store._compact import CompactReport
 from despina.store._engine import Engine, Tx
 from despina.store._errors import (
     ProjectNotFound,
@@ -48,6 +49,7 @@ from despina.store._sys import project_uuid, run_uuid, sys_attributes
 __all__ = [
     "HISTOGRAM_COUNTING",
     "HISTOGRAM_DENSITY",
+    "CompactReport",
     "Engine",
     "FileArea",
     "FloatChunk",

@@ -78,6 +78,18 @@ class Tx(Protocol):
         """Chunks overlapping [lo, hi] in step order, with empty arrays."""
         ...
 
+    def raw_chunk_keys(
+        self, min_count: int, after: tuple[int, float] | None, limit: int
+    ) -> list[tuple[int, float]]:
+        """(series_pk, first_step), in that order and after ``after``, of up to ``limit`` chunks
+        of at least ``min_count`` points whose three arrays are all stored raw (written before
+        the codec, ``_codec``, or, rarely, incompressible)."""
+        ...
+
+    def stored_chunk_bytes(self) -> int:
+        """Bytes of all stored chunk arrays (steps, values and timestamps)."""
+        ...
+
     def chunks(
         self, series_pk: int, lo: float | None, hi: float | None, *, timestamps: bool = True
     ) -> list[FloatChunk]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -13,6 +13,7 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_scale.transport import IngestIssue
 
 from despina.store._apply import apply_operation, lands_nowhere, plan_operation
+from despina.store._compact import CompactReport, compact_chunks
 from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
 from despina.store._engines.sqlite import DATABASE_FILE, SQLiteEngine
@@ -94,6 +95,12 @@ class Store:
     def open_file(self, project: str, destination: str) -> BinaryIO:
         """The stored bytes; raises StoredFileNotFound when nothing was stored there."""
         return self.files.open(project, destination)
+
+    def compact(
+        self, *, progress: Callable[[int], None] | None = None, reclaim: bool = True
+    ) -> CompactReport:
+        """Rewrite float chunks an older despina stored raw in the compact form (``_compact``)."""
+        return compact_chunks(self.engine, progress=progress, reclaim=reclaim)
 
     def close(self) -> None:
         self.engine.close()

@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from despina.store._codec import loaded_chunk
 from despina.store._model import FloatChunk, NewRun, Point, ProjectRow, RunRow, SeriesState
 
 __all__ = [
@@ -340,7 +341,28 @@ class SqlTx(ABC):
             f"SELECT {SUMMARY_COLUMNS}, steps, vals, {ts} FROM {self.CHUNK_SOURCE} "
             f"WHERE series_pk = ?{where} ORDER BY first_step"
         )
-        return [FloatChunk(*row) for row in self._all(sql, (series_pk, *params), binary=True)]
+        return [loaded_chunk(row) for row in self._all(sql, (series_pk, *params), binary=True)]
+
+    def raw_chunk_keys(
+        self, min_count: int, after: tuple[int, float] | None, limit: int
+    ) -> list[tuple[int, float]]:
+        where, params = "", [float(min_count)]
+        if after is not None:
+            where = " AND (series_pk, first_step) > (?, ?)"
+            params += [after[0], after[1]]
+        sql = (
+            f"SELECT series_pk, first_step FROM {self.CHUNK_SOURCE} WHERE count >= ? "
+            "AND length(steps) = 8 * count AND length(vals) = 8 * count "
+            f"AND length(ts) = 8 * count{where} ORDER BY series_pk, first_step LIMIT {int(limit)}"
+        )
+        return [(int(pk), float(step)) for pk, step in self._all(sql, params)]
+
+    def stored_chunk_bytes(self) -> int:
+        sql = (
+            "SELECT coalesce(sum(length(steps) + length(vals) + length(ts)), 0) "
+            f"FROM {self.CHUNK_SOURCE}"
+        )
+        return int(self._all(sql)[0][0])
 
     def chunks_at(
         self, series_pk: int, first_steps: Sequence[float], *, timestamps: bool = False
@@ -355,7 +377,7 @@ class SqlTx(ABC):
                 f"WHERE series_pk = ? AND {clause} ORDER BY first_step"
             )
             rows = self._all(sql, (series_pk, *params), binary=True)
-            out.extend(FloatChunk(*row) for row in rows)
+            out.extend(loaded_chunk(row) for row in rows)
         return out
 
     # points

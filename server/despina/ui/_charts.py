@@ -4,7 +4,8 @@ While a range holds no more points than the chart has pixels, the exact points g
 that, x is cut into one equal range per ``PX_PER_BUCKET`` pixels and each non-empty range sends
 its last value (the line) and its min and max (the band), so a one-step spike stays visible
 however far out the chart is zoomed. Step ranges come aggregated from the read API; for
-x = time the points are cut here, by equal time ranges.
+x = time the points are cut here, by equal time ranges. A chart reads all its runs in one
+snapshot of the store (``UiSource.read``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from despina.ui._source import Points, UiSource
+from despina.ui._read import Points, UiRead
+from despina.ui._source import UiSource
 from despina.ui._values import finite_list
 
 __all__ = [
@@ -58,28 +60,27 @@ class ChartRequest:
 def metric_payload(source: UiSource, request: ChartRequest) -> dict[str, Any]:
     """The chart's JSON: per run the drawn x/y (and lo/hi when aggregated)."""
     series = []
-    for run in request.runs:
-        fork_step = source.fork_step(request.project, run)
-        if request.x == "step":
-            entry = _by_step(source, request, run, fork_step)
-        else:
-            entry = _by_time(source, request, run, fork_step)
-        if entry is not None:
-            series.append({"run": run, "fork_step": fork_step, **entry})
+    with source.read(request.project) as read:
+        for run in request.runs:
+            fork_step = read.fork_step(run)
+            if request.x == "step":
+                entry = _by_step(read, request, run, fork_step)
+            else:
+                entry = _by_time(read, request, run, fork_step)
+            if entry is not None:
+                series.append({"run": run, "fork_step": fork_step, **entry})
     return {"attribute": request.attribute, "x": request.x, "series": series}
 
 
 def _by_step(
-    source: UiSource, request: ChartRequest, run: str, fork_step: float | None
+    read: UiRead, request: ChartRequest, run: str, fork_step: float | None
 ) -> dict[str, Any] | None:
-    buckets = source.buckets(
-        request.project, run, request.attribute, request.lo, request.hi, _bucket_count(request)
-    )
+    buckets = read.buckets(run, request.attribute, request.lo, request.hi, _bucket_count(request))
     if buckets is None:
         return None
     total = int(buckets.count.sum())
     if total <= request.width:
-        points = source.points(request.project, run, request.attribute, request.lo, request.hi)
+        points = read.points(run, request.attribute, request.lo, request.hi)
         return _exact(points, fork_step, "step")
     full = buckets.count > 0
     last_step = buckets.last_step[full]
@@ -87,7 +88,7 @@ def _by_step(
         "aggregated": True,
         "total": total,
         "x": finite_list(last_step),
-        "y": finite_list(buckets.last[full]),
+        "y": finite_list(buckets.last_value[full]),
         "lo": finite_list(buckets.vmin[full]),
         "hi": finite_list(buckets.vmax[full]),
         "inherited": _inherited(buckets.to_step[full], fork_step),
@@ -96,17 +97,17 @@ def _by_step(
 
 
 def _by_time(
-    source: UiSource, request: ChartRequest, run: str, fork_step: float | None
+    read: UiRead, request: ChartRequest, run: str, fork_step: float | None
 ) -> dict[str, Any] | None:
     # Steps are indexed, times are not: a time axis reads every point of the series.
-    extent = source.buckets(request.project, run, request.attribute, None, None, 1)
+    extent = read.buckets(run, request.attribute, None, None, 1)
     total = 0 if extent is None else int(extent.count.sum())
     if total > MAX_TIME_AXIS_POINTS:
         raise ChartTooLarge(
             f"x: time needs every point in memory; {run}'s {request.attribute} has {total:,}, "
             f"the limit is {MAX_TIME_AXIS_POINTS:,} (use x = step)"
         )
-    points = source.points(request.project, run, request.attribute, None, None, with_time=True)
+    points = read.points(run, request.attribute, None, None, with_time=True)
     if points is None:
         return None
     assert points.time_ms is not None
@@ -185,9 +186,8 @@ def tail_payload(
     source: UiSource, project: str, run: str, attribute: str, after: float
 ) -> dict[str, Any]:
     """Points logged after step ``after`` (live updates), or ``truncated`` when too many."""
-    points = source.points(
-        project, run, attribute, after, None, with_time=True, limit=MAX_TAIL_POINTS + 2
-    )
+    with source.read(project) as read:
+        points = read.points(run, attribute, after, None, with_time=True, limit=MAX_TAIL_POINTS + 2)
     if points is None:
         return {"step": [], "value": [], "time": [], "truncated": False}
     # The range is inclusive and the chart already has ``after``, hence one more in the limit.

@@ -13,7 +13,8 @@ MAX_COMPARED_RUNS = 20  # also the most runs one chart overlays
 
 def compare_payload(source: UiSource, project: str, runs: list[str]) -> dict[str, Any]:
     """``rows`` (name, values in run order, differs) and the union of the runs' metrics."""
-    details = [source.run_details(project, run) for run in runs]
+    with source.read(project) as read:  # one snapshot for all the runs
+        details = [read.run_details(run) for run in runs]
     names: dict[str, None] = {}
     metrics: dict[str, None] = {}
     by_run: list[dict[str, Any]] = []

@@ -18,17 +18,8 @@ import numpy as np
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
 from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
-from despina.query._points import float_points
-from despina.query._values import RunView
-from despina.store import (
-    HISTOGRAM_COUNTING,
-    ProjectRow,
-    RunRow,
-    Tx,
-    ancestry,
-    decode_value,
-    run_uuid,
-)
+from despina.query import RunView, Snapshot
+from despina.store import HISTOGRAM_COUNTING, ProjectRow, RunRow, decode_value, run_uuid
 
 __all__ = [
     "CUSTOM_PREFIX",
@@ -65,10 +56,10 @@ def parse_run_ref(identifier: str) -> RunRef:
     return RunRef(f"{parts[0]}/{parts[1]}", parts[2], custom)
 
 
-def resolve_run(tx: Tx, project: ProjectRow, ref: RunRef) -> RunRow | None:
+def resolve_run(snap: Snapshot, project: ProjectRow, ref: RunRef) -> RunRow | None:
     if ref.custom:
-        return tx.run(project.pk, ref.run)
-    return tx.run_by_short_id(project.pk, ref.run)
+        return snap.tx.run(project.pk, ref.run)
+    return snap.tx.run_by_short_id(project.pk, ref.run)
 
 
 def experiment_uuid(project: str, run: RunRow) -> str:
@@ -91,7 +82,7 @@ class FloatAggregates:
     variance: float | None
 
 
-def float_aggregates(tx: Tx, view: RunView, path: str) -> FloatAggregates:
+def float_aggregates(snap: Snapshot, view: RunView, path: str) -> FloatAggregates:
     """Last point and min/max/mean/variance (finite values) of the visible series."""
     state = view.series.get(path)
     if state is None:
@@ -102,7 +93,7 @@ def float_aggregates(tx: Tx, view: RunView, path: str) -> FloatAggregates:
         variance = max(state.vsumsq / n - mean * mean, 0.0) if mean is not None else None
         last = None if state.last_value is None else float(decode_value(state.last_value))
         return FloatAggregates(state.last_step, last, state.vmin, state.vmax, mean, variance)
-    cols = float_points(tx, view.run, path, timestamps=False)
+    cols = snap.float_points(view.run, path, timestamps=False)
     if not len(cols):
         return FloatAggregates(None, None, None, None, None, None)
     finite = cols.values[np.isfinite(cols.values)]
@@ -118,12 +109,12 @@ def float_aggregates(tx: Tx, view: RunView, path: str) -> FloatAggregates:
     )
 
 
-def _last_point(tx: Tx, view: RunView, path: str) -> tuple[float | None, Any]:
+def _last_point(snap: Snapshot, view: RunView, path: str) -> tuple[float | None, Any]:
     """Step and decoded value of the last visible point of a non-float series."""
     state = view.series.get(path)
     if state is None:
         return None, None
-    for segment in ancestry(tx, view.run):
+    for segment in snap.lineage(view.run):
         if segment.run.pk != state.run_pk:
             continue
         if math.isinf(segment.up_to) or (
@@ -133,7 +124,7 @@ def _last_point(tx: Tx, view: RunView, path: str) -> tuple[float | None, Any]:
             return state.last_step, value
         if state.pk is None:
             break
-        found = tx.points(state.pk, None, segment.up_to, limit=1, descending=True)
+        found = snap.tx.points(state.pk, None, segment.up_to, limit=1, descending=True)
         if found:
             return found[0].step, decode_value(found[0].value)
     return None, None
@@ -178,10 +169,10 @@ def _scalar(dto: le.ProtoAttributeDTO, kind: str, path: str, value: Any) -> None
         file_proto(value, dto.file_ref_properties)
 
 
-def _float_series(tx: Tx, view: RunView, dto: le.ProtoAttributeDTO, path: str) -> None:
+def _float_series(snap: Snapshot, view: RunView, dto: le.ProtoAttributeDTO, path: str) -> None:
     props = dto.float_series_properties
     props.attribute_name, props.attribute_type = path, "floatSeries"
-    agg = float_aggregates(tx, view, path)
+    agg = float_aggregates(snap, view, path)
     for name, value in (
         ("last_step", agg.last_step),
         ("last", agg.last),
@@ -196,8 +187,10 @@ def _float_series(tx: Tx, view: RunView, dto: le.ProtoAttributeDTO, path: str) -
     props.has_preview = bool(state is not None and state.has_preview)
 
 
-def _object_series(tx: Tx, view: RunView, dto: le.ProtoAttributeDTO, kind: str, path: str) -> None:
-    step, value = _last_point(tx, view, path)
+def _object_series(
+    snap: Snapshot, view: RunView, dto: le.ProtoAttributeDTO, kind: str, path: str
+) -> None:
+    step, value = _last_point(snap, view, path)
     props: Any = {
         "stringSeries": dto.string_series_properties,
         "fileRefSeries": dto.file_ref_series_properties,
@@ -216,16 +209,16 @@ def _object_series(tx: Tx, view: RunView, dto: le.ProtoAttributeDTO, kind: str, 
         histogram_proto(value, props.last)
 
 
-def attribute_dto(tx: Tx, view: RunView, path: str) -> le.ProtoAttributeDTO | None:
+def attribute_dto(snap: Snapshot, view: RunView, path: str) -> le.ProtoAttributeDTO | None:
     """The typed DTO of one attribute of the run, or None when it has no value to show."""
     kind = view.types.get(path)
     if kind is None:
         return None
     dto = le.ProtoAttributeDTO(name=path, type=kind)
     if kind == "floatSeries":
-        _float_series(tx, view, dto, path)
+        _float_series(snap, view, dto, path)
     elif kind in ("stringSeries", "fileRefSeries", "histogramSeries"):
-        _object_series(tx, view, dto, kind, path)
+        _object_series(snap, view, dto, kind, path)
     else:
         value = view.values.get(path)
         if value is None:

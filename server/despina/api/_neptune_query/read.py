@@ -25,8 +25,8 @@ from despina.api._neptune_query.attrs import (
 )
 from despina.api._neptune_query.models import NameFilter, NextPage, SearchRequest, TypeFilter
 from despina.api._neptune_query.nql import Query
-from despina.query._values import RunView, run_views
-from despina.store import ProjectNotFound, ProjectRow, Tx
+from despina.query import RunView, Snapshot
+from despina.store import ProjectNotFound, ProjectRow
 
 __all__ = ["definitions", "global_search", "name_matcher", "search", "values"]
 
@@ -36,23 +36,23 @@ DEFAULT_PAGE_LIMIT = 10_000
 _AGGREGATIONS = {"min": "vmin", "max": "vmax", "average": "average", "variance": "variance"}
 
 
-def project_or_404(tx: Tx, project: str) -> ProjectRow:
-    row = tx.project(project)
+def project_or_404(snap: Snapshot, project: str) -> ProjectRow:
+    row = snap.tx.project(project)
     if row is None:
         raise ProjectNotFound(f"no project {project!r} on this server")
     return row
 
 
-def _aggregate(tx: Tx, view: RunView) -> Callable[[str, str], Any]:
+def _aggregate(snap: Snapshot, view: RunView) -> Callable[[str, str], Any]:
     def value(name: str, aggregation: str) -> Any:
         if view.types.get(name) != "floatSeries":
             return None
-        return getattr(float_aggregates(tx, view, name), _AGGREGATIONS[aggregation])
+        return getattr(float_aggregates(snap, view, name), _AGGREGATIONS[aggregation])
 
     return value
 
 
-def _sort_key(tx: Tx, view: RunView, spec: SearchRequest) -> Any:
+def _sort_key(snap: Snapshot, view: RunView, spec: SearchRequest) -> Any:
     by = spec.sorting.sortBy if spec.sorting is not None else None
     name = by.name if by is not None else "sys/creation_time"
     kind = view.types.get(name)
@@ -60,15 +60,15 @@ def _sort_key(tx: Tx, view: RunView, spec: SearchRequest) -> Any:
         return None
     mode = by.aggregationMode if by is not None else None
     if kind == "floatSeries" and mode in _AGGREGATIONS:
-        return _aggregate(tx, view)(name, mode)
+        return _aggregate(snap, view)(name, mode)
     value = view.values.get(name)
     if isinstance(value, float) and math.isnan(value):
         return None
     return sorted(value) if isinstance(value, set) else value
 
 
-def _sorted(tx: Tx, views: list[RunView], spec: SearchRequest) -> list[RunView]:
-    keyed = [(_sort_key(tx, v, spec), v) for v in views]
+def _sorted(snap: Snapshot, views: list[RunView], spec: SearchRequest) -> list[RunView]:
+    keyed = [(_sort_key(snap, v, spec), v) for v in views]
     have = [(k, v) for k, v in keyed if k is not None]
     lacking = [v for k, v in keyed if k is None]  # runs lacking the key go last either way
     descending = spec.sorting is None or spec.sorting.dir == "descending"
@@ -80,22 +80,22 @@ def _sorted(tx: Tx, views: list[RunView], spec: SearchRequest) -> list[RunView]:
 
 
 def _matching(
-    tx: Tx, row: ProjectRow, spec: SearchRequest, query: Query | None
+    snap: Snapshot, row: ProjectRow, spec: SearchRequest, query: Query | None
 ) -> list[tuple[ProjectRow, RunView]]:
-    every = tx.runs(row.pk)
+    every = snap.tx.runs(row.pk)
     runs = [r for r in every if r.is_head or not spec.experimentLeader]
     # One batch read for all runs (parents found among the project's runs), not two per run.
-    views = run_views(tx, runs, {r.pk: r for r in every})
+    views = snap.run_views(runs, {r.pk: r for r in every})
     if query is not None:
-        views = [v for v in views if query(v.types, v.values, _aggregate(tx, v))]
+        views = [v for v in views if query(v.types, v.values, _aggregate(snap, v))]
     return [(row, v) for v in views]
 
 
 def _entries(
-    tx: Tx, found: list[tuple[ProjectRow, RunView]], spec: SearchRequest, everything: bool
+    snap: Snapshot, found: list[tuple[ProjectRow, RunView]], spec: SearchRequest, everything: bool
 ) -> bytes:
     """One page of ``found`` (sorted here) as ``ProtoLeaderboardEntriesSearchResultDTO``."""
-    order = {id(v): i for i, v in enumerate(_sorted(tx, [v for _, v in found], spec))}
+    order = {id(v): i for i, v in enumerate(_sorted(snap, [v for _, v in found], spec))}
     found = sorted(found, key=lambda pair: order[id(pair[1])])
     page = found[spec.pagination.offset : spec.pagination.offset + spec.pagination.limit]
     out = le.ProtoLeaderboardEntriesSearchResultDTO(matching_item_count=len(found))
@@ -115,30 +115,30 @@ def _entries(
             chosen = (f.path for f in spec.attributeFilters or ())
             paths = dict.fromkeys([*ALWAYS_PROJECTED, *chosen])
         for path in paths:
-            dto = attribute_dto(tx, view, path)
+            dto = attribute_dto(snap, view, path)
             if dto is not None:
                 entry.attributes.append(dto)
     data: bytes = out.SerializeToString()
     return data
 
 
-def search(tx: Tx, project: str, spec: SearchRequest, query: Query | None) -> bytes:
+def search(snap: Snapshot, project: str, spec: SearchRequest, query: Query | None) -> bytes:
     """One page of the project's matching runs (no projection list: every attribute)."""
-    row = project_or_404(tx, project)
-    return _entries(tx, _matching(tx, row, spec, query), spec, everything=True)
+    row = project_or_404(snap, project)
+    return _entries(snap, _matching(snap, row, spec, query), spec, everything=True)
 
 
 def global_search(
-    tx: Tx, allowed: Callable[[str], bool], spec: SearchRequest, query: Query | None
+    snap: Snapshot, allowed: Callable[[str], bool], spec: SearchRequest, query: Query | None
 ) -> bytes:
     """One page of matching runs across every project ``allowed`` (sys/id and labels only)."""
     found = [
         pair
-        for row in tx.projects()
+        for row in snap.tx.projects()
         if allowed(row.name)
-        for pair in _matching(tx, row, spec, query)
+        for pair in _matching(snap, row, spec, query)
     ]
-    return _entries(tx, found, spec, everything=False)
+    return _entries(snap, found, spec, everything=False)
 
 
 def _compile(patterns: Iterable[str] | None, field: str) -> list[UserPattern]:
@@ -191,20 +191,20 @@ def _type_matcher(types: list[TypeFilter] | None) -> Callable[[str], bool]:
     return lambda kind: not allowed or kind in allowed
 
 
-def selected_views(tx: Tx, project: ProjectRow, ids: list[str] | None) -> list[RunView]:
+def selected_views(snap: Snapshot, project: ProjectRow, ids: list[str] | None) -> list[RunView]:
     """Runs named by ``ws/proj/SYS-ID`` identifiers of this project (None: every run)."""
     if ids is None:
-        runs = tx.runs(project.pk)
-        return run_views(tx, runs, {r.pk: r for r in runs})
+        runs = snap.tx.runs(project.pk)
+        return snap.run_views(runs, {r.pk: r for r in runs})
     chosen = []
     for identifier in dict.fromkeys(ids):
         ref: RunRef = parse_run_ref(identifier)
         if ref.project != project.name:
             continue
-        run = resolve_run(tx, project, ref)
+        run = resolve_run(snap, project, ref)
         if run is not None:
             chosen.append(run)
-    return run_views(tx, chosen, {})
+    return snap.run_views(chosen)
 
 
 def _page(items: list[Any], page: NextPage | None) -> tuple[list[Any], int, str | None]:
@@ -219,15 +219,15 @@ def _page(items: list[Any], page: NextPage | None) -> tuple[list[Any], int, str 
 
 
 def definitions(
-    tx: Tx, projects: list[str], ids: list[str] | None, match: Callable[[str], bool],
+    snap: Snapshot, projects: list[str], ids: list[str] | None, match: Callable[[str], bool],
     types: list[TypeFilter] | None, page: NextPage | None,
 ) -> dict[str, Any]:  # fmt: skip
     """JSON ``{"entries": [{name, type}], "nextPage": {...}}`` over the chosen runs."""
     kind_ok = _type_matcher(types)
     found: set[tuple[str, str]] = set()
     for project in projects:
-        row = project_or_404(tx, project)
-        for view in selected_views(tx, row, ids):
+        row = project_or_404(snap, project)
+        for view in selected_views(snap, row, ids):
             found.update((n, k) for n, k in view.types.items() if match(n) and kind_ok(k))
     chosen, limit, token = _page(sorted(found), page)
     next_page: dict[str, Any] = {"limit": limit}
@@ -237,15 +237,15 @@ def definitions(
 
 
 def values(
-    tx: Tx, project: str, ids: list[str] | None, match: Callable[[str], bool],
+    snap: Snapshot, project: str, ids: list[str] | None, match: Callable[[str], bool],
     types: list[TypeFilter] | None, page: NextPage | None,
 ) -> bytes:  # fmt: skip
     """``ProtoQueryAttributesResultDTO``: the matching attributes of the chosen runs."""
     kind_ok = _type_matcher(types)
-    row = project_or_404(tx, project)
+    row = project_or_404(snap, project)
     pairs = [
         (view, name)
-        for view in selected_views(tx, row, ids)
+        for view in selected_views(snap, row, ids)
         for name, kind in sorted(view.types.items())
         if match(name) and kind_ok(kind)
     ]
@@ -261,7 +261,7 @@ def values(
                 experimentId=experiment_uuid(project, view.run),
                 experimentShortId=view.run.short_id,
             )
-        dto = attribute_dto(tx, view, name)
+        dto = attribute_dto(snap, view, name)
         if dto is not None:
             entry.attributes.append(dto)
     data: bytes = out.SerializeToString()

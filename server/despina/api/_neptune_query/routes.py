@@ -42,8 +42,8 @@ from despina.api._neptune_query.series import (
 )
 from despina.api._neptune_query.wire import encode_float_series_response
 from despina.auth import Grant
-from despina.query._points import float_points
-from despina.store import ProjectNotFound, RunRow, Tx, ancestry
+from despina.query import Snapshot, snapshot
+from despina.store import ProjectNotFound, RunRow
 
 __all__ = ["router"]
 
@@ -83,7 +83,7 @@ def _model(kind: type[_M], body: bytes) -> _M:
 
 
 async def _answer(
-    request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Tx], Any]
+    request: Request, projects: Callable[[], Iterable[str]], work: Callable[[Snapshot], Any]
 ) -> Any:
     """Authorize ``projects()`` and run ``work`` in a read transaction in a worker thread."""
     grant = await bearer_grant(request)
@@ -105,9 +105,9 @@ async def _answer(
         reject(400, str(error))
 
 
-def _in_snapshot(ctx: ServerContext, work: Callable[[Tx], Any]) -> Any:
-    with ctx.store.engine.read() as tx:
-        return work(tx)
+def _in_snapshot(ctx: ServerContext, work: Callable[[Snapshot], Any]) -> Any:
+    with snapshot(ctx.store) as snap:
+        return work(snap)
 
 
 def _project_param(request: Request) -> str:
@@ -137,7 +137,7 @@ async def search_entries(request: Request) -> Response:
     spec = _model(SearchRequest, body)
     query = _search_query(spec)
     result = await _answer(
-        request, lambda: [project], lambda tx: read.search(tx, project, spec, query)
+        request, lambda: [project], lambda snap: read.search(snap, project, spec, query)
     )
     return _protobuf(result)
 
@@ -151,7 +151,7 @@ async def global_search_entries(request: Request) -> Response:
     spec = _model(SearchRequest, body)
     query = _search_query(spec)
     result = await _answer(
-        request, lambda: [], lambda tx: read.global_search(tx, grant.allows, spec, query)
+        request, lambda: [], lambda snap: read.global_search(snap, grant.allows, spec, query)
     )
     return _protobuf(result)
 
@@ -161,11 +161,11 @@ async def attribute_definitions(request: Request) -> Any:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(DefinitionsRequest, body)
 
-    def work(tx: Tx) -> dict[str, Any]:
+    def work(snap: Snapshot) -> dict[str, Any]:
         # compiled after the grant check; a bad pattern is a ValueError, so a 400 naming it
         match = read.name_matcher(spec.attributeNameFilter, spec.attributeNameRegex)
         return read.definitions(
-            tx,
+            snap,
             spec.projectIdentifiers,
             spec.experimentIdsFilter,
             match,
@@ -182,10 +182,10 @@ async def attribute_values(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(ValuesRequest, body)
 
-    def work(tx: Tx) -> bytes:
+    def work(snap: Snapshot) -> bytes:
         match = read.name_matcher(spec.attributeNameFilter, None, spec.attributeNamesFilter)
         return read.values(
-            tx, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
+            snap, project, spec.experimentIdsFilter, match, spec.attributeFilter, spec.nextPage
         )
 
     return _protobuf(await _answer(request, lambda: [project], work))
@@ -195,14 +195,14 @@ class _Runs:
     """Runs named in one request, resolved once (None for unknown runs; an unknown project
     raises ProjectNotFound, answered like one the token does not reach)."""
 
-    def __init__(self, tx: Tx) -> None:
-        self.tx = tx
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
         self.cache: dict[RunRef, RunRow | None] = {}
 
     def get(self, ref: RunRef) -> RunRow | None:
         if ref not in self.cache:
-            project = read.project_or_404(self.tx, ref.project)
-            self.cache[ref] = resolve_run(self.tx, project, ref)
+            project = read.project_or_404(self.snap, ref.project)
+            self.cache[ref] = resolve_run(self.snap, project, ref)
         return self.cache[ref]
 
 
@@ -219,14 +219,14 @@ async def float_series(request: Request) -> Response:
     body = await read_body(request, context_of(request).settings.max_json_body_bytes)
     spec = _model(FloatSeriesRequest, body)
 
-    def work(tx: Tx) -> bytes:
-        runs = _Runs(tx)
+    def work(snap: Snapshot) -> bytes:
+        runs = _Runs(snap)
         answers = []
         for item in spec.requests:
             series = item.series
             answers.append(
                 float_answer(
-                    tx,
+                    runs.snap,
                     item.requestId,
                     runs.get(parse_run_ref(series.holder.identifier)),
                     series.attribute,
@@ -244,14 +244,6 @@ async def float_series(request: Request) -> Response:
     return _protobuf(await _answer(request, holders, work))
 
 
-def _series_kind(tx: Tx, run: RunRow, attribute: str, lineage: bool) -> str | None:
-    for segment in ancestry(tx, run, lineage=lineage):
-        state = tx.series(segment.run.pk, [attribute]).get(attribute)
-        if state is not None:
-            return state.type
-    return None
-
-
 @router.post(f"{LEADERBOARD}/proto/attributes/series")
 async def generic_series(request: Request) -> Response:
     from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
@@ -261,12 +253,16 @@ async def generic_series(request: Request) -> Response:
 
     budget = spec.sizeLimitBytes or DEFAULT_SIZE_LIMIT_BYTES
 
-    def work(tx: Tx) -> bytes:
-        runs, out, used = _Runs(tx), sv.ProtoSeriesValuesResponseDTO(), 0
+    def work(snap: Snapshot) -> bytes:
+        runs, out, used = _Runs(snap), sv.ProtoSeriesValuesResponseDTO(), 0
         for item in spec.requests:
             series, lineage = item.series, item.series.lineage != "NONE"
             run = runs.get(parse_run_ref(series.holder.identifier))
-            kind = None if run is None else _series_kind(tx, run, series.attribute, lineage)
+            kind = (
+                None
+                if run is None
+                else runs.snap.series_kind(run, series.attribute, lineage=lineage)
+            )
             if run is None or kind is None or kind == "floatSeries":
                 continue  # the client reads a missing series as "no such series"
             after = item.searchAfter
@@ -275,7 +271,7 @@ async def generic_series(request: Request) -> Response:
                 out.series.add(requestId=item.requestId).searchAfter.token = token
                 continue
             used += object_page(
-                tx,
+                runs.snap,
                 out.series.add(requestId=item.requestId),
                 run,
                 series.attribute,
@@ -325,12 +321,11 @@ def _bucket_request(body: bytes) -> rq.ProtoGetTimeseriesBucketsRequest:
     return spec
 
 
-def _bucket_series(tx: Tx, runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
+def _bucket_series(runs: _Runs, expr: Any, lo: float | None, hi: float | None) -> Any:
     run = runs.get(parse_run_ref(expr.runId))
     if run is None:
         return BucketSeries(expr.requestId, np.empty(0), np.empty(0))
-    cols = float_points(
-        tx,
+    cols = runs.snap.float_points(
         run,
         _formula_attribute(expr.customYFormula),
         lo,
@@ -354,9 +349,9 @@ async def timeseries_buckets(request: Request) -> Response:
     steps = view.pointFilters.stepRange
     lo, hi = _optional(steps, "from"), _optional(steps, "to")
 
-    def work(tx: Tx) -> bytes:
-        runs = _Runs(tx)
-        series = [_bucket_series(tx, runs, e, lo, hi) for e in spec.expressions]
+    def work(snap: Snapshot) -> bytes:
+        runs = _Runs(snap)
+        series = [_bucket_series(runs, e, lo, hi) for e in spec.expressions]
         table = bucket_rows(series, _optional(view, "from"), _optional(view, "to"), view.maxBuckets)
         data: bytes = table.SerializeToString()
         return data

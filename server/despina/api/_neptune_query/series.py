@@ -22,8 +22,8 @@ from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 
 from despina.api._neptune_query.attrs import file_proto, histogram_proto
 from despina.api._neptune_query.wire import FloatSeriesAnswer
-from despina.query._points import FloatColumns, float_points, object_points
-from despina.store import RunRow, Tx
+from despina.query import FloatPoints, Snapshot
+from despina.store import RunRow
 
 __all__ = [
     "DEFAULT_SERIES_PAGE_POINTS",
@@ -40,7 +40,7 @@ F64 = npt.NDArray[np.float64]
 
 
 def float_answer(
-    tx: Tx,
+    snap: Snapshot,
     request_id: str,
     run: RunRow | None,
     attribute: str,
@@ -54,10 +54,10 @@ def float_answer(
 ) -> FloatSeriesAnswer:
     """One page of one float series (empty for an unknown run or attribute)."""
     if run is None:
-        cols = float_points_empty()
+        cols = FloatPoints.empty()
     else:
         lo, hi = step_range
-        cols = float_points(tx, run, attribute, lo, hi, lineage=lineage, previews=previews)
+        cols = snap.float_points(run, attribute, lo, hi, lineage=lineage, previews=previews)
     total = len(cols)
     limit = DEFAULT_FLOAT_POINTS_LIMIT if limit is None else limit
     steps = cols.steps
@@ -77,11 +77,6 @@ def float_answer(
         page.completion,
         with_previews=previews,
     )
-
-
-def float_points_empty() -> FloatColumns:
-    empty = np.empty(0)
-    return FloatColumns(empty, empty, np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), empty)
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ def _object_value(kind: str, value: Any, out: sv.ProtoSeriesPointValueObjectDTO)
 
 
 def object_page(
-    tx: Tx,
+    snap: Snapshot,
     item: sv.ProtoSeriesValuesSingleSeriesResponseDTO,
     run: RunRow,
     attribute: str,
@@ -132,7 +127,7 @@ def object_page(
     point is always sent, so a page always makes progress).
     """
     lo, hi = step_range
-    cols = object_points(tx, run, attribute, lo, hi, lineage=lineage, previews=previews)
+    cols = snap.object_points(run, attribute, lo, hi, lineage=lineage, previews=previews)
     order = range(len(cols.steps) - 1, -1, -1) if descending else range(len(cols.steps))
     sent = 0 if token is None else token.sent
     room = page_points if total_limit is None else min(page_points, total_limit - sent)

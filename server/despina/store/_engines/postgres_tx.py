@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from despina.store._codec import loaded_chunk, stored_arrays
 from despina.store._engines.postgres_cache import ChunkCache
 from despina.store._model import FloatChunk
 from despina.store._tx_common import SUMMARY_COLUMNS, SqlTx, Tables, upsert
@@ -84,7 +85,7 @@ class PostgresTx(SqlTx):
                 (series_pk,),
                 binary=True,
             )
-            return FloatChunk(*rows[0]) if rows else None
+            return loaded_chunk(rows[0]) if rows else None
         bounds = self._all(
             "SELECT first_step, last_step, count FROM despina_float_chunks "
             "WHERE series_pk = ? ORDER BY first_step DESC LIMIT 1",
@@ -101,7 +102,7 @@ class PostgresTx(SqlTx):
             (series_pk, bounds[0][0]),
             binary=True,
         )
-        chunk = FloatChunk(*rows[0])
+        chunk = loaded_chunk(rows[0])
         self._cache.put(chunk, read=True)
         return chunk
 
@@ -110,7 +111,7 @@ class PostgresTx(SqlTx):
             return
         self._many(
             upsert("despina_float_chunks", _CHUNK_COLUMNS, ("series_pk", "first_step")),
-            [(*c.summary(), c.steps, c.values, c.timestamps) for c in chunks],
+            [(*c.summary(), *stored_arrays(c)) for c in chunks],
         )
         if self._cache is not None:
             for chunk in chunks:

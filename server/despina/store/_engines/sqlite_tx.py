@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from despina.store._codec import loaded_chunk, stored_arrays
 from despina.store._engines.sqlite_schema import pack_summary
 from despina.store._model import FloatChunk
 from despina.store._tx_common import SUMMARY_COLUMNS, SqlTx, Tables, marks
@@ -50,7 +51,7 @@ class SQLiteTx(SqlTx):
             "WHERE series_pk = ? ORDER BY first_step DESC LIMIT 1",
             (series_pk,),
         )
-        return FloatChunk(*rows[0]) if rows else None
+        return loaded_chunk(rows[0]) if rows else None
 
     def put_chunks(self, chunks: Sequence[FloatChunk]) -> None:
         self._many(
@@ -61,7 +62,7 @@ class SQLiteTx(SqlTx):
         self._many(
             "INSERT OR REPLACE INTO float_chunk_data (series_pk, first_step, steps, vals, ts) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(c.series_pk, c.first_step, c.steps, c.values, c.timestamps) for c in chunks],
+            [(c.series_pk, c.first_step, *stored_arrays(c)) for c in chunks],
         )
 
     def chunk_summary_array(
