@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,13 @@ PROJECT = "bench/import"
 RUN = "bench-run"
 CHUNK = 1_000_000
 PART_ROWS = 6_000_000  # ~50 MB snappy, as the exporter rolls parts
-MAIN = "import sys; from despina.cli import main; sys.exit(main())"
+# The child reports its own peak RSS (RUSAGE_CHILDREN would give the largest child so far).
+MAIN = (
+    "import atexit, resource, sys\n"
+    "atexit.register(lambda: print('peak-rss-kib', resource.getrusage(resource.RUSAGE_SELF)"
+    ".ru_maxrss, file=sys.stderr))\n"
+    "from despina.cli import main; sys.exit(main())"
+)
 
 
 def python_loop_ns() -> float:
@@ -99,13 +106,15 @@ def run_import(data: Path, target: list[str]) -> tuple[float, float, int]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.returncode == 0, done.stdout + done.stderr
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss * 1024  # Linux: KiB
+    peak_kib = int(done.stderr.rsplit("peak-rss-kib", 1)[1].split()[0])
+    return wall, cpu, peak_kib * 1024
 
 
 def into_server(data: Path, folder: Path) -> tuple[float, float, int]:
     from despina.api import ServerProcess
     from despina.auth import KeyRing, ServerDatabase, encode_api_token
 
+    shutil.rmtree(folder / "server-store", ignore_errors=True)
     location = str(folder / "server-store")
     key, _ = KeyRing(ServerDatabase(location)).create_key("bench")
     with ServerProcess(location, folder / "server.log") as server:
@@ -118,16 +127,19 @@ def main() -> int:
     parser.add_argument("--metrics", type=int, default=10)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="keep an export already in --folder")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="despina-bench-import-"))
     data = folder / "data"
     start = time.perf_counter()
-    build_export(data, args.points, args.metrics)
+    if not (args.reuse and data.exists()):
+        build_export(data, args.points, args.metrics)
     built = time.perf_counter() - start
     size = sum(p.stat().st_size for p in data.rglob("*.parquet"))
     rows = [
         ("python loop (machine speed reference)", f"{python_loop_ns():.0f} ns/iter", "", "", "")
     ]
+    shutil.rmtree(folder / "store", ignore_errors=True)
     wall, cpu, rss = run_import(data, ["--store", str(folder / "store")])
     n = args.points
     rate, cpu_rate, peak = f"{n / wall:,.0f} points/s", f"{n / cpu:,.0f} points/s", rss / 2**20
