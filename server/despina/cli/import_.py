@@ -121,8 +121,17 @@ def _check(args: argparse.Namespace) -> str | None:
     remote = args.url is not None or args.api_token is not None
     if remote and args.store is not None:
         return "--store and --url/--api-token name two targets; give one"
-    if args.url is not None and not (args.api_token or os.environ.get("NEPTUNE_API_TOKEN")):
+    token = args.api_token or os.environ.get("NEPTUNE_API_TOKEN")
+    if args.url is not None and not token:
         return "--url needs --api-token (or $NEPTUNE_API_TOKEN)"
+    if remote and token:
+        from neptune_scale._http import decode_api_token
+        from neptune_scale.exceptions import NeptuneInvalidCredentialsError
+
+        try:
+            decode_api_token(token)
+        except NeptuneInvalidCredentialsError as error:
+            return f"--api-token: {error}"
     return None
 
 

@@ -75,8 +75,17 @@ def run_import(
             reporter.run_done(plan.key)
         return summary
     progress = Progress(options.data, target.description)
+    stopped: str | None = None
     for plan in plans:
-        summary.runs.append(_import_run(plan, options.files, target, progress, reporter))
+        if stopped is not None:  # the target kept failing: the others are not attempted
+            summary.runs.append(
+                s.RunResult(plan.target_project, plan.run_id, s.FAILED, notes=[stopped])
+            )
+            continue
+        result = _import_run(plan, options.files, target, progress, reporter)
+        summary.runs.append(result)
+        if result.status == s.FAILED:
+            stopped = f"not attempted: {result.notes[-1]}"
         reporter.run_done(plan.key)
     return summary
 
