@@ -140,6 +140,7 @@ def main() -> int:
         ("python loop (machine speed reference)", f"{python_loop_ns():.0f} ns/iter", "", "", "")
     ]
     shutil.rmtree(folder / "store", ignore_errors=True)
+    shutil.rmtree(data / ".despina-import", ignore_errors=True)  # the progress record
     wall, cpu, rss = run_import(data, ["--store", str(folder / "store")])
     n = args.points
     rate, cpu_rate, peak = f"{n / wall:,.0f} points/s", f"{n / cpu:,.0f} points/s", rss / 2**20

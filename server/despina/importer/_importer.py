@@ -170,12 +170,14 @@ def _import_run(
 ) -> s.RunResult:
     result = s.RunResult(plan.target_project, plan.run_id, s.IMPORTED)
     fingerprint = plan.files.fingerprint()
-    if progress.finished(plan.key, fingerprint):
-        result.status = s.ALREADY
-        return result
     errors: dict[int, list[IngestIssue]] = {}
     try:
         issues = target.create(plan.target_project, plan.run_id, _create_message(plan))
+        # Recorded as finished and still there: skipped. A target that lost the run (a store
+        # deleted and made anew at the same place) answers the create as a new run instead.
+        if progress.finished(plan.key, fingerprint) and _resumed(issues):
+            result.status = s.ALREADY
+            return result
         _fork_result(plan, issues, result)
         _collect(issues, errors, ignore=IngestCode.RUN_FORK_PARENT_NOT_FOUND)
         if not any(i.code == IngestCode.RUN_INVALID_CREATION_PARAMETERS for i in issues):
@@ -192,6 +194,10 @@ def _import_run(
     elif result.status == s.IMPORTED:
         progress.record(plan.key, fingerprint)
     return result
+
+
+def _resumed(issues: tuple[IngestIssue, ...]) -> bool:
+    return any(i.code in (IngestCode.RUN_DUPLICATE, IngestCode.RUN_CONFLICTING) for i in issues)
 
 
 def _stream(

@@ -222,3 +222,18 @@ def test_import_into_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DESPINA_FILES_DIR", files)  # the reader here; the child gets it below
     with scratch_postgres_database("despina_import") as url:
         _same_result(url, {"DESPINA_FILES_DIR": files}, tmp_path)
+
+
+def test_a_target_made_anew_gets_the_runs_again(tmp_path: Path) -> None:
+    """The progress record says a run is finished; the store at that place was deleted since."""
+    import shutil
+
+    export = build_v2(tmp_path)
+    store = tmp_path / "store"
+    args = (str(export.data), "--files", str(export.files), "--store", str(store))
+    assert despina_import(*args).returncode == 0
+    shutil.rmtree(store)
+    again = despina_import(*args)
+    assert again.returncode == 0 and "already imported" not in again.stdout, again.stdout
+    with Reader(store) as reader:
+        assert list(reader.fetch_metrics(P2, [SAN], ["metrics/acc"])["metrics/acc"]) == [0.5, 0.75]
