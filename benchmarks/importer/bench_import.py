@@ -7,6 +7,11 @@ real command in a child process: into an embedded store, and into a ``despina se
 127.0.0.1 over HTTP with an API token. Prints one table: points/s (wall clock, including the
 child's start-up and planning), the child's CPU time and its peak RSS, next to the targets.
 The machine may be shared: the first row (a bare Python loop) says how fast it is right now.
+
+Measured on 2026-12-03 (2 CPUs shared with other jobs, load average 8-14, 20M points in 191 MB
+of parquet): embedded store 186k points/s wall, 478k points/s of importer CPU, peak RSS 330 MB
+(the in-process store's 64 MiB SQLite page cache included); despina server over HTTP 122k
+points/s wall, 759k points/s of importer CPU (the server's own CPU not counted), 291 MB.
 """
 
 from __future__ import annotations
