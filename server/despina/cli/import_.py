@@ -125,12 +125,11 @@ def _check(args: argparse.Namespace) -> str | None:
     if args.url is not None and not token:
         return "--url needs --api-token (or $NEPTUNE_API_TOKEN)"
     if remote and token:
-        from neptune_scale._http import decode_api_token
-        from neptune_scale.exceptions import NeptuneInvalidCredentialsError
+        from neptune_scale.token import InvalidApiTokenError, parse_api_token
 
         try:
-            decode_api_token(token)
-        except NeptuneInvalidCredentialsError as error:
+            parse_api_token(token)
+        except InvalidApiTokenError as error:
             return f"--api-token: {error}"
     return None
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale._files import _guess_mime, _part
 
 from despina.importer._encode import MICROS, encode_float_points, snapshot

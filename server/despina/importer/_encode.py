@@ -4,7 +4,7 @@ Float points are the bulk of an export, and a Python call per point would cap an
 below a million points a second. So a series' points are encoded column-wise with numpy: one
 ``UpdateRunSnapshot`` per point (its step, its own timestamp and one ``append`` entry), each
 varint in its canonical width, framed as an ``UpdateRunSnapshots.snapshots`` entry. The bytes
-are exactly what ``neptune_scale._encoding`` produces for the same snapshot (the tests compare
+are exactly what ``neptune_scale.wire`` produces for the same snapshot (the tests compare
 them), so the store decodes them on its vectorized path. Everything else (single values, string
 and histogram points, file references, tags) is encoded one by one with ``neptune_scale``'s
 encoder.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 
 __all__ = ["MICROS", "encode_float_points", "snapshot", "varint_widths"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale.transport import IngestIssue
 
 from despina._patterns import UserPattern

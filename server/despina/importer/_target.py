@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale.transport import Failed, IngestIssue, Processed, Transport
 
 __all__ = ["DeliveryError", "Target", "http_target", "store_target"]
@@ -87,10 +87,11 @@ def store_target(location: str) -> Target:
 
 def http_target(api_token: str, url: str | None) -> Target:
     import httpx
-    from neptune_scale._http import HttpTransport, decode_api_token
+    from neptune_scale._http import HttpTransport
     from neptune_scale._http._transport import USER_AGENT
+    from neptune_scale.token import parse_api_token
 
-    address = (url or decode_api_token(api_token).api_url).rstrip("/")
+    address = (url or parse_api_token(api_token).api_url).rstrip("/")
     client = httpx.Client(
         base_url=address, follow_redirects=True, headers={"User-Agent": USER_AGENT}
     )
