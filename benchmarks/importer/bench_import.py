@@ -8,10 +8,11 @@ real command in a child process: into an embedded store, and into a ``despina se
 child's start-up and planning), the child's CPU time and its peak RSS, next to the targets.
 The machine may be shared: the first row (a bare Python loop) says how fast it is right now.
 
-Measured on 2026-12-03 (2 CPUs shared with other jobs, load average 8-14, 20M points in 191 MB
-of parquet): embedded store 186k points/s wall, 478k points/s of importer CPU, peak RSS 330 MB
-(the in-process store's 64 MiB SQLite page cache included); despina server over HTTP 122k
-points/s wall, 759k points/s of importer CPU (the server's own CPU not counted), 291 MB.
+Measured on 2026-12-03 after merging main (2 CPUs shared with other jobs, load average ~9,
+20M points in 191 MB of parquet): embedded store 195k points/s wall, 471k points/s of importer
+CPU, peak RSS 354 MB (the in-process store's 64 MiB SQLite page cache and pandas, imported by the
+CLI's shared helpers, included); despina server over HTTP 138k points/s wall, 756k points/s of
+importer CPU (the server's own CPU not counted), 290 MB.
 """
 
 from __future__ import annotations
