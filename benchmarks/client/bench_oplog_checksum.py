@@ -24,8 +24,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from neptune_scale import Run, _oplog, _oplog_read
-from neptune_scale._oplog_legacy import LegacyLogWriter
+from neptune_scale import Run, _oplog
+from neptune_scale._oplog import read as _oplog_read
+from neptune_scale._oplog.legacy import LegacyLogWriter
 
 METRICS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
@@ -36,7 +37,7 @@ def frame_of_a_call() -> bytes:
     folder = Path(tempfile.mkdtemp(prefix="bench-oplog-"))
     run = Run(project="bench/oplog", run_id="frame", log_directory=folder, mode="offline",
               enable_console_log_capture=False, source_tracking_config=None)  # fmt: skip
-    pipeline = run._pipeline
+    pipeline = run._recorder.pipeline
     assert pipeline is not None
     pipeline.append_snapshot = captured.append
     run.log_metrics(dict.fromkeys(METRICS, 0.123), step=1234)

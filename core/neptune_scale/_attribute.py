@@ -1,7 +1,7 @@
 """Dict-style access (``run["a/b"] = v``, ``run["m"].append(v)``), mapped onto the Run calls.
 
-This is the neptune 2.x style the Flyte plugin's examples use; every operation is one of the
-``log_*`` calls, so validation and delivery are the same.
+This is the neptune 2.x style the Flyte plugin's examples use; every operation goes to the run's
+``Recorder``, as the ``log_*`` calls do, so validation and delivery are the same.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from neptune_scale._files import flatten
+from neptune_scale._recorder import Recorder
 from neptune_scale.types import File, Histogram
-
-if TYPE_CHECKING:
-    from neptune_scale._run import Run
 
 __all__ = ["Attribute"]
 
@@ -23,10 +21,10 @@ __all__ = ["Attribute"]
 class Attribute:
     """A path inside a run; obtained from ``run[path]``."""
 
-    def __init__(self, run: Run, path: str) -> None:
+    def __init__(self, recorder: Recorder, path: str) -> None:
         if not isinstance(path, str) or not path:
             raise TypeError(f"attribute path must be a non-empty str, got {path!r}")
-        self._run = run
+        self._recorder = recorder
         self._path = path
 
     @property
@@ -34,7 +32,7 @@ class Attribute:
         return self._path
 
     def __getitem__(self, sub: str) -> Attribute:
-        return Attribute(self._run, f"{self._path}/{sub}")
+        return Attribute(self._recorder, f"{self._path}/{sub}")
 
     def __setitem__(self, sub: str, value: Any) -> None:
         self[sub].assign(value)
@@ -46,13 +44,13 @@ class Attribute:
             files = {k: val for k, val in leaves.items() if isinstance(val, File)}
             configs = {k: val for k, val in leaves.items() if not isinstance(val, File)}
             if configs:
-                self._run.log_configs(configs)
+                self._recorder.configs(configs, False, False)
             if files:
-                self._run.assign_files(files)
+                self._recorder.files(files, None, None)
         elif isinstance(value, File):
-            self._run.assign_files({self._path: value})
+            self._recorder.files({self._path: value}, None, None)
         else:
-            self._run.log_configs({self._path: value})
+            self._recorder.configs({self._path: value}, False, False)
 
     def append(
         self,
@@ -67,15 +65,16 @@ class Attribute:
             for key, item in value.items():
                 self[key].append(item, step=step, timestamp=timestamp)
             return
-        step = self._run._next_series_step(self._path, step)
+        recorder = self._recorder
+        step = recorder.next_series_step(self._path, step)
         if isinstance(value, str):
-            self._run.log_string_series({self._path: value}, step, timestamp=timestamp)
+            recorder.string_series({self._path: value}, step, timestamp)
         elif isinstance(value, Histogram):
-            self._run.log_histograms({self._path: value}, step, timestamp=timestamp)
+            recorder.histograms({self._path: value}, step, timestamp)
         elif isinstance(value, File):
-            self._run.log_files({self._path: value}, step, timestamp=timestamp)
+            recorder.files({self._path: value}, step, timestamp)
         else:
-            self._run.log_metrics({self._path: value}, step, timestamp=timestamp)
+            recorder.log_metrics({self._path: value}, step, timestamp=timestamp)
 
     log = append
 
@@ -96,7 +95,7 @@ class Attribute:
         tags = [values] if isinstance(values, str) else list(values)
         if self._path not in ("sys/tags", "sys/group_tags"):
             raise ValueError(f"add() works on 'sys/tags' and 'sys/group_tags', not {self._path!r}")
-        self._run.add_tags(tags, group_tags=self._path == "sys/group_tags")
+        self._recorder.tags(tags, self._path == "sys/group_tags", True)
 
     def remove(self, values: str | Iterable[str]) -> None:
         tags = [values] if isinstance(values, str) else list(values)
@@ -104,11 +103,13 @@ class Attribute:
             raise ValueError(
                 f"remove() works on 'sys/tags' and 'sys/group_tags', not {self._path!r}"
             )
-        self._run.remove_tags(tags, group_tags=self._path == "sys/group_tags")
+        self._recorder.tags(tags, self._path == "sys/group_tags", False)
 
     def upload(self, value: str | Path | bytes | File, **_: Any) -> None:
         """Store a file (a path, bytes or a File) under this path."""
-        self._run.assign_files({self._path: value if isinstance(value, File) else File(value)})
+        self._recorder.files(
+            {self._path: value if isinstance(value, File) else File(value)}, None, None
+        )
 
     def __repr__(self) -> str:
-        return f"<Attribute {self._path!r} of run {self._run.run_id!r}>"
+        return f"<Attribute {self._path!r} of run {self._recorder.run_id!r}>"

@@ -1,5 +1,5 @@
 """What a run records by itself: console output and source code (both on by default, as the
-official client does).
+official client does), and system metrics when asked for (see ``_system_metrics``).
 
 * Console capture tees ``sys.stdout``/``sys.stderr`` into the string series
   ``<runtime_namespace>/stdout`` and ``.../stderr`` (steps ``initial + n * 1e-6``, lines longer
@@ -11,6 +11,7 @@ official client does).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -18,19 +19,21 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from neptune_scale._recorder import Recorder
 from neptune_scale._snapshots import MAX_STRING_SERIES_BYTES
+from neptune_scale._system_metrics import NAMESPACE, SystemSampler, namespace_for
 from neptune_scale._worker import IDLE, Worker
 
-if TYPE_CHECKING:
-    from neptune_scale._run import Run
-
 __all__ = ["SourceTrackingConfig", "start_extras"]
+
+logger = logging.getLogger("neptune")
 
 CONSOLE_FLUSH_S = 1.0
 LINE_STEP = 1e-6  # console lines are numbered in micro-steps (the official client's scheme)
 GIT_TIMEOUT_S = 5.0
+SAMPLER_CLOSE_S = 5.0  # the last sample takes milliseconds; a stuck GPU driver gets this long
 MAX_LINE_CHARS = MAX_STRING_SERIES_BYTES // 4  # keeps any UTF-8 line under the byte limit
 
 
@@ -45,31 +48,64 @@ class SourceTrackingConfig:
 
 
 class Extras:
-    def __init__(self, capture: ConsoleCapture | None) -> None:
+    def __init__(self, capture: ConsoleCapture | None, sampler: SystemSampler | None) -> None:
         self._capture = capture
+        self._sampler = sampler
 
     def flush(self) -> None:
         if self._capture is not None:
             self._capture.flush_now()
 
     def stop(self) -> None:
+        # First the sampler: its last sample goes in before the run's log closes.
+        if self._sampler is not None:
+            self._sampler.close(timeout=SAMPLER_CLOSE_S)
+            self._sampler = None
         if self._capture is not None:
             self._capture.uninstall()
             self._capture = None
 
 
-def start_extras(run: Run, *, console: bool, namespace: str | None, source: Any) -> Extras:
+def start_extras(
+    recorder: Recorder,
+    *,
+    console: bool,
+    namespace: str | None,
+    source: Any,
+    first_step: float,
+    forked: bool = False,
+    system_interval_s: float | None = None,
+    resumed: bool = False,
+) -> Extras:
+    """Record the source (once, now), start console capture and the system-metrics sampler, as
+    configured; console lines are numbered from ``first_step`` (a fork's step, so they follow
+    the parent's), and so are a forked run's samples."""
     if source is not False:
         # No git, or not inside a repository: nothing to record.
         with contextlib.suppress(OSError, subprocess.SubprocessError, ValueError):
             config = source if isinstance(source, SourceTrackingConfig) else None
-            track_source(run, config or SourceTrackingConfig())
+            track_source(recorder, config or SourceTrackingConfig())
     capture = None
     if console:
-        initial = 0.0 if run._fork is None else float(run._fork[1])
-        capture = ConsoleCapture(run, namespace or "runtime", initial)
+        capture = ConsoleCapture(recorder, namespace or "runtime", first_step)
         capture.install()
-    return Extras(capture)
+    floor = first_step if forked else None
+    return Extras(capture, start_sampler(recorder, system_interval_s, resumed, floor))
+
+
+def start_sampler(
+    recorder: Recorder, interval_s: float | None, resumed: bool, floor: float | None
+) -> SystemSampler | None:
+    namespace = namespace_for()
+    if interval_s is None:
+        return None
+    if resumed and namespace == NAMESPACE:
+        # Its earlier samples hold steps up to a time unknown here: new ones would be refused.
+        logger.info("System metrics are not sampled in a resumed run (resume=True)")
+        return None
+    sampler = SystemSampler(recorder, interval_s, namespace, floor)
+    sampler.start()
+    return sampler
 
 
 class _Tee:
@@ -99,9 +135,9 @@ class ConsoleCapture(Worker):
     name = "neptune-console"
     idle_wake_s = CONSOLE_FLUSH_S
 
-    def __init__(self, run: Run, namespace: str, initial_step: float) -> None:
+    def __init__(self, recorder: Recorder, namespace: str, initial_step: float) -> None:
         super().__init__()
-        self._run = run
+        self._recorder = recorder
         self._namespace = namespace
         self._lock = threading.Lock()
         self._partial = {"stdout": "", "stderr": ""}
@@ -149,8 +185,8 @@ class ConsoleCapture(Worker):
                         self._partial[name] = ""
         for name, line, when in lines:
             self._step[name] += LINE_STEP
-            self._run.log_string_series(
-                {f"{self._namespace}/{name}": line}, round(self._step[name], 6), timestamp=when
+            self._recorder.string_series(
+                {f"{self._namespace}/{name}": line}, round(self._step[name], 6), when
             )
 
 
@@ -165,7 +201,7 @@ def _git(root: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def track_source(run: Run, config: SourceTrackingConfig) -> None:
+def track_source(recorder: Recorder, config: SourceTrackingConfig) -> None:
     root = Path(_git(Path.cwd(), "rev-parse", "--show-toplevel"))
     ns = config.namespace
     commit_id, message, author, email, date = _git(
@@ -186,7 +222,7 @@ def track_source(run: Run, config: SourceTrackingConfig) -> None:
             configs[f"{ns}/remote/{parts[0]}"] = parts[1]
     if config.upload_run_command:
         configs[f"{ns}/run_command"] = " ".join([sys.executable, *sys.argv])
-    run.log_configs(configs)
+    recorder.configs(configs, False, False)
     files: dict[str, Any] = {}
     entry = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if config.upload_entry_point and entry is not None and entry.is_file():
@@ -196,4 +232,4 @@ def track_source(run: Run, config: SourceTrackingConfig) -> None:
         if diff:
             files[f"{ns}/diff/head"] = diff.encode("utf-8")
     if files:
-        run.assign_files(files)
+        recorder.files(files, None, None)

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neptune_scale import _encoding as enc
+from neptune_scale import integrations
+from neptune_scale import wire as enc
 from neptune_scale._oplog import KIND_FILE
 from neptune_scale.types import File
 
@@ -50,18 +51,11 @@ def fields_of(value: Any) -> dict[str, Any]:
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts and dataclasses → one level with '/'-joined keys."""
-    if is_dataclass_instance(data):
-        data = fields_of(data)
-    require_mapping(data, "data")
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) or is_dataclass_instance(value):
-            out.update(flatten(value, f"{path}/"))
-        else:
-            out[path] = value
-    return out
+    """Nested dicts and dataclasses → one level with '/'-joined keys (the integration kit's
+    :func:`neptune_scale.integrations.flatten`; ``prefix`` ends with its ``/``)."""
+    if not is_dataclass_instance(data):
+        require_mapping(data, "data")
+    return integrations.flatten(data, prefix.removesuffix("/"))
 
 
 def prepare(

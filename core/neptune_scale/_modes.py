@@ -14,18 +14,15 @@ The local transport is found through the ``neptune_scale.transports`` entry poin
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
 
-from neptune_scale.transport import Transport
+from neptune_scale.transport import LocalStore, Transport
 
-__all__ = ["Destination", "api_url_from_token", "make_transport", "resolve"]
+__all__ = ["Destination", "local_store", "make_transport", "resolve"]
 
 Mode = Literal["async", "offline", "disabled"]
 MODES = ("async", "offline", "disabled")
@@ -85,7 +82,17 @@ def make_transport(kind: Literal["local", "http"], destination: Destination) -> 
 
 
 def _local_transport(log_directory: Path) -> Transport:
+    store = local_store(required=True)
+    assert store is not None  # required: raised instead
+    return store(log_directory)
+
+
+def local_store(*, required: bool) -> LocalStore | None:
+    """The embedded store's registration (entry point ``local``); when none is installed, None,
+    or RuntimeError when ``required``. RuntimeError too when it cannot be imported."""
     found = [ep for ep in entry_points(group=TRANSPORT_ENTRY_POINT_GROUP) if ep.name == "local"]
+    if not found and not required:
+        return None
     if not found:
         raise RuntimeError(
             "No local transport is installed (entry point 'local' in group "
@@ -99,8 +106,8 @@ def _local_transport(log_directory: Path) -> Transport:
             f"The local transport ({found[0].value}) cannot be imported yet: {e}. "
             "Use mode='offline' and `neptune sync` later, or send to a server with an API token."
         ) from e
-    transport: Transport = factory(log_directory)
-    return transport
+    store: LocalStore = factory
+    return store
 
 
 def _http_transport(api_token: str) -> Transport:
@@ -114,13 +121,3 @@ def _http_transport(api_token: str) -> Transport:
         ) from e
     transport: Transport = create_http_transport(api_token)
     return transport
-
-
-def api_url_from_token(api_token: str) -> str | None:
-    """The server base URL a Neptune API token names (protocol §1.1), or None."""
-    try:
-        data = json.loads(base64.b64decode(api_token.strip()).decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    url = data.get("api_url") or data.get("api_address") if isinstance(data, dict) else None
-    return str(url).rstrip("/") if url else None

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from neptune_scale import _damage, _oplog, _oplog_read
-from neptune_scale._errors import Callbacks, ErrorRouter
+from neptune_scale import _oplog
+from neptune_scale._callbacks import Callbacks, ErrorRouter
 from neptune_scale._monitor import Monitor
-from neptune_scale._oplog_legacy import LegacyLogWriter
+from neptune_scale._oplog import damage as _damage
+from neptune_scale._oplog import read as _oplog_read
+from neptune_scale._oplog.legacy import LegacyLogWriter
 from neptune_scale._sender import PipelineState, Sender, StatusChecker
 from neptune_scale._uploader import FileUploader
 from neptune_scale.exceptions import NeptuneOperationLogDamaged

@@ -73,12 +73,8 @@ def list_projects(
     if not token:
         dest = _modes.resolve(mode="async", api_token=None, project=None,
                               log_directory=log_directory)  # fmt: skip
-        if not (dest.log_directory / "despina.sqlite3").exists():
-            return []
-        from despina.query import Reader  # the embedded store's read API (optional server part)
-
-        with Reader(dest.log_directory) as reader:
-            return sorted(reader.list_projects())
+        store = _modes.local_store(required=False)  # without one, no embedded store was made
+        return [] if store is None else store.list_projects(dest.log_directory)
     response = _request(token, "GET", PROJECTS_PATH, None, _client)
     _raise_for_status(response, "listing projects")
     entries = response.json().get("entries", [])
@@ -88,10 +84,10 @@ def list_projects(
 def _request(token: str, method: str, path: str, body: Any, client: Any) -> Any:
     import httpx
 
-    from neptune_scale._http import decode_api_token
     from neptune_scale._http._auth import Authenticator
+    from neptune_scale.token import parse_api_token
 
-    decoded = decode_api_token(token)
+    decoded = parse_api_token(token)
     own = client is None
     client = client or httpx.Client(base_url=decoded.api_url, follow_redirects=True)
     try:

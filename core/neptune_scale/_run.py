@@ -1,4 +1,5 @@
-"""``Run``: the thin facade. Validate, stamp, append to the durable log, return."""
+"""``Run``: the facade users hold. Its logging calls go to one ``Recorder`` (validate, encode,
+append to the durable log, return); ``Run`` itself owns the run's lifecycle."""
 
 from __future__ import annotations
 
@@ -6,29 +7,28 @@ import atexit
 import logging
 import os
 import sys
-import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from neptune_scale import _encoding as enc
 from neptune_scale import _files, _modes
 from neptune_scale import _validation as v
-from neptune_scale._calls import LoggingCalls
-from neptune_scale._errors import Callbacks
+from neptune_scale import wire as enc
+from neptune_scale._attribute import Attribute
+from neptune_scale._callbacks import Callbacks
+from neptune_scale._client_logger import setup_client_logger
 from neptune_scale._extras import Extras, SourceTrackingConfig, start_extras
-from neptune_scale._log import setup_client_logger
 from neptune_scale._oplog import KIND_CREATE
 from neptune_scale._pipeline import Pipeline, run_folder
-from neptune_scale._snapshots import SnapshotBuilder
+from neptune_scale._recorder import Recorder
+from neptune_scale._system_metrics import resolve_interval
+from neptune_scale.token import api_url_of
 from neptune_scale.transport import Transport
-
-if TYPE_CHECKING:
-    pass
+from neptune_scale.types import File
 
 __all__ = ["Run"]
 
@@ -36,28 +36,19 @@ logger = logging.getLogger("neptune")
 
 DEFAULT_MAX_QUEUE_SIZE = 1_000_000
 ATEXIT_TIMEOUT_S = 60.0
-MAX_STEP = v.MAX_STEP
 DEFAULT_SOURCE_TRACKING = SourceTrackingConfig()
-_NO_STEP = object()  # equal to no step value, so the first step is always validated
-_STEP_FIELDS_7BIT = tuple(enc.step_field(i) for i in range(0x80))
-# The step fields of integer steps below 2**14 and 2**21 (a 2- or 3-byte varint in
-# Step.whole), built as one little-endian int: field tag, lengths and continuation bits, with
-# the step's 7-bit groups shifted in at bytes 3-5 (see log_metrics).
-_STEP_FIELD_14BIT = 0x0A | 0x03 << 8 | 0x08 << 16 | 0x80 << 24
-_STEP_FIELD_21BIT = 0x0A | 0x04 << 8 | 0x08 << 16 | 0x80 << 24 | 0x80 << 32
-_time_ns = time.time_ns
-_step_field = enc.step_field
-_timestamp_field = enc.timestamp_field
 
 
-class Run(LoggingCalls):
+class Run:
     """A run: everything logged through it goes to one run of one project.
 
     Keyword arguments follow the official client (``run_id``, ``project``, ``api_token``,
     ``resume``, ``mode``, ``experiment_name``, ``creation_time``, ``fork_run_id`` + ``fork_step``,
     ``log_directory``, ``max_queue_size``, ``async_lag_threshold``, the callbacks,
     ``enable_console_log_capture``, ``runtime_namespace``, ``source_tracking_config``,
-    ``inherit_configs``). ``transport`` is internal, for tests: a
+    ``inherit_configs``). ``system_metrics`` is Despina's own: True (every 10 s), a number of
+    seconds, False, or None (the default: ``NEPTUNE_SYSTEM_METRICS`` decides, off when unset);
+    see ``_system_metrics`` for what is sampled and where. ``transport`` is internal, for tests: a
     :class:`neptune_scale.transport.Transport` that replaces the one mode resolution picks.
 
     Raises ValueError/TypeError for invalid arguments; after construction, delivery problems go
@@ -88,36 +79,19 @@ class Run(LoggingCalls):
         runtime_namespace: str | None = None,
         source_tracking_config: SourceTrackingConfig | None = DEFAULT_SOURCE_TRACKING,
         inherit_configs: bool = True,
+        system_metrics: bool | float | None = None,
         transport: Transport | None = None,
     ) -> None:
         setup_client_logger()
-        self._pipeline: Pipeline | None = None
         self._closed = False
-        self._warned_closed = False
-        # (value, encoded field) pairs, each read and replaced as one attribute so threads
-        # logging into the same run never mix one call's step with another's field.
-        self._step_cache: tuple[object, bytes] = (_NO_STEP, b"")
-        self._ts_cache: tuple[int, bytes] = (-1, b"")
-        self._series_counters: dict[str, float] = {}
-        self._raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
-        self._builder = SnapshotBuilder(self._report_invalid)
-        self._metric_encoders = self._builder.plans
+        self._extras: Extras | None = None
         fork = v.check_fork(fork_run_id, fork_step)
-        if resume and fork is not None:
-            raise ValueError(
-                "resume=True continues an existing run; it cannot be combined "
-                "with fork_run_id/fork_step"
-            )
-        if creation_time is not None:
-            v.timestamp_parts(creation_time, "creation_time")
-        if experiment_name is not None:
-            v.check_name(experiment_name, "experiment_name", limit=v.MAX_EXPERIMENT_NAME_BYTES)
-        if runtime_namespace is not None:
-            v.check_name(runtime_namespace, "runtime_namespace", limit=v.MAX_NAMESPACE_BYTES)
-        if not isinstance(max_queue_size, int) or max_queue_size < 1:
-            raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
-        if async_lag_threshold is not None and not async_lag_threshold > 0:
-            raise ValueError(f"async_lag_threshold must be > 0 seconds, got {async_lag_threshold}")
+        v.check_run_options(
+            resume=resume, forked=fork is not None, creation_time=creation_time,
+            experiment_name=experiment_name, runtime_namespace=runtime_namespace,
+            max_queue_size=max_queue_size, async_lag_threshold=async_lag_threshold,
+        )  # fmt: skip
+        system_interval_s = resolve_interval(system_metrics)
         callbacks = Callbacks(
             on_error=v.check_callback(on_error_callback, "on_error_callback"),
             on_warning=v.check_callback(on_warning_callback, "on_warning_callback"),
@@ -140,6 +114,14 @@ class Run(LoggingCalls):
         self._destination = dest
         self._experiment_name = experiment_name
         self._fork = fork
+        raise_invalid = os.environ.get("NEPTUNE_LOG_FAILURE_ACTION", "drop") == "raise"
+        self._recorder = Recorder(self._run_id, raise_invalid=raise_invalid)
+        # The hot path skips this facade's frame (~5% of a call): the instance attribute wins
+        # over the method below, which documents the call and serves calls through the class.
+        # Not when a subclass overrides it (Flyte's task run notes the values it logs) or the
+        # method was replaced: their log_metrics must be the one called.
+        if type(self).log_metrics is _FACADE_LOG_METRICS:
+            self.log_metrics = self._recorder.log_metrics  # type: ignore[method-assign]
         if dest.mode == "disabled":
             return
         injected = transport is not None
@@ -155,11 +137,15 @@ class Run(LoggingCalls):
             self._append_create(creation_time, inherit_configs)
         if not injected:
             self._announce(transport)
-        self._extras: Extras | None = start_extras(
-            self,
+        self._extras = start_extras(
+            self._recorder,
             console=enable_console_log_capture,
             namespace=runtime_namespace,
             source=source_tracking_config or False,
+            first_step=0.0 if fork is None else float(fork[1]),
+            forked=fork is not None,
+            system_interval_s=system_interval_s,
+            resumed=resume,
         )
         atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -172,23 +158,24 @@ class Run(LoggingCalls):
         destination: str,
     ) -> None:
         folder = run_folder(self._destination.log_directory, self._project, self._run_id)
-        self._pipeline = Pipeline(
+        pipeline = self._recorder.pipeline = Pipeline(
             folder, self._project, self._run_id, transport=transport, callbacks=callbacks,
             max_queue_size=max_queue_size, lag_threshold_s=lag_threshold,
             destination=destination,
         )  # fmt: skip
-        if self._pipeline.recovered_ops:
+        if pipeline.recovered_ops:
             logger.info(
                 "Found %d operations of run %r left by an earlier process in %s; "
                 "delivering them first",
-                self._pipeline.recovered_ops,
+                pipeline.recovered_ops,
                 self._run_id,
-                self._pipeline.folder,
+                pipeline.folder,
             )
-        self._pipeline.start()
+        pipeline.start()
 
     def _append_create(self, creation_time: datetime | None, inherit_configs: bool) -> None:
-        assert self._pipeline is not None
+        pipeline = self._recorder.pipeline
+        assert pipeline is not None
         created = creation_time or datetime.now().astimezone()
         fork = None if self._fork is None else (self._project, *self._fork)
         payload = enc.encode_create_run(
@@ -196,8 +183,8 @@ class Run(LoggingCalls):
             experiment_name=self._experiment_name, fork=fork,
             inherit_configs=bool(inherit_configs),
         )  # fmt: skip
-        self._pipeline.append(KIND_CREATE, payload)
-        self._pipeline.wake_sender()
+        pipeline.append(KIND_CREATE, payload)
+        pipeline.wake_sender()
 
     def _announce(self, transport: Transport | None) -> None:
         dest = self._destination
@@ -221,7 +208,8 @@ class Run(LoggingCalls):
     @property
     def log_folder(self) -> Path | None:
         """The folder holding this run's durable operation log (None when disabled)."""
-        return None if self._pipeline is None else self._pipeline.folder
+        pipeline = self._recorder.pipeline
+        return None if pipeline is None else pipeline.folder
 
     # -- logging ------------------------------------------------------------------------------
     def log_metrics(
@@ -233,79 +221,117 @@ class Run(LoggingCalls):
         preview: bool = False,
         preview_completion: float | None = None,
     ) -> None:
-        """Append one point per metric at ``step`` (0 <= step < 1e12, increasing per metric)."""
-        # The hot path: every line here costs on each training step (see benchmarks/client).
-        cached = self._step_cache
-        if step == cached[0]:
-            step_field = cached[1]
-        elif type(step) is int and 0 < step < 0x200000:  # most loops: integer steps < 2M
-            if step < 0x80:
-                step_field = _STEP_FIELDS_7BIT[step]
-            elif step < 0x4000:
-                groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25
-                step_field = (_STEP_FIELD_14BIT | groups).to_bytes(5, "little")
-            else:
-                groups = (step & 0x7F) << 24 | (step & 0x3F80) << 25 | (step & 0x1FC000) << 26
-                step_field = (_STEP_FIELD_21BIT | groups).to_bytes(6, "little")
-        else:
-            step_field = self._step_field(step)
-        if type(data) is not dict and not isinstance(data, Mapping):
-            raise TypeError(
-                f"data must be a dict of metric name -> number, got {type(data).__name__}"
-            )
-        pipeline = self._pipeline
-        if pipeline is None:
-            return self._inactive()
-        if timestamp is None and not preview and preview_completion is None:
-            ms = _time_ns() // 1_000_000
-            ts = self._ts_cache
-            if ms != ts[0]:
-                ts = self._ts_cache = (ms, _timestamp_field(ms // 1000, ms % 1000 * 1_000_000))
-            encode = self._metric_encoders.get(tuple(data))
-            if encode is None:
-                encode = self._builder.metric_encoder(tuple(data))
-            rest = encode(data, step_field + ts[1])
-            if rest is not None:
-                pipeline.append_snapshot(rest)
-                return None
-        return self._log_metrics_checked(data, step_field, timestamp, preview, preview_completion)
+        """Append one point per metric at ``step`` (0 <= step < 1e12, increasing per metric).
 
-    def _log_metrics_checked(
+        Values are numbers: ints, floats, or what ``float()`` converts (numpy and torch
+        scalars; numeric strings, as the official client); anything else is dropped and
+        reported (``on_warning_callback``, or raised under ``NEPTUNE_LOG_FAILURE_ACTION=raise``).
+        """
+        return self._recorder.log_metrics(
+            data, step, timestamp=timestamp, preview=preview, preview_completion=preview_completion
+        )
+
+    def log_configs(
         self,
-        data: Mapping[str, Any],
-        step_field: bytes,
-        timestamp: datetime | None,
-        preview: bool,
-        preview_completion: float | None,
+        data: Mapping[str, Any] | None = None,
+        flatten: bool = False,
+        cast_unsupported: bool = False,
     ) -> None:
-        """log_metrics beyond the fast path: explicit timestamps, previews, values to check."""
-        tail = self._preview(preview, preview_completion) if preview or preview_completion else b""
-        self._append_all(self._builder.metrics(data, step_field + self._stamp(timestamp), tail))
+        """Assign single values (float, bool, int, str, datetime, list/set/tuple of str).
+
+        ``flatten`` joins nested dicts and dataclasses into ``a/b`` paths (a dataclass as
+        ``data`` is always taken field by field); ``cast_unsupported`` stores other values as
+        ``str(value)`` instead of dropping them.
+        """
+        self._recorder.configs(data, flatten, cast_unsupported)
+
+    def log(
+        self,
+        step: float | int | None = None,
+        timestamp: datetime | None = None,
+        configs: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float | int] | None = None,
+        tags_add: Mapping[str, Iterable[str]] | None = None,
+        tags_remove: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        """The official client's deprecated all-in-one call, mapped onto the others
+        (``tags_add``/``tags_remove`` map ``sys/tags`` or ``sys/group_tags`` to tags)."""
+        if configs:
+            self.log_configs(configs)
+        if metrics:
+            if step is None:
+                raise ValueError("log(metrics=...) needs a step")
+            self.log_metrics(metrics, step, timestamp=timestamp)
+        for changes, add in ((tags_add, True), (tags_remove, False)):
+            for path, tags in (changes or {}).items():
+                self._recorder.tags(tags, path == "sys/group_tags", add)
+
+    def add_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
+        self._recorder.tags(tags, group_tags, True)
+
+    def remove_tags(self, tags: Iterable[str], group_tags: bool = False) -> None:
+        self._recorder.tags(tags, group_tags, False)
+
+    def log_string_series(
+        self, data: Mapping[str, str], step: float | int, *, timestamp: datetime | None = None
+    ) -> None:
+        self._recorder.string_series(data, step, timestamp)
+
+    def log_histograms(
+        self,
+        histograms: Mapping[str, Any],
+        step: float | int,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        self._recorder.histograms(histograms, step, timestamp)
+
+    def assign_files(self, files: Mapping[str, str | Path | bytes | File]) -> None:
+        """Store files as single values; paths must exist, bytes are kept until uploaded."""
+        self._recorder.files(files, None, None)
+
+    def log_files(
+        self,
+        files: Mapping[str, str | Path | bytes | File],
+        step: float | int,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        """Append files to file series at ``step``."""
+        self._recorder.files(files, step, timestamp)
+
+    # -- dict-style access --------------------------------------------------------------------
+    def __getitem__(self, path: str) -> Attribute:
+        return Attribute(self._recorder, path)
+
+    def __setitem__(self, path: str, value: Any) -> None:
+        self[path].assign(value)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def wait_for_submission(self, timeout: float | None = None, verbose: bool = True) -> bool:
         """Wait until everything logged so far was handed over; False on timeout."""
         self._flush_extras()
-        if self._pipeline is None:
+        pipeline = self._recorder.pipeline
+        if pipeline is None:
             return True
-        return self._pipeline.wait(processed=False, timeout=timeout, verbose=verbose)
+        return pipeline.wait(processed=False, timeout=timeout, verbose=verbose)
 
     def wait_for_processing(self, timeout: float | None = None, verbose: bool = True) -> bool:
         """Wait until everything logged so far is durable where it landed; False on timeout."""
         self._flush_extras()
-        if self._pipeline is None:
+        pipeline = self._recorder.pipeline
+        if pipeline is None:
             return True
-        return self._pipeline.wait(processed=True, timeout=timeout, verbose=verbose)
+        return pipeline.wait(processed=True, timeout=timeout, verbose=verbose)
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is pending (waiting at most ``timeout`` seconds) and end the run."""
         self._stop_extras()
-        pipeline = self._pipeline
-        if pipeline is None or self._closed:
-            self._closed = True
-            return
+        already = self._closed
         self._closed = True
-        self._pipeline = None
+        pipeline = self._recorder.detach()
+        if pipeline is None or already:
+            return
         if pipeline.forked:
             return  # the parent process owns the run
         try:
@@ -329,8 +355,8 @@ class Run(LoggingCalls):
     def terminate(self) -> None:
         """Stop at once (e.g. from an error callback); undelivered data stays on disk."""
         self._stop_extras()
-        pipeline, self._pipeline = self._pipeline, None
         self._closed = True
+        pipeline = self._recorder.detach()
         if pipeline is not None:
             pipeline.terminate()
 
@@ -341,7 +367,7 @@ class Run(LoggingCalls):
     def get_run_url(self) -> str:
         """The run's page: on the server the token names, else in ``despina ui`` (default port)."""
         dest = self._destination
-        base = _modes.api_url_from_token(dest.api_token) if dest.api_token else None
+        base = api_url_of(dest.api_token)
         if base is None:
             query = urlencode({"project": self._project, "run": self._run_id})
             return f"http://127.0.0.1:{_files.DEFAULT_UI_PORT}/run?{query}"
@@ -363,20 +389,21 @@ class Run(LoggingCalls):
         self.close()
 
     def _flush_extras(self) -> None:
-        extras = getattr(self, "_extras", None)
-        if extras is not None:
-            extras.flush()
+        if self._extras is not None:
+            self._extras.flush()
 
     def _stop_extras(self) -> None:
-        extras = getattr(self, "_extras", None)
+        extras, self._extras = self._extras, None
         if extras is not None:
             extras.stop()
-            self._extras = None
+
+
+_FACADE_LOG_METRICS = Run.log_metrics
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Run]) -> None:
     run = ref()
-    pipeline = None if run is None else run._pipeline
+    pipeline = None if run is None else run._recorder.pipeline
     if run is None or pipeline is None or pipeline.closed or pipeline.forked:
         return
     pending = pipeline.pending_ops()

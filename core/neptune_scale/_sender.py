@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from neptune_scale import _encoding as enc
-from neptune_scale import _oplog, _oplog_read
+from neptune_scale import _oplog
+from neptune_scale import wire as enc
+from neptune_scale._oplog import read as _oplog_read
 from neptune_scale._retry import Backoff
 from neptune_scale._uploader import FileUploader, Upload
 from neptune_scale._worker import IDLE, Worker

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale._validation import NUL
 
 __all__ = ["MAX_ATTRIBUTE_PATH_BYTES", "MAX_SNAPSHOT_BYTES", "SnapshotBuilder"]
@@ -270,14 +270,6 @@ def _conversion_failed(call: str, key: str, value: Any, error: Exception) -> str
     )
 
 
-def _metric_prefix(key: str) -> bytes:
-    """Everything of an ``append`` entry before the 8 bytes of the double."""
-    key_field = enc.field(0x0A, key.encode("utf-8"))
-    value_field = b"\x12\x09\x09"  # Value (9 bytes) holding float64 (tag 0x09)
-    entry_len = len(key_field) + len(value_field) + 8
-    return bytes((enc.TAG_APPEND,)) + enc.varint(entry_len) + key_field + value_field
-
-
 def _histogram_problem(
     edges: list[float], counts: list[int] | None, densities: list[float] | None
 ) -> str | None:
@@ -309,7 +301,7 @@ def _make_metric_encoder(keys: tuple[Any, ...]) -> MetricEncoder:
     """
     if not keys or not all(_path_ok(key) for key in keys):
         return _no_fast_path
-    prefixes = [_metric_prefix(key) for key in keys]
+    prefixes = [enc.float_entry_prefix(key) for key in keys]
     packer = struct.Struct("<" + "".join(f"{len(p)}sd" for p in prefixes))
     if len(keys) > MAX_GENERATED_KEYS:
         return _generic_encoder(packer, prefixes)

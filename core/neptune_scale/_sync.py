@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from neptune_scale import _modes, _oplog
-from neptune_scale._errors import Callbacks
+from neptune_scale._callbacks import Callbacks
 from neptune_scale._pipeline import Pipeline
 from neptune_scale.transport import Transport
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from neptune_scale._encoding import datetime_parts
+from neptune_scale.wire import datetime_parts
 
 __all__ = [
     "MAX_RUN_ID_BYTES",
@@ -18,6 +18,7 @@ __all__ = [
     "check_fork",
     "check_name",
     "check_project",
+    "check_run_options",
     "check_step",
     "generate_run_id",
 ]
@@ -122,6 +123,34 @@ def check_step(step: Any, field: str = "step") -> float | int:
         what = "NaN" if isinstance(step, float) and math.isnan(step) else repr(step)
         raise ValueError(f"{field} must satisfy 0 <= {field} < 1e12, got {what}")
     return step  # type: ignore[no-any-return]
+
+
+def check_run_options(
+    *,
+    resume: bool,
+    forked: bool,
+    creation_time: datetime | None,
+    experiment_name: str | None,
+    runtime_namespace: str | None,
+    max_queue_size: Any,
+    async_lag_threshold: float | None,
+) -> None:
+    """``Run``'s other keyword arguments; ValueError/TypeError naming the one that is wrong."""
+    if resume and forked:
+        raise ValueError(
+            "resume=True continues an existing run; it cannot be combined "
+            "with fork_run_id/fork_step"
+        )
+    if creation_time is not None:
+        timestamp_parts(creation_time, "creation_time")
+    if experiment_name is not None:
+        check_name(experiment_name, "experiment_name", limit=MAX_EXPERIMENT_NAME_BYTES)
+    if runtime_namespace is not None:
+        check_name(runtime_namespace, "runtime_namespace", limit=MAX_NAMESPACE_BYTES)
+    if not isinstance(max_queue_size, int) or max_queue_size < 1:
+        raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
+    if async_lag_threshold is not None and not async_lag_threshold > 0:
+        raise ValueError(f"async_lag_threshold must be > 0 seconds, got {async_lag_threshold}")
 
 
 def check_fork(fork_run_id: Any, fork_step: Any) -> tuple[str, float | int] | None:

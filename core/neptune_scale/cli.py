@@ -58,7 +58,7 @@ def _version(prog: str) -> str:
 def _sync(
     path: Path, api_token: str | None, timeout: float | None, skip_damaged: bool, prog: str
 ) -> int:
-    from neptune_scale import _damage
+    from neptune_scale._oplog import damage as _damage
     from neptune_scale._sync import find_run_folders, sync_run
 
     if not path.exists():

@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "Failed",
     "IngestIssue",
+    "LocalStore",
     "Processed",
     "Submitted",
     "Transport",
@@ -96,4 +97,18 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections; called once, after the last use."""
+        ...
+
+
+class LocalStore(Protocol):
+    """What the ``local`` entry point of the ``neptune_scale.transports`` group names: the
+    embedded store's side of the client, registered by the distribution that has one (despina),
+    so the client reaches it without importing server code."""
+
+    def __call__(self, log_directory: Path) -> Transport:
+        """The transport into the store in ``log_directory``."""
+        ...
+
+    def list_projects(self, log_directory: Path) -> list[str]:
+        """Sorted names of the store's projects; [] when there is no store there yet."""
         ...

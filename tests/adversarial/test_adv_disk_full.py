@@ -37,7 +37,7 @@ TRAINING = textwrap.dedent(
 
         memory = MemoryTransport()
     if max_held:
-        from neptune_scale import _held
+        from neptune_scale._oplog import held as _held
 
         _held.MAX_HELD_BYTES = max_held  # a small bound, so the test reaches it
     events = []

@@ -30,8 +30,9 @@ WRITER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from neptune_scale import _oplog, _oplog_read
-    from neptune_scale._encoding import varint
+    from neptune_scale import _oplog
+    from neptune_scale._oplog import read as _oplog_read
+    from neptune_scale.wire import varint
 
     folder, form, while_full = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,7 +40,7 @@ WRITER = textwrap.dedent(
     report = lambda e: events.append([type(e).__name__, str(e)])
     if form == 2:  # a folder an older client started: its writer keeps writing format 2
         (folder / "meta.json").write_text(json.dumps({"format": 2, "project": "p", "run_id": "r"}))
-        from neptune_scale._oplog_legacy import LegacyLogWriter
+        from neptune_scale._oplog.legacy import LegacyLogWriter
 
         writer = LegacyLogWriter(folder, report=report)
     else:

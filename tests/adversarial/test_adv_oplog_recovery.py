@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from neptune_scale import Run, _oplog, _oplog_read
-from neptune_scale._encoding import varint
+from neptune_scale import Run, _oplog
 from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT, LogWriter
+from neptune_scale._oplog import read as _oplog_read
 from neptune_scale.exceptions import NeptuneOperationLogDamaged
+from neptune_scale.wire import varint
 from support.oplog_damage import (
     PROJECT,
     RUN_ID,

@@ -9,7 +9,7 @@ import pytest
 PINNED = {
     "despina.store": [
         "CompactReport", "Engine", "FileArea", "FloatChunk", "HISTOGRAM_COUNTING",
-        "HISTOGRAM_DENSITY", "NewRun",
+        "HISTOGRAM_DENSITY", "LocalFiles", "NewRun", "open_file_area", "safe_parts",
         "Point", "ProjectExists", "ProjectNotFound", "ProjectRow", "RawBatchOperation",
         "RunNotFound", "RunRow", "SchemaVersionError", "Segment", "SeriesState", "Store",
         "StoreCorrupt", "StoreError", "StoreNotFound", "StoredFileNotFound", "Tx", "ancestry",

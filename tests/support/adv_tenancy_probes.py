@@ -226,6 +226,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/backend/v1/clients/config"): names_nothing(
         "GET", "/api/backend/v1/clients/config"
     ),
+    # the operator's probes: no login, no project, the same answer for everyone
+    ("GET", "/healthz"): names_nothing("GET", "/healthz"),
+    ("GET", "/readyz"): names_nothing("GET", "/readyz"),
     ("GET", "/auth/realms/{realm}/.well-known/openid-configuration"): names_nothing(
         "GET", "/auth/realms/despina/.well-known/openid-configuration"
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neptune_scale._oplog_check import _parse_header
+from neptune_scale._oplog.check import _parse_header
 
 __all__ = ["frames"]
 

@@ -5,13 +5,10 @@
 
 from __future__ import annotations
 
-from neptune_scale._http._token import ApiToken, decode_api_token
 from neptune_scale._http._transport import ATTEMPT_TIMEOUT_S, HttpTransport, create_http_transport
 
 __all__ = [
     "ATTEMPT_TIMEOUT_S",
-    "ApiToken",
     "HttpTransport",
     "create_http_transport",
-    "decode_api_token",
 ]

@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 
 from neptune_scale._http._errors import raise_for
-from neptune_scale._http._token import ApiToken, jwt_expiry
+from neptune_scale._http._token import jwt_expiry
 from neptune_scale.exceptions import (
     NeptuneConnectionLostError,
     NeptuneInvalidCredentialsError,
     NeptuneUnexpectedResponseError,
 )
+from neptune_scale.token import ApiToken
 
 __all__ = ["Authenticator", "remaining"]
 

@@ -1,43 +1,15 @@
-"""Neptune-format API tokens and the expiry of JWT access tokens, read without extra libraries."""
+"""The expiry of JWT access tokens, read without extra libraries.
+
+(API tokens are read by the public ``neptune_scale.token``.)
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 
-from neptune_scale.exceptions import NeptuneInvalidCredentialsError
-
-__all__ = ["ApiToken", "decode_api_token", "jwt_expiry"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """A decoded API token: the server's base URL and the whole token string to present."""
-
-    api_url: str
-    raw: str
-
-
-def decode_api_token(token: str) -> ApiToken:
-    """Decode base64 JSON with ``api_url`` (or ``api_address``).
-
-    Raises NeptuneInvalidCredentialsError for anything else.
-    """
-    raw = token.strip()
-    try:
-        data = json.loads(base64.b64decode(raw, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise NeptuneInvalidCredentialsError(
-            "the API token is not base64-encoded JSON (copy it again from `despina token create`)"
-        ) from exc
-    url = data.get("api_url") or data.get("api_address") if isinstance(data, dict) else None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise NeptuneInvalidCredentialsError(
-            "the API token has no 'api_url' (or 'api_address') with an http(s) server address"
-        )
-    return ApiToken(api_url=url.rstrip("/"), raw=raw)
+__all__ = ["jwt_expiry"]
 
 
 def jwt_expiry(access_token: str) -> float:

@@ -26,7 +26,6 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
 
 from neptune_scale._http._auth import Authenticator, remaining
 from neptune_scale._http._errors import HttpError, raise_for
-from neptune_scale._http._token import decode_api_token
 from neptune_scale.exceptions import (
     NeptuneConnectionLostError,
     NeptuneFileUploadError,
@@ -34,6 +33,7 @@ from neptune_scale.exceptions import (
     NeptuneScaleError,
     NeptuneUnexpectedResponseError,
 )
+from neptune_scale.token import parse_api_token
 from neptune_scale.transport import Failed, IngestIssue, Processed, Submitted
 
 __all__ = ["ATTEMPT_TIMEOUT_S", "HttpTransport", "create_http_transport"]
@@ -53,7 +53,7 @@ class HttpTransport:
     """A :class:`~neptune_scale.transport.Transport` over HTTP to a Neptune Scale server."""
 
     def __init__(self, api_token: str, *, client: httpx.Client | None = None) -> None:
-        token = decode_api_token(api_token)
+        token = parse_api_token(api_token)
         self.api_url = token.api_url
         self._client = client or httpx.Client(
             base_url=token.api_url, follow_redirects=True, headers={"User-Agent": USER_AGENT}

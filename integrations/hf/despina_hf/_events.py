@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _paths
-from ._metrics import final_paths, split_logs
+from ._metrics import final_paths, is_timing, split_logs
 from ._session import RunSession
 
 __all__ = ["log_event"]
@@ -29,14 +29,15 @@ def log_event(session: RunSession, step: int, logs: Mapping[str, Any]) -> None:
     split = split_logs(logs)
     after_training = session.trained and not session.training
     finals = final_paths(split.metrics) if after_training else {}
-    metrics = session.guard.admit(split.metrics, step, quiet=finals)
+    quiet = {*finals, *filter(is_timing, split.metrics)}
+    metrics = session.guard.admit_all(split.metrics, step, quiet=quiet)
     if metrics:
         session.run.log_metrics(metrics, step=step)
     if finals:
         session.run.log_configs({finals[path]: split.metrics[path] for path in finals})
     if session.trial and any(path.startswith(f"{_paths.EVAL}/") for path in split.metrics):
         _log_objective(session, logs)
-    strings = session.guard.admit(split.strings, step)
+    strings = session.guard.admit_all(split.strings, step)
     if strings:
         session.run.log_string_series(strings, step=step)
     if split.summaries:

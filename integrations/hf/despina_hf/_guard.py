@@ -1,41 +1,31 @@
 """Containment of tracking errors: a tracking problem must never break the training loop.
 
-Every call into the client from a Trainer hook runs inside ``contained(what)``: an exception is
-logged (with what was being done) and swallowed. Tests switch on strict mode so a contained error
-fails the test instead of hiding a bug.
+Every call into the client from a Trainer hook runs inside ``contained(what)`` (the integration
+kit's :class:`~neptune_scale.integrations.Containment`): an exception is logged on ``despina_hf``
+with what was being done, counted, and swallowed. Tests switch on strict mode
+(``set_strict(True)`` or ``DESPINA_HF_STRICT=1``) so a contained error fails the test instead of
+hiding a bug.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-__all__ = ["contained", "set_strict"]
+from neptune_scale.integrations import Containment
+
+__all__ = ["CONTAINMENT", "contained", "set_strict"]
 
 logger = logging.getLogger("despina_hf")
 
 # Environment switch for strict mode (tests, debugging): contained errors are re-raised.
 STRICT_ENV = "DESPINA_HF_STRICT"
 
-_strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false")
+CONTAINMENT = Containment(logger, strict_env=STRICT_ENV)
+contained = CONTAINMENT.contained
 
 
 def set_strict(strict: bool) -> bool:
     """Re-raise contained errors when ``strict``; returns the previous setting."""
-    global _strict
-    previous = _strict
-    _strict = strict
+    previous = CONTAINMENT.strict
+    CONTAINMENT.strict = strict
     return previous
-
-
-@contextmanager
-def contained(what: str) -> Iterator[None]:
-    """Log and swallow any ``Exception`` raised inside; re-raise in strict mode."""
-    try:
-        yield
-    except Exception:
-        if _strict:
-            raise
-        logger.exception("despina_hf: %s failed; training goes on without it", what)

@@ -6,26 +6,24 @@ second, total FLOs, mean loss) are single values, so they go to configs instead 
 
 The run refuses a series point whose step is not above the series' last one. The Trainer logs the
 same step more than once (the final summary repeats ``epoch``; ``trainer.evaluate()`` after
-training repeats the last evaluation's step), so a per-series guard drops such points before they
-are sent: an exact repeat or a repeated speed figure (``eval/runtime``...) silently, a different
-value with a warning. NaN and infinities are logged as they are (the store keeps them).
+training repeats the last evaluation's step), so the integration kit's per-series
+``StepGuard`` drops such points before they are sent: an exact repeat silently, a different value
+with a warning once per series; speed figures (``eval/runtime``...) are passed as quiet, since a
+repeated evaluation's differ by nature. NaN and infinities are logged as they are.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from . import _paths
 
-__all__ = ["SplitLogs", "StepGuard", "final_paths", "split_logs"]
+__all__ = ["SplitLogs", "final_paths", "is_timing", "split_logs"]
 
 logger = logging.getLogger("despina_hf")
-
-V = TypeVar("V", float, str)
 
 # Keys the Trainer reports once, at the end of train(), as run summaries rather than series.
 SUMMARY_KEYS = frozenset(
@@ -101,52 +99,7 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-class StepGuard:
-    """Per-series last step; admits only points above it (and above a fork's step)."""
-
-    def __init__(self, floor: float | None = None) -> None:
-        # A forked run holds its parent's points up to the fork step: its own must come after.
-        self._floor = floor
-        self._last: dict[str, tuple[float, object]] = {}
-
-    def admit(
-        self, values: Mapping[str, V], step: float, quiet: Collection[str] = ()
-    ) -> dict[str, V]:
-        """The points that may be logged at ``step``; the rest are dropped (with a warning
-        unless they exactly repeat what the series already holds at that step, or their path
-        is in ``quiet``: stored elsewhere)."""
-        admitted: dict[str, V] = {}
-        rejected: list[str] = []
-        for path, value in values.items():
-            if self._floor is not None and step <= self._floor:
-                if path not in quiet:
-                    rejected.append(path)
-                continue
-            last = self._last.get(path)
-            if last is None or step > last[0]:
-                admitted[path] = value
-                self._last[path] = (step, value)
-            elif path in quiet:
-                continue
-            elif not (last[0] == step and (_same(last[1], value) or _is_timing(path))):
-                rejected.append(path)
-        if rejected:
-            logger.warning(
-                "despina_hf: not logging %s at step %s: each series needs steps above its last "
-                "one (and above the fork step of a resumed run)",
-                ", ".join(sorted(rejected)),
-                step,
-            )
-        return admitted
-
-
-def _is_timing(path: str) -> bool:
+def is_timing(path: str) -> bool:
     """Speed figures of a repeated evaluation at the same step (``trainer.evaluate()`` right
     after training evaluated at its last step) differ by nature; the metrics themselves match."""
     return path.rsplit("/", 1)[-1] in TIMING_NAMES
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b

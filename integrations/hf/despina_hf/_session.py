@@ -14,7 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._metrics import StepGuard
+from neptune_scale.integrations import StepGuard
 
 __all__ = ["RunRecord", "RunSession", "adopt_run", "base_of", "derived_run_id", "open_run"]
 
@@ -106,14 +106,14 @@ def open_run(
         kwargs["fork_run_id"], kwargs["fork_step"] = fork
     run = Run(**kwargs)
     record = RunRecord(run_id, _run_project(run, project), experiment_name)
-    guard = StepGuard(floor=None if fork is None else float(fork[1]))
+    guard = StepGuard(floor=None if fork is None else float(fork[1]), logger=logger)
     return RunSession(run=run, record=record, guard=guard, owned=True)
 
 
 def adopt_run(run: Any, experiment_name: str | None) -> RunSession:
     """A run the user created and passed in: used, never closed by the callback."""
     record = RunRecord(str(run.run_id), _run_project(run, None), experiment_name)
-    return RunSession(run=run, record=record, guard=StepGuard(), owned=False)
+    return RunSession(run=run, record=record, guard=StepGuard(logger=logger), owned=False)
 
 
 def _run_project(run: Any, asked: str | None) -> str | None:

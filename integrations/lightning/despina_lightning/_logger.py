@@ -9,7 +9,8 @@ Layout of what it writes (``<prefix>`` defaults to ``training``):
   are kept as they are); on failure also ``<prefix>/error/{type,message,traceback}``.
 * ``<prefix>/model/...`` — summary, parameter counts, checkpoints (see ``_checkpoints``).
 * ``<prefix>/diagnostics/...`` — counts of points that could not be stored, when there were any.
-* ``<prefix>/system/...`` — CPU/memory/GPU figures when ``system_metrics=True``.
+* ``system/...`` — the client's system metrics when ``system_metrics`` is on (``neptune_scale``
+  samples them; see the README).
 * ``description`` and ``sys/tags`` / ``sys/group_tags`` from the constructor.
 """
 
@@ -40,8 +41,8 @@ from despina_lightning._metrics import MetricBatcher
 from despina_lightning._opening import close_quietly, new_run_id, project_of
 from despina_lightning._resume import TrainerCall, attach, calling_trainer, trainer_of
 from despina_lightning._safety import contained, log
-from despina_lightning._system import DEFAULT_INTERVAL_S, SystemMetricsSampler
 from despina_lightning._values import error_configs, flatten_params, string_list, truncate_text
+from despina_lightning._watch import start_watch, stop_watch
 
 if TYPE_CHECKING:
     from lightning.pytorch import LightningModule
@@ -90,8 +91,8 @@ class NeptuneScaleLogger(Logger):
         tags: Iterable[str] | None = None,
         group_tags: Iterable[str] | None = None,
         description: str | None = None,
-        system_metrics: bool = False,
-        system_metrics_interval_s: float = DEFAULT_INTERVAL_S,
+        system_metrics: bool | float | None = None,
+        system_metrics_interval_s: float | None = None,
         **neptune_run_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -102,10 +103,12 @@ class NeptuneScaleLogger(Logger):
             raise ValueError(
                 f"Pass either run= or the parameters to create one, not both: {conflicting}"
             )
-        if system_metrics_interval_s <= 0:
-            raise ValueError(
-                f"system_metrics_interval_s must be > 0 seconds, got {system_metrics_interval_s}"
-            )
+        if system_metrics is True and system_metrics_interval_s is not None:
+            system_metrics = system_metrics_interval_s  # the interval, in the client's terms
+        if system_metrics is not None:
+            if run is not None:
+                raise ValueError("system_metrics is a setting of the run: pass it to Run(...)")
+            neptune_run_kwargs = {**neptune_run_kwargs, "system_metrics": system_metrics}
         given_id = getattr(run, "run_id", None) if run is not None else None
         self._run_id = run_id or (given_id if isinstance(given_id, str) else new_run_id())
         self._project = project
@@ -116,8 +119,6 @@ class NeptuneScaleLogger(Logger):
         self._tags = string_list("tags", tags)
         self._group_tags = string_list("group_tags", group_tags)
         self._description = description
-        self._system_metrics = system_metrics
-        self._system_interval_s = system_metrics_interval_s
         self._checkpoints = CheckpointRecorder(
             resolve_policy(log_model_checkpoints), self._path("model")
         )
@@ -138,8 +139,6 @@ class NeptuneScaleLogger(Logger):
 
     def _init_handles(self) -> None:
         self._lock = threading.RLock()
-        self._sampler: SystemMetricsSampler | None = None
-        self._samplers: list[SystemMetricsSampler] = []  # shared with the closer
         self._closer: weakref.finalize[Any, Any] | None = None
         self._handoff_remover: weakref.finalize[Any, Any] | None = None
         # The Trainer running the current stage (to tell fit from validate/test/predict).
@@ -232,6 +231,18 @@ class NeptuneScaleLogger(Logger):
             self._summary_logged = True
 
     @rank_zero_only
+    @rank_zero_only
+    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100) -> None:
+        """Log per-parameter gradient and/or parameter norms (float series) and histograms
+        under ``<prefix>/model/watch/`` every ``log_freq`` optimizer steps, and the module tree
+        once (rank 0 only). ``log``: ``"gradients"``, ``"parameters"`` or ``"all"``.
+        Raises ``ValueError`` for another ``log`` or a ``log_freq`` below 1."""
+        start_watch(self, model, self._path("model/watch"), log, log_freq)
+
+    def unwatch(self) -> None:
+        """Stop what :meth:`watch` started (also done by :meth:`close`)."""
+        stop_watch(self)
+
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         if self._checkpoints.policy == "none":
             return
@@ -264,12 +275,9 @@ class NeptuneScaleLogger(Logger):
     # ----------------------------------------------------------------- beyond the contract
 
     def close(self) -> None:
-        """Stop system metrics, record the diagnostics and close the run if this logger created
-        it (idempotent)."""
-        with self._lock:
-            sampler, self._sampler = self._sampler, None
-        if sampler is not None:
-            sampler.stop()  # outside the lock: its last sample takes it
+        """Stop watching the model, record the diagnostics and close the run if this logger
+        created it (idempotent)."""
+        stop_watch(self)
         with self._lock:
             diagnostics = self._metrics.diagnostics()
             if self._run is not None and self._closer is None and diagnostics:
@@ -292,7 +300,7 @@ class NeptuneScaleLogger(Logger):
                 self._handoff_remover = weakref.finalize(self, remove_handoff, self._handoff)
             self._copy_number += 1
         state = self.__dict__.copy()
-        for handle in ("_run", "_lock", "_sampler", "_samplers", "_closer", "_handoff_remover"):
+        for handle in ("_run", "_lock", "_closer", "_handoff_remover"):
             state.pop(handle, None)
         state.pop("_trainer_ref", None)
         if self._run is not None and not self._owns_run:
@@ -334,15 +342,13 @@ class NeptuneScaleLogger(Logger):
         # Also at exit without close(): the dropped-point counts go in first (the batcher holds
         # no reference to this logger, so the finalizer does not keep it alive). Registered with
         # atexit after the run exists, so it runs before the client's own exit hook closes it.
-        self._closer = weakref.finalize(
-            self, close_quietly, opened.run, self._samplers, self._metrics.diagnostics
-        )
+        self._closer = weakref.finalize(self, close_quietly, opened.run, self._metrics.diagnostics)
         atexit.register(self._closer)
         self._pending_metadata = not self._opened_in_another_process
         self._adopt()
 
     def _adopt(self) -> None:
-        """Apply the constructor's tags, group tags and description; start system metrics."""
+        """Apply the constructor's tags, group tags and description."""
         assert self._run is not None
         self._pending_metadata = False
         if not self._owns_run:
@@ -356,22 +362,6 @@ class NeptuneScaleLogger(Logger):
                 self._run.add_tags(self._group_tags, group_tags=True)
             if self._description is not None:
                 self._run.log_configs({DESCRIPTION_PATH: truncate_text(self._description)})
-        if self._system_metrics and self._sampler is None:
-            sampler = SystemMetricsSampler(
-                self._log_system, self._path("system"), self._system_interval_s
-            )
-            if sampler.start():
-                self._sampler = sampler
-                # Stopped before the run is closed, also when the logger is collected or at exit.
-                self._samplers.append(sampler)
-
-    def _log_system(self, sample: dict[str, float]) -> None:
-        with contained("logging system metrics"), self._lock:
-            if self._run is None:
-                return
-            prepared = self._metrics.prepare_system(sample)
-            if prepared is not None:
-                self._run.log_metrics(prepared.data, step=prepared.step)
 
     def _fitting(self) -> bool:
         trainer = None if self._trainer_ref is None else self._trainer_ref()

@@ -8,16 +8,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from neptune_scale.integrations import StepGuard, Verdict
+
 from despina_lightning._safety import log
-from despina_lightning._steps import StepGuard, Verdict
 from despina_lightning._values import metric_value
 
 __all__ = ["MetricBatcher", "Prepared"]
 
 #: Neptune accepts steps in [0, 1e12) (ingest code 40 above).
 MAX_STEP = 1e12
-#: Spacing of system samples taken while the training step does not move.
-SYSTEM_SUBSTEP = 1e-3
+
+
+#: What the step guard's warning adds for Lightning users.
+DROPPED_HINT = (
+    "counted in {}/dropped_points. A new Trainer counts steps from 0 again: fit with the "
+    "Trainer that ran fit before to keep the steps going"
+)
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,11 @@ class MetricBatcher:
     """Turns ``{path: raw value}`` and a step into what one ``Run.log_metrics`` call may carry."""
 
     def __init__(self, diagnostics_path: str = "diagnostics") -> None:
-        self.guard = StepGuard(counted_in=diagnostics_path)
+        self.guard = StepGuard(logger=log, hint=DROPPED_HINT.format(diagnostics_path))
         self._diagnostics_path = diagnostics_path
         self._problems: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
         self._training_step: float | None = None
-        self._system_step: float | None = None
 
     def prepare(
         self, metrics: Mapping[str, Any], step: Any, *, fitting: bool = True
@@ -56,18 +61,6 @@ class MetricBatcher:
             self._training_step = resolved
         return prepared
 
-    def prepare_system(self, sample: Mapping[str, float]) -> Prepared | None:
-        """A system sample placed on the training step axis (see ``_system``)."""
-        floor = self.guard.floor
-        if self._training_step is not None:
-            base = self._training_step
-        else:
-            base = floor + SYSTEM_SUBSTEP if floor is not None else 0.0
-        if self._system_step is not None and base <= self._system_step:
-            base = round(self._system_step + SYSTEM_SUBSTEP, 6)
-        self._system_step = base
-        return self._admit(sample, base)
-
     def problem_counts(self) -> Counter[str]:
         counts = Counter(self._problems)
         counts["dropped_points"] = sum(self.guard.dropped.values())
@@ -84,7 +77,6 @@ class MetricBatcher:
             "guard": self.guard.export(),
             "problems": dict(self._problems),
             "training_step": self._training_step,
-            "system_step": self._system_step,
         }
 
     def merge(self, state: dict[str, Any]) -> None:
@@ -93,7 +85,6 @@ class MetricBatcher:
         for reason, count in state.get("problems", {}).items():
             self._problems[reason] = max(self._problems[reason], int(count))
         self._training_step = _later(self._training_step, state.get("training_step"))
-        self._system_step = _later(self._system_step, state.get("system_step"))
 
     def _resolve_step(self, step: Any, size: int) -> float | None:
         if step is None:

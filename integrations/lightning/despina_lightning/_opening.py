@@ -82,11 +82,7 @@ def project_of(run: Any, default: str | None) -> str | None:
     return project if isinstance(project, str) else default
 
 
-def close_quietly(
-    run: Any, samplers: list[Any], diagnostics: Callable[[], dict[str, int]] | None = None
-) -> None:
-    for sampler in samplers:
-        sampler.stop()
+def close_quietly(run: Any, diagnostics: Callable[[], dict[str, int]] | None = None) -> None:
     try:
         if diagnostics is not None and (counts := diagnostics()):
             run.log_configs(counts)

@@ -1,25 +1,28 @@
 """Turning what Lightning hands a logger into values Neptune Scale stores.
 
-Hyperparameters are flattened into ``a/b/c`` paths with their types kept where Neptune has the type
-(bool, int, float, str, datetime); everything else is stored as its text so nothing is silently
-dropped. Metric values become floats; NaN and ±Inf are kept as they are (a diverging loss is
-information), and the first one in a series is warned about.
+Hyperparameters are flattened by the integration kit (``neptune_scale.integrations``): ``a/b/c``
+paths, types kept where Neptune has the type, everything else as its text, ``None`` left out.
+Metric values become floats; NaN and ±Inf are kept as they are (a diverging loss is information),
+and the first one in a series is warned about.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import traceback
-from argparse import Namespace
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from enum import Enum
+from collections.abc import Iterable
 from typing import Any
 
+from neptune_scale.integrations import (
+    MAX_STRING_BYTES,
+    ConfigValue,
+    flatten_configs,
+    truncate_text,
+)
+
 __all__ = [
+    "MAX_STRING_BYTES",
     "ConfigValue",
-    "config_value",
     "error_configs",
     "flatten_params",
     "metric_value",
@@ -29,37 +32,19 @@ __all__ = [
 
 log = logging.getLogger("despina_lightning")
 
-ConfigValue = bool | int | float | str | datetime
-
-#: Neptune rejects string attributes above 64 KiB (ingest code 36); we cut longer text.
-MAX_STRING_BYTES = 64 * 1024
-#: Neptune rejects attribute paths above 1024 UTF-8 bytes (ingest code 16).
-MAX_PATH_BYTES = 1024
 #: The tail of a failure's traceback that is kept (well within the string limit).
 MAX_TRACEBACK_BYTES = 16 * 1024
-#: Integer configs are int64 on the wire; larger ones are stored as text.
-INT64_MAX = 2**63 - 1
-TRUNCATION_MARK = "…[truncated]"
 
 
-def truncate_text(text: str, limit: int = MAX_STRING_BYTES) -> str:
-    """Cut ``text`` to at most ``limit`` UTF-8 bytes, marking the cut."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    keep = limit - len(TRUNCATION_MARK.encode("utf-8"))
-    return data[:keep].decode("utf-8", errors="ignore") + TRUNCATION_MARK
-
-
-def _children(value: Any) -> Mapping[Any, Any] | None:
-    """The nested mapping inside ``value``, if it is one we flatten."""
-    if isinstance(value, Namespace):
-        return vars(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return value
-    return None
+def flatten_params(params: Any, prefix: str = "") -> dict[str, ConfigValue]:
+    """Flatten nested hyperparameters into ``{"<prefix>/a/b": value}`` with the integration kit's
+    rules (:func:`neptune_scale.integrations.flatten_configs`)."""
+    try:
+        return flatten_configs(params, prefix)
+    except TypeError:
+        raise TypeError(
+            f"hyperparameters must be a mapping, Namespace or dataclass, got {params!r}"
+        ) from None
 
 
 def _scalar(value: Any) -> Any:
@@ -73,48 +58,6 @@ def _scalar(value: Any) -> Any:
         except (ValueError, RuntimeError):
             return value
     return value
-
-
-def config_value(value: Any) -> ConfigValue:
-    """One hyperparameter as a Neptune config value; types Neptune lacks are kept as text."""
-    value = _scalar(value)
-    if isinstance(value, bool | float | datetime):
-        return value
-    if isinstance(value, int):
-        return value if -INT64_MAX - 1 <= value <= INT64_MAX else str(value)
-    if isinstance(value, str):
-        return truncate_text(value)
-    if isinstance(value, Enum):
-        return truncate_text(str(value.name))
-    if isinstance(value, type) or callable(value):
-        name = getattr(value, "__qualname__", None) or type(value).__qualname__
-        return f"{getattr(value, '__module__', '')}.{name}".lstrip(".")
-    # None, lists, tuples, sets, tensors, paths...: their text keeps order and content.
-    return truncate_text(str(value))
-
-
-def flatten_params(params: Any, prefix: str = "") -> dict[str, ConfigValue]:
-    """Flatten nested hyperparameters into ``{"<prefix>/a/b": value}``.
-
-    Mappings, ``argparse.Namespace`` and dataclass instances nest; paths longer than Neptune allows
-    are skipped with a warning.
-    """
-    out: dict[str, ConfigValue] = {}
-    children = _children(params)
-    if children is None:
-        raise TypeError(
-            f"hyperparameters must be a mapping, Namespace or dataclass, got {params!r}"
-        )
-    for key, value in children.items():
-        path = f"{prefix}/{key}" if prefix else str(key)
-        nested = _children(value)
-        if nested is not None and nested:
-            out.update(flatten_params(value, path))
-        elif len(path.encode("utf-8")) > MAX_PATH_BYTES:
-            log.warning("Hyperparameter %.80s… skipped: its path exceeds %d bytes", path, 1024)
-        else:
-            out[path] = config_value(value) if nested is None else "{}"
-    return out
 
 
 def metric_value(value: Any) -> float | None:

@@ -12,9 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from despina.api import _auth_routes, _files_routes, _ingest_routes, _project_routes
+from despina.api import _auth_routes, _files_routes, _ingest_routes, _operator, _project_routes
 from despina.api._context import ServerContext
 from despina.api._neptune_query import routes as _query_routes
+from despina.api._operator import RequestLog, RequestObserver
 from despina.api._settings import ServerSettings
 from despina.ui import SecurityHeaders
 
@@ -83,6 +84,7 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
         )
         return _error(422, f"invalid request: {fields}")
 
+    app.include_router(_operator.router)
     app.include_router(_auth_routes.router)
     app.include_router(_ingest_routes.router)
     app.include_router(_files_routes.router)
@@ -102,4 +104,27 @@ def create_app(settings: ServerSettings, context: ServerContext | None = None) -
     # On every answer, protocol ones included: nothing this server sends may be framed, sniffed
     # into another type or, opened as a document, load anything but the UI's own files.
     app.add_middleware(SecurityHeaders)
+    _add_request_log(app, settings)
     return app
+
+
+def _add_request_log(app: FastAPI, settings: ServerSettings) -> None:
+    observers: list[RequestObserver] = []
+    gauge = None
+    if settings.metrics:
+        from despina.api._metrics import ServerMetrics
+
+        def stores() -> list[object]:
+            ctx = getattr(app.state, "ctx", None)
+            return [] if ctx is None else [ctx.store, ctx.store_no_create]
+
+        app.state.metrics = metrics = ServerMetrics(stores)
+        observers.append(metrics.observe)
+        gauge = metrics.ingest_gauge
+    # outermost: it sees the status of every answer, errors and security headers included
+    app.add_middleware(
+        RequestLog,
+        json_log=settings.log_format == "json",
+        observers=observers,
+        ingest_gauge=gauge,
+    )

@@ -118,6 +118,8 @@ async def bearer_grant(request: Request) -> Grant:
         claimed = verify_access_token(ctx.secret, header[len(BEARER_PREFIX) :].strip())
     except InvalidAccessToken as exc:
         reject(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    # The request log names the key (its public id), never the token.
+    request.state.key_id = claimed.key_id
     seen = ctx.live_keys.fresh(claimed.key_id)
     if seen is not None:
         grant = seen.grant

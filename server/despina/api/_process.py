@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -31,8 +32,11 @@ class ServerProcess:
     Output (uvicorn's logs) goes to ``log_path``; ``server.url`` is the base URL.
     """
 
-    def __init__(self, db: str, log_path: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, db: str, log_path: Path, *, port: int | None = None, args: Sequence[str] = ()
+    ) -> None:
         self.db = db
+        self.args = list(args)  # more `despina server` options
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -46,6 +50,7 @@ class ServerProcess:
         """Start the child process without waiting (start several, then ``wait_ready`` each)."""
         command = [sys.executable, "-m", "despina", "server", "--db", self.db]
         command += ["--port", str(self.port)]
+        command += self.args
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
@@ -67,16 +72,22 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"the server did not answer within {START_TIMEOUT_S} s")
 
-    def stop(self) -> None:
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; the exit status (None: not running)."""
         if self._process is None:
-            return
+            return None
         self._process.terminate()
         try:
             self._process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        self._process = None
+        status, self._process = self._process.returncode, None
+        return status
 
     def __enter__(self) -> ServerProcess:
         return self.start()

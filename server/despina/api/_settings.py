@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +71,15 @@ class ServerSettings(BaseModel):
         description="each process re-reads an API key from the server tables at least this "
         f"often, so a revoked key's access tokens stop working within it (default: "
         f"${KEY_RECHECK_ENV}, else {KEY_RECHECK_S:g})",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON line per request (route, status, latency, token key id) "
+        "and per log record, instead of uvicorn's text access log",
+    )
+    metrics: bool = Field(
+        default=False,
+        description="keep Prometheus metrics (served by `despina server --metrics-port`)",
     )
     client_id: str = "despina"
     realm: str = "despina"

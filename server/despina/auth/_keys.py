@@ -1,19 +1,19 @@
 """API keys, their grants, the server secret and refresh tokens, kept hashed in the database.
 
 An API token (what a user puts in ``NEPTUNE_API_TOKEN``) is base64 of JSON holding the server URL
-and an API key. Only ``sha256(api_key)`` is stored: keys are 256-bit random values, so a fast
-hash is enough (there is nothing to brute-force) and lookups stay a single indexed read.
+and an API key (the format: ``neptune_scale.token``). Only ``sha256(api_key)`` is stored: keys are
+256-bit random values, so a fast hash is enough (there is nothing to brute-force) and lookups
+stay a single indexed read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
+
+from neptune_scale.token import InvalidApiTokenError, encode_api_token, parse_api_token
 
 from despina.auth._db import ServerDatabase
 
@@ -35,31 +35,16 @@ SIGNING_SECRET_BYTES = 48
 SIGNING_SECRET_NAME = "signing-key"
 
 
-class InvalidApiToken(ValueError):
-    """The API token is not base64 JSON with an ``api_key`` (and a server address)."""
-
-
-def encode_api_token(api_url: str, api_key: str) -> str:
-    """A Neptune-format API token: base64 of JSON with ``api_url``, ``api_address``, ``api_key``.
-
-    ``api_address`` repeats ``api_url`` because old clients fall back to it.
-    """
-    payload = {"api_address": api_url, "api_url": api_url, "api_key": api_key}
-    return base64.b64encode(json.dumps(payload).encode()).decode()
+InvalidApiToken = InvalidApiTokenError  # the server's name for it, kept for its importers
 
 
 def decode_api_token(token: str) -> tuple[str, str]:
-    """``(api_url, api_key)`` from a Neptune-format API token; raises :class:`InvalidApiToken`."""
-    try:
-        data = json.loads(base64.b64decode(token.strip(), validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidApiToken("the API token is not base64-encoded JSON") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("api_key"), str):
+    """``(api_url, api_key)`` from an API token (format: ``neptune_scale.token``); raises
+    :class:`InvalidApiToken`, also for a token without the key the server checks."""
+    parsed = parse_api_token(token)
+    if parsed.api_key is None:
         raise InvalidApiToken("the API token has no 'api_key' field")
-    url = data.get("api_url") or data.get("api_address")
-    if not isinstance(url, str) or not url:
-        raise InvalidApiToken("the API token has neither 'api_url' nor 'api_address'")
-    return url, data["api_key"]
+    return parsed.api_url, parsed.api_key
 
 
 def _sha256(text: str) -> str:

@@ -84,9 +84,31 @@ def listening_port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
+class _Terminated(Exception):
+    pass
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def serve(app: Any, sock: socket.socket, **config: Any) -> None:
-    """Run ``app`` on uvicorn over the bound ``sock`` until interrupted."""
+    """Run ``app`` on uvicorn over the bound ``sock`` until interrupted or terminated.
+
+    On SIGTERM uvicorn stops accepting, lets requests in flight finish (within
+    ``timeout_graceful_shutdown`` seconds, when given) and closes the app; then it raises the
+    signal again for the handler found at start. That handler is ours, so a terminated server
+    returns (exit status 0: a deliberate stop, as orchestrators expect) instead of dying by it.
+    """
+    import signal
+
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, **config))
-    server.run(sockets=[sock])
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        server.run(sockets=[sock])
+    except _Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

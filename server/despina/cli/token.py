@@ -82,6 +82,10 @@ def _ring(args: argparse.Namespace) -> Any:
 def _create(args: argparse.Namespace) -> int:
     from despina.auth import encode_api_token
 
+    if not args.url.startswith(("http://", "https://")):  # checked before a key is made
+        print(f"despina token create: --url must start with http:// or https://, got {args.url!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         api_key, grant = _ring(args).create_key(
             args.workspace,

@@ -11,8 +11,10 @@ serialized until the store decodes it (``RawBatchOperation``; a malformed batch 
 Engines implement the storage primitives of :class:`Engine`/:class:`Tx` (see ``_engine``); every
 rule lives in engine-independent modules. The read side (``despina.query``) uses ``Store.engine``
 with ``ancestry`` / ``parent_of`` (fork lineage, never leaving a run's project) and
-``sys_attributes``. ``create_project`` / ``list_projects`` / ``project_of`` are the project
-operations the CLI and the server's project routes share.
+``sys_attributes``. File bytes go through one :class:`FileArea` (``open_file_area``): a folder
+(:class:`LocalFiles`) or, for a PostgreSQL store with ``DESPINA_FILES=s3://bucket/prefix``, a
+bucket. ``create_project`` / ``list_projects`` / ``project_of`` are the project operations
+the CLI and the server's project routes share.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from despina.store._errors import (
     StoreError,
     StoreNotFound,
 )
-from despina.store._files import FileArea
+from despina.store._files import FileArea, LocalFiles, open_file_area, safe_parts
 from despina.store._lineage import Segment, ancestry, parent_of
 from despina.store._model import (
     HISTOGRAM_COUNTING,
@@ -55,6 +57,7 @@ __all__ = [
     "Engine",
     "FileArea",
     "FloatChunk",
+    "LocalFiles",
     "NewRun",
     "Point",
     "ProjectExists",
@@ -78,6 +81,7 @@ __all__ = [
     "decode_value",
     "encode_value",
     "list_projects",
+    "open_file_area",
     "open_store",
     "parent_of",
     "parse_operation",
@@ -85,5 +89,6 @@ __all__ = [
     "project_uuid",
     "public_value",
     "run_uuid",
+    "safe_parts",
     "sys_attributes",
 ]

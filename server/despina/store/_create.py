@@ -6,6 +6,7 @@ import re
 
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+from neptune_scale import wire
 
 from despina.store import _model as m
 from despina.store._engine import Tx
@@ -20,14 +21,11 @@ from despina.store._rules import (
 
 __all__ = ["create_run", "project_key", "step_value"]
 
-_MICRO_PER_UNIT = 1e6  # Step.micro counts millionths
 _KEY_LENGTH = 4  # letters of the project name in short ids, as in "MYPR-2"
-_MS_PER_S = 1000
-_NS_PER_MS = 1_000_000
 
 
 def step_value(step: common_pb2.Step) -> float:
-    return step.whole + step.micro / _MICRO_PER_UNIT
+    return wire.step_value(step.whole, step.micro)
 
 
 def project_key(name: str) -> str:
@@ -103,7 +101,7 @@ def create_run(
     creation_ms = now_ms
     if create.HasField("creation_time"):
         ts = create.creation_time
-        creation_ms = ts.seconds * _MS_PER_S + ts.nanos // _NS_PER_MS
+        creation_ms = wire.timestamp_ms(ts.seconds, ts.nanos)
     number = tx.next_run_number(project.pk)
     run = tx.insert_run(
         m.NewRun(

@@ -4,9 +4,10 @@ Iterating protobuf maps from Python costs about a microsecond per entry, too slo
 points a second. So the snapshots are parsed a second time with a *view* message of the same wire
 format whose map fields are declared ``repeated bytes`` (a map is a repeated entry message on the
 wire): each ``append`` entry arrives as raw bytes. Entries that carry a float (``Value.float64``)
-have a fixed layout, ``0x0a len key 0x12 0x09 0x09 <8 bytes>``, so all points of one attribute are
-grouped by their prefix and turned into one numpy array without touching each value in Python.
-Every other entry is decoded properly with the neptune-api classes.
+have a fixed layout, ``0x0a len key`` + ``wire.FLOAT_VALUE_HEADER`` + 8 bytes (see
+``neptune_scale.wire``), so all points of one attribute are grouped by their prefix and turned
+into one numpy array without touching each value in Python. Every other entry is decoded
+properly with the neptune-api classes.
 """
 
 from __future__ import annotations
@@ -20,19 +21,13 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+from neptune_scale import wire
 
 from despina.store._fastdecode import decode_uniform
 from despina.store._operation import RawBatchOperation
 from despina.store._rules import time_problem
 
 __all__ = ["DecodedUpdate", "FloatGroup", "SnapshotItem", "decode_update"]
-
-_FLOAT_VALUE_HEADER = b"\x12\x09\x09"  # entry field 2, length 9, Value.float64 tag
-_FLOAT_BYTES = 8
-_FLOAT_ENTRY_TAIL = len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES
-_MS_PER_S = 1000
-_NS_PER_MS = 1_000_000
-_MICRO_PER_UNIT = 1e6  # Step.micro counts millionths
 
 
 def _build_view_classes() -> tuple[type[Message], type[Message], type[Message]]:
@@ -221,21 +216,21 @@ def _uniform_floats(
     same order, so the snapshots' entries form a table of fixed-width rows. None otherwise."""
     layout, width = [], 0
     for raw in first:
-        path = _float_key(raw[:-_FLOAT_BYTES])
+        path = wire.float_entry_key(raw[: -wire.FLOAT_BYTES])
         if path is None:
             return None
-        layout.append((path, width + len(raw) - _FLOAT_BYTES))
+        layout.append((path, width + len(raw) - wire.FLOAT_BYTES))
         width += len(raw)
     if any(len(row) != width for row in joined):
         return None
     rows = np.frombuffer(b"".join(joined), dtype=np.uint8).reshape(len(joined), width)
     fixed = np.ones(width, dtype=bool)
     for _, offset in layout:
-        fixed[offset : offset + _FLOAT_BYTES] = False
+        fixed[offset : offset + wire.FLOAT_BYTES] = False
     if not (rows[:, fixed] == rows[0, fixed]).all():
         return None
     return [
-        FloatGroup(path, index, rows[:, o : o + _FLOAT_BYTES].copy().view("<f8").ravel())
+        FloatGroup(path, index, rows[:, o : o + wire.FLOAT_BYTES].copy().view("<f8").ravel())
         for path, o in layout
     ]
 
@@ -247,9 +242,9 @@ def _grouped_floats(
     groups: dict[bytes, tuple[list[bytes], list[int]]] = {}
     for i, snap in zip(index.tolist(), snapshots, strict=True):
         for raw in snap.append:
-            group = groups.get(raw[:-_FLOAT_BYTES])
+            group = groups.get(raw[: -wire.FLOAT_BYTES])
             if group is None:
-                group = groups[raw[:-_FLOAT_BYTES]] = ([], [])
+                group = groups[raw[: -wire.FLOAT_BYTES]] = ([], [])
             group[0].append(raw)
             group[1].append(i)
     floats: _FloatParts = {}
@@ -267,41 +262,21 @@ def _grouped_floats(
 def _decode_header(snap: Message, i: int, out: DecodedUpdate) -> None:
     if snap.HasField("step"):
         step = snap.step
-        if step.micro < _MICRO_PER_UNIT:
-            out.steps[i] = step.whole + step.micro / _MICRO_PER_UNIT
+        if step.micro < wire.MICROS_PER_STEP:
+            out.steps[i] = wire.step_value(step.whole, step.micro)
         else:
             out.steps[i] = np.nan
         out.has_step[i] = True
     if snap.HasField("timestamp"):
         ts = snap.timestamp
         if time_problem(ts.seconds, ts.nanos) is None:
-            out.timestamps[i] = ts.seconds * _MS_PER_S + ts.nanos // _NS_PER_MS
+            out.timestamps[i] = wire.timestamp_ms(ts.seconds, ts.nanos)
         else:
             out.bad_timestamp[i] = True
         out.has_timestamp[i] = True
     if snap.HasField("preview") and snap.preview.is_preview:
         out.preview[i] = True
         out.completion[i] = snap.preview.completion_ratio
-
-
-def _float_key(prefix: bytes) -> str | None:
-    """The attribute path if ``prefix`` is ``0x0a varint(len) key 0x12 0x09 0x09``, else None."""
-    if not prefix.endswith(_FLOAT_VALUE_HEADER) or prefix[:1] != b"\x0a":
-        return None
-    length, shift, pos = 0, 0, 1
-    while pos < len(prefix):
-        byte = prefix[pos]
-        length |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            break
-        shift += 7
-    if pos + length + len(_FLOAT_VALUE_HEADER) != len(prefix):
-        return None
-    try:
-        return prefix[pos : pos + length].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def _decode_group(
@@ -311,7 +286,7 @@ def _decode_group(
     out: DecodedUpdate,
     floats: _FloatParts,
 ) -> None:
-    path = _float_key(prefix)
+    path = wire.float_entry_key(prefix)
     if path is not None:
         record = np.dtype([("head", f"V{len(prefix)}"), ("value", "<f8")])
         values = np.frombuffer(b"".join(entries), dtype=record)["value"].astype(np.float64)

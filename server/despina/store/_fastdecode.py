@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from neptune_scale import wire
+from neptune_scale.wire import FLOAT_BYTES, FLOAT_VALUE_HEADER
+from neptune_scale.wire import decode_varint as _varint
 
 from despina.store._rules import MAX_TIME_S, MIN_TIME_S, NANOS_PER_S
 
 __all__ = ["Uniform", "decode_uniform", "timestamps_ms"]
 
-_WIRE_LEN = 2
-_STEP, _TIMESTAMP, _APPEND = 1, 2, 8
-_FLOAT_VALUE_HEADER = b"\x12\x09\x09"  # entry.value (len 9) holding Value.float64
-_FLOAT_BYTES = 8
-_MICRO_PER_UNIT = 1e6
-_MS_PER_S = 1000
-_NS_PER_MS = 1_000_000
-_VARINT_MORE = 0x80
+_VARINT_MORE = 0x80  # a varint byte's continuation bit
 _SIGNATURE_BYTES = 32  # the step and the timestamp come first and fit in this many bytes
 
 
@@ -63,26 +59,15 @@ class _Layout:
     has_timestamp: bool = False
 
 
-def _varint(raw: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while pos < len(raw):
-        byte = raw[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & _VARINT_MORE:
-            return value, pos
-        shift += 7
-    raise ValueError("truncated varint")
-
-
 def _submessage(raw: bytes, start: int, end: int, names: dict[int, str], layout: _Layout) -> bool:
     pos = start
     while pos < end:
         tag, pos = _varint(raw, pos)
-        if tag & 7 != 0 or tag >> 3 not in names or names[tag >> 3] in layout.varints:
+        name = names.get(tag >> 3)
+        if tag & 7 != wire.WIRE_VARINT or name is None or name in layout.varints:
             return False
         _, after = _varint(raw, pos)
-        layout.varints[names[tag >> 3]] = (pos, after - pos)
+        layout.varints[name] = (pos, after - pos)
         pos = after
     return pos == end
 
@@ -92,22 +77,20 @@ def _parse_layout(raw: bytes) -> _Layout | None:
     try:
         while pos < len(raw):
             tag, pos = _varint(raw, pos)
-            number, wire = tag >> 3, tag & 7
+            number, wire_type = tag >> 3, tag & 7
             length, pos = _varint(raw, pos)
             end = pos + length
-            if wire != _WIRE_LEN or end > len(raw):
+            if wire_type != wire.WIRE_BYTES or end > len(raw):
                 return None
-            if number == _STEP and not layout.has_step:
-                layout.has_step = _submessage(raw, pos, end, {1: "whole", 2: "micro"}, layout)
+            if number == wire.FIELD_STEP and not layout.has_step:
+                layout.has_step = _submessage(raw, pos, end, wire.STEP_FIELDS, layout)
                 if not layout.has_step:
                     return None
-            elif number == _TIMESTAMP and not layout.has_timestamp:
-                layout.has_timestamp = _submessage(
-                    raw, pos, end, {1: "seconds", 2: "nanos"}, layout
-                )
+            elif number == wire.FIELD_TIMESTAMP and not layout.has_timestamp:
+                layout.has_timestamp = _submessage(raw, pos, end, wire.TIMESTAMP_FIELDS, layout)
                 if not layout.has_timestamp:
                     return None
-            elif number == _APPEND:
+            elif number == wire.FIELD_APPEND:
                 found = _float_entry(raw, pos, end)
                 if found is None:
                     return None
@@ -121,15 +104,15 @@ def _parse_layout(raw: bytes) -> _Layout | None:
 
 
 def _float_entry(raw: bytes, start: int, end: int) -> tuple[str, int] | None:
-    if end - start <= len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES or raw[start] != 0x0A:
+    if end - start <= len(FLOAT_VALUE_HEADER) + FLOAT_BYTES or raw[start] != 0x0A:
         return None
     length, pos = _varint(raw, start + 1)
     key_end = pos + length
-    if raw[key_end:end] != _FLOAT_VALUE_HEADER + raw[end - _FLOAT_BYTES : end]:
+    if raw[key_end:end] != FLOAT_VALUE_HEADER + raw[end - FLOAT_BYTES : end]:
         return None
-    if end - key_end != len(_FLOAT_VALUE_HEADER) + _FLOAT_BYTES:
+    if end - key_end != len(FLOAT_VALUE_HEADER) + FLOAT_BYTES:
         return None
-    return raw[pos:key_end].decode("utf-8"), end - _FLOAT_BYTES
+    return raw[pos:key_end].decode("utf-8"), end - FLOAT_BYTES
 
 
 def _varints_fit(rows: npt.NDArray[np.uint8], layout: _Layout) -> bool:
@@ -147,7 +130,7 @@ def _same_elsewhere(rows: npt.NDArray[np.uint8], layout: _Layout) -> bool:
     for offset, width in layout.varints.values():
         rows[:, offset : offset + width] = 0
     for _, offset in layout.floats:
-        rows[:, offset : offset + _FLOAT_BYTES] = 0
+        rows[:, offset : offset + FLOAT_BYTES] = 0
     return bool((rows == rows[0]).all())
 
 
@@ -165,7 +148,11 @@ def _same_shape_groups(rows: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.int64
     head = np.packbits(rows[:, :_SIGNATURE_BYTES] >= _VARINT_MORE, axis=1)
     if (head == head[0]).all():
         return [np.arange(len(rows))]
-    _, inverse = np.unique(head, axis=0, return_inverse=True)
+    # One integer per row (the signature is at most 4 bytes): np.unique over rows (axis=0)
+    # sorts them as structured values, ~10x slower, which made varied timestamp widths costly.
+    keys = np.zeros((len(head), 8), dtype=np.uint8)
+    keys[:, : head.shape[1]] = head
+    _, inverse = np.unique(keys.view(np.uint64).ravel(), return_inverse=True)
     inverse = inverse.ravel()
     return [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
 
@@ -250,8 +237,8 @@ def _fill(
 
     if layout.has_step:
         micro = number("micro")
-        steps = number("whole").astype(np.float64) + micro / _MICRO_PER_UNIT
-        cols.steps[index] = np.where(micro < _MICRO_PER_UNIT, steps, np.nan)
+        steps = number("whole").astype(np.float64) + micro / wire.MICROS_PER_STEP
+        cols.steps[index] = np.where(micro < wire.MICROS_PER_STEP, steps, np.nan)
         cols.has_step[index] = True
     if layout.has_timestamp:
         ms, bad = timestamps_ms(number("seconds").view(np.int64), number("nanos").view(np.int64))
@@ -259,7 +246,7 @@ def _fill(
         cols.bad_timestamp[index] = bad
         cols.has_timestamp[index] = True
     for path, offset in layout.floats:
-        values = rows[:, offset : offset + _FLOAT_BYTES].copy().view("<f8").ravel()
+        values = rows[:, offset : offset + FLOAT_BYTES].copy().view("<f8").ravel()
         parts.setdefault(path, []).append((index, values))
 
 
@@ -268,5 +255,5 @@ def timestamps_ms(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Epoch ms of Timestamps, and which lie outside readers' range (their ms are set to 0)."""
     bad = (seconds < MIN_TIME_S) | (seconds > MAX_TIME_S) | (nanos < 0) | (nanos >= NANOS_PER_S)
-    ms = np.where(bad, 0, seconds * _MS_PER_S + nanos // _NS_PER_MS)
+    ms = np.where(bad, 0, seconds * wire.MS_PER_SECOND + nanos // wire.NANOS_PER_MS)
     return ms.astype(np.int64), bad

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+from neptune_scale import wire
 
 from despina.store import _model as m
 
@@ -44,8 +45,8 @@ MAX_TIMESTAMP_S = 253_402_300_799
 # every reader (and neptune-query) can show them: 1678-01-01T00:00:00Z .. 2261-12-31T23:59:59Z.
 MIN_TIME_S = -9_214_560_000
 MAX_TIME_S = 9_214_646_399
-NANOS_PER_S = 1_000_000_000
-MICRO_PER_STEP = 1_000_000  # Step.micro counts millionths: it must stay below this
+NANOS_PER_S = wire.NANOS_PER_SECOND
+MICRO_PER_STEP = wire.MICROS_PER_STEP  # Step.micro counts millionths: it must stay below this
 NUL = "\x00"  # PostgreSQL text cannot hold it; refused everywhere so both engines answer alike
 WRITABLE_SYS_SETS = frozenset({"sys/tags", "sys/group_tags"})
 

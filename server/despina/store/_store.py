@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
 from despina.store._engines.sqlite import DATABASE_FILE, SQLiteEngine
 from despina.store._errors import StoreNotFound
-from despina.store._files import FileArea
+from despina.store._files import FileArea, LocalFiles, open_file_area
 from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation
 from despina.store._slices import SLICE_PAUSE_S
@@ -26,13 +27,16 @@ from despina.store._slices import SLICE_PAUSE_S
 __all__ = ["Store", "open_store"]
 
 FILES_FOLDER = "files"
-FILES_DIR_ENV = "DESPINA_FILES_DIR"  # where a PostgreSQL-backed store keeps file bytes
+# Where a PostgreSQL-backed store keeps file bytes: s3://bucket/prefix or a folder shared by
+# every server process; the older DESPINA_FILES_DIR (a folder) is read when it is unset.
+FILES_ENV = "DESPINA_FILES"
+FILES_DIR_ENV = "DESPINA_FILES_DIR"
 _SQLITE_PREFIX = "sqlite:///"
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 class Store:
-    """A store: an engine for rows and a folder for file bytes.
+    """A store: an engine for rows and a file area (folder or bucket) for file bytes.
 
     ``create_projects`` False makes an update for an unknown project fail with PROJECT_NOT_FOUND
     instead of creating it (the embedded store creates projects on first use).
@@ -42,6 +46,10 @@ class Store:
         self.engine = engine
         self.files = files
         self.create_projects = create_projects
+        # Snapshots (a step's points, or a config/tag update) applied so far: the server's
+        # ingest rate on /metrics. Counted under a lock: several request threads apply at once.
+        self.snapshots_applied = 0
+        self._count_lock = threading.Lock()
 
     def apply(
         self, operations: Sequence[ingest_pb2.RunOperation | RawBatchOperation]
@@ -60,11 +68,16 @@ class Store:
         create = self.create_projects
         if all(len(parts) == 1 for _, parts in plans):
             with self.engine.write() as tx:
-                return [
+                results = [
                     apply_operation(tx, op, create_projects=create, update=parts[0])
                     for op, parts in plans
                 ]
-        return [self._apply_in_slices(op, parts) for op, parts in plans]
+        else:
+            results = [self._apply_in_slices(op, parts) for op, parts in plans]
+        count = sum(len(part) for _, parts in plans for part in parts if part is not None)
+        with self._count_lock:
+            self.snapshots_applied += count
+        return results
 
     def _apply_in_slices(
         self,
@@ -117,19 +130,28 @@ class Store:
         self.close()
 
 
-def _postgres(url: str, create: bool) -> Store:
+def _postgres(url: str, create: bool, migrate: bool) -> Store:
     # imported here: psycopg is an optional extra
     from despina.store._engines import postgres as _postgres
 
-    files_dir = os.environ.get(FILES_DIR_ENV)
-    if not files_dir:
-        raise StoreNotFound(f"a PostgreSQL store needs ${FILES_DIR_ENV}: the folder for file bytes")
-    engine: Engine = _postgres.PostgresEngine(url, create=create)
-    return Store(engine, FileArea(Path(files_dir)))
+    files = os.environ.get(FILES_ENV) or os.environ.get(FILES_DIR_ENV)
+    if not files:
+        raise StoreNotFound(
+            f"a PostgreSQL store needs ${FILES_ENV} (or ${FILES_DIR_ENV}): where file bytes "
+            "live, s3://bucket/prefix or a folder every server process shares"
+        )
+    area = open_file_area(files)
+    engine: Engine = _postgres.PostgresEngine(url, create=create, migrate=migrate)
+    return Store(engine, area)
 
 
-def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Store:
+def open_store(
+    location: str | os.PathLike[str], *, create: bool = True, migrate: bool = False
+) -> Store:
     """Open the store at ``location``: a folder, ``sqlite:///folder`` or ``postgresql://…``.
+
+    A SQLite store upgrades its schema on open; a PostgreSQL one at an older schema version only
+    with ``migrate`` (``despina migrate``), else SchemaVersionError names that command.
 
     A folder holds ``despina.sqlite3`` and ``files/``. With ``create`` False a missing store
     raises StoreNotFound and nothing is created (readers use that). Other errors: StoreCorrupt,
@@ -137,7 +159,7 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Stor
     """
     text = os.fspath(location)
     if text.startswith(_POSTGRES_PREFIXES):
-        return _postgres(text, create)
+        return _postgres(text, create, migrate)
     if text.startswith(_SQLITE_PREFIX):
         text = text[len(_SQLITE_PREFIX) - 1 :]  # keep the leading "/" of an absolute path
     folder = Path(text).expanduser()
@@ -146,4 +168,4 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True) -> Stor
     if not create and not (folder / DATABASE_FILE).is_file():
         raise StoreNotFound(f"no despina store at {folder} ({DATABASE_FILE} is missing)")
     engine = SQLiteEngine(folder / DATABASE_FILE, create=create)
-    return Store(engine, FileArea(folder / FILES_FOLDER))
+    return Store(engine, LocalFiles(folder / FILES_FOLDER))

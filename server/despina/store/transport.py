@@ -19,7 +19,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 from neptune_scale.transport import Failed, IngestIssue, Processed, Submitted
 
-from despina.store._errors import StoreError
+from despina.store._errors import StoreError, StoreNotFound
 from despina.store._operation import parse_operation
 from despina.store._store import Store, open_store
 
@@ -27,10 +27,26 @@ __all__ = ["LocalTransport"]
 
 
 class LocalTransport:
-    """Applies operations to ``open_store(log_directory)``; one instance per process."""
+    """Applies operations to ``open_store(log_directory)``; one instance per process.
+    ``log_directory`` may also be any store location (``sqlite:///…``, ``postgresql://…``),
+    kept as given (a ``Path`` would fold the ``//`` of a URL)."""
+
+    @staticmethod
+    def list_projects(log_directory: Path) -> list[str]:
+        """Sorted names of the projects in the store in ``log_directory`` ([] when there is
+        none), read as every reader does (delivering logs of killed runs first); what
+        ``neptune_scale.list_projects()`` answers without a token."""
+        from despina.query import Reader  # deferred: the query package builds on this one
+
+        try:
+            with Reader(log_directory) as reader:
+                return sorted(reader.list_projects())
+        except StoreNotFound:
+            return []
 
     def __init__(self, log_directory: Path | str) -> None:
         self.log_directory = Path(log_directory)
+        self._location = log_directory
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()  # uploads open the store outside ``_lock``
@@ -41,7 +57,7 @@ class LocalTransport:
         if store is None:
             with self._open_lock:  # several upload slots may be the first to need it
                 if self._store is None:
-                    self._store = open_store(self.log_directory)
+                    self._store = open_store(self._location)
                 store = self._store
         return store
 

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
-from neptune_scale import _mapped, _oplog, _oplog_read
+from neptune_scale import _mapped, _oplog
 from neptune_scale._oplog import KIND_CREATE, KIND_FILE, KIND_SNAPSHOT, LogWriter
-from neptune_scale._oplog_read import LogReader
+from neptune_scale._oplog import read as _oplog_read
+from neptune_scale._oplog.read import LogReader
 from support.oplog_frames import frames
 
 SMALL_SEGMENT = 4096

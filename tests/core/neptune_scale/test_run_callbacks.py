@@ -172,3 +172,28 @@ def test_failure_action_raise(make_run: MakeRun, monkeypatch: pytest.MonkeyPatch
         run.log_configs({"x": None})
     with pytest.raises(NeptuneUnableToLogData, match="1024 bytes"):
         run.log_metrics({"p" * 1025: 1.0}, step=2)
+
+
+def test_numeric_strings_are_numbers_as_in_the_official_client(
+    make_run: MakeRun, memory: MemoryTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """neptune-scale 0.30.0 converts metric values with ``float()`` (its MetadataSplitter), so
+    ``"1.5"`` logs 1.5 there; a drop-in does the same. A string ``float()`` refuses is an
+    invalid value like any other: dropped and reported, or raised under ``raise``."""
+    warnings = Collected()
+    run = make_run(run_id="s", on_warning_callback=warnings)
+    run.log_metrics({"a": "1.5", "b": " 2e3 "}, step=1)
+    run.log_metrics({"a": "1.5x", "b": 3.0}, step=2)
+    run.close()
+    assert memory.metric_points("s", "a") == [(1.0, 1.5)]
+    assert memory.metric_points("s", "b") == [(1.0, 2000.0), (2.0, 3.0)]
+    error = warnings.first()
+    assert isinstance(error, NeptuneUnableToLogData)
+    assert "'a'" in str(error) and "must be a number" in str(error)
+    monkeypatch.setenv("NEPTUNE_LOG_FAILURE_ACTION", "raise")
+    strict = make_run(run_id="t")
+    strict.log_metrics({"a": "0.25"}, step=1)
+    with pytest.raises(NeptuneUnableToLogData, match="'a'"):
+        strict.log_metrics({"a": "1.5x"}, step=2)
+    strict.close()
+    assert memory.metric_points("t", "a") == [(1.0, 0.25)]

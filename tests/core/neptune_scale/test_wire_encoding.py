@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
-from neptune_scale import _encoding as enc
+from neptune_scale import wire as enc
 from neptune_scale._snapshots import SnapshotBuilder
 from neptune_scale.types import Histogram
 

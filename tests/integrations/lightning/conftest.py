@@ -17,10 +17,10 @@ from lightning_support import PROJECT
 @pytest.fixture(autouse=True)
 def strict_containment() -> Iterator[None]:
     """A tracking failure the logger would contain in production fails the test instead."""
-    safety.RERAISE = True
+    safety.CONTAINMENT.strict = True
     safety.failures.clear()
     yield
-    safety.RERAISE = False
+    safety.CONTAINMENT.strict = False
 
 
 @pytest.fixture

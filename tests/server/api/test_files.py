@@ -48,10 +48,11 @@ def test_signatures_bind_permission_path_and_time(
 ) -> None:
     write_url = signed(client, team_auth, "write")
     assert client.get(write_url).status_code == 403  # signed for writing, not reading
+    # Altered URLs are refused as S3 refuses them, 400 (neptune-query: "expired", ask again)
     tampered = write_url.replace("data.bin", "other.bin")
-    assert client.put(tampered, content=b"x").status_code == 403
+    assert client.put(tampered, content=b"x").status_code == 400
     forged = write_url[: write_url.index("sig=")] + "sig=" + "0" * 64
-    assert client.put(forged, content=b"x").status_code == 403
+    assert client.put(forged, content=b"x").status_code == 400
     past = int(time.time()) - 10
     sig = sign(ctx.secret, "w", PROJECT, DESTINATION, past)
     expired = f"/storage/{PROJECT}/{DESTINATION}?perm=w&exp={past}&sig={sig}"
@@ -78,3 +79,41 @@ def test_signed_urls_respect_the_grant_and_path_rules(
         assert answer.status_code == 400, path
     answer = client.post("/api/storagebridge/v1/signedUrl", content=b"{", headers=team)
     assert answer.status_code == 422
+
+
+def test_a_download_url_with_its_expiry_altered_is_refused_with_400(
+    client: TestClient, team_auth: dict[str, str]
+) -> None:
+    """Issue 22 item 11: tampering the expiry (or adding S3's own) must not still download."""
+    put = client.put(signed(client, team_auth, "write"), content=b"abc")
+    assert put.status_code == 200
+    url = signed(client, team_auth, "read")
+    assert client.get(url).content == b"abc"
+    past = str(int(time.time()) - 60)
+    exp = url.split("exp=")[1].split("&")[0]
+    altered = [
+        url.replace(f"exp={exp}", f"exp={past}"),
+        url.replace(f"exp={exp}", f"exp={int(exp) + 3600}"),
+        url + "&X-Amz-Expires=1",
+        url.replace("perm=r", "perm=w"),
+    ]
+    for bad in altered:
+        answer = client.get(bad)
+        assert answer.status_code == 400, (bad, answer.text)
+        assert "signedUrl again" in answer.json()["detail"]
+
+
+def test_an_800_character_destination_is_stored_and_801_refused_with_400(
+    client: TestClient, team_auth: dict[str, str]
+) -> None:
+    """Issue 22 item 12: the protocol's longest destination (one 800-byte segment) is stored."""
+    for path in ("a" * 800, "d/" + "é" * 400 + "/" + "b" * 397):
+        assert len(path) <= 800
+        put = client.put(signed(client, team_auth, "write", path), content=path.encode())
+        assert put.status_code == 200, put.text
+        got = client.get(signed(client, team_auth, "read", path))
+        assert got.status_code == 200 and got.content == path.encode()
+    too_long = "a" * 801
+    answer = client.put(signed(client, team_auth, "write", too_long), content=b"x")
+    assert answer.status_code == 400
+    assert "path" in answer.json()["detail"] and "800" in answer.json()["detail"]

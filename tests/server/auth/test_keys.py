@@ -37,8 +37,9 @@ def test_token_is_neptune_format_and_round_trips() -> None:
     ("token", "reason"),
     [
         ("not base64!", "not base64"),
-        (base64.b64encode(b"[1]").decode(), "no 'api_key'"),
-        (base64.b64encode(b'{"api_key": "k"}').decode(), "neither 'api_url'"),
+        (base64.b64encode(b"[1]").decode(), "JSON list, not an object"),
+        (base64.b64encode(b'{"api_url": "http://h"}').decode(), "no 'api_key'"),
+        (base64.b64encode(b'{"api_key": "k"}').decode(), "no 'api_url'"),
     ],
 )
 def test_bad_tokens_say_why(token: str, reason: str) -> None:

@@ -1,11 +1,13 @@
 """Open a run for a task attempt, describe it, and finish it whatever happens in the task.
 
-Everything after the run exists is best effort: a tracking problem is logged, never raised
-into the task, and never replaces the task's own result or exception.
+Everything after the run exists is best effort (the integration kit's ``Containment``): a tracking
+problem is logged and counted, never raised into the task, and never replaces the task's own
+result or exception.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
@@ -15,6 +17,7 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     from neptune_scale import Run
+    from neptune_scale.integrations import Containment
 
 from ._deck import DECK_NAME, RunSummary, render_deck_html
 from ._identity import AttemptIdentity
@@ -22,6 +25,7 @@ from ._options import TrackingOptions
 from ._task_run import last_values, task_run_class
 
 logger = logging.getLogger("flytekitplugins.neptune")
+STRICT_ENV = "DESPINA_FLYTE_STRICT"
 
 # Outside `flyte/`, which holds execution metadata that local runs skip; the outcome of the
 # task is recorded in every run. (The HF callback uses `trainer/…` the same way.)
@@ -68,12 +72,20 @@ def open_run(options: TrackingOptions, identity: AttemptIdentity, token: str | N
     return task_run_class()(**kwargs)
 
 
+@functools.cache
+def containment() -> Containment:
+    """The integration kit's error containment (made on first use: importing stays light);
+    ``DESPINA_FLYTE_STRICT=1`` re-raises instead (tests)."""
+    from neptune_scale.integrations import Containment
+
+    return Containment(logger, strict_env=STRICT_ENV, work="the task")
+
+
 def _best_effort(what: str, action: Callable[[], Any]) -> Any:
-    try:
+    """``action()``, or None when it failed (logged and counted by :func:`containment`)."""
+    with containment().contained(what):
         return action()
-    except Exception:
-        logger.warning("neptune: could not %s; the task continues", what, exc_info=True)
-        return None
+    return None
 
 
 def describe_run(run: Run, options: TrackingOptions, identity: AttemptIdentity) -> None:

@@ -64,7 +64,9 @@ class LastValues:
 
     def note_configs(self, data: Mapping[str, Any] | None, flatten: bool) -> None:
         if data:
-            flat = _flatten(data) if flatten else data
+            from neptune_scale.integrations import flatten as flatten_configs
+
+            flat = flatten_configs(data) if flatten else data
             with self._lock:
                 self.configs.update(
                     flat if self._has_room(len(flat)) else self._admit(self.configs, flat)
@@ -77,17 +79,6 @@ class LastValues:
                     data = self._admit(self.metric_values, data)
                 self.metric_values.update(data)
                 self.metric_steps.update(dict.fromkeys(data, step))
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}/{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, path))
-        else:
-            flat[path] = value
-    return flat
 
 
 def _define_task_run() -> type[Run]:

@@ -1,19 +1,17 @@
 """The API token of a remote attempt and the server host it names.
 
 A Neptune token is base64 of a JSON object whose `api_url` is the server's base URL
-(protocol §1.1), so links are built from the server that actually receives the data instead of
-a hard-coded hosted address.
+(protocol §1.1; read by ``neptune_scale.token``), so links are built from the server that
+actually receives the data instead of a hard-coded hosted address.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 
 from flytekit import Secret
 from flytekit.core.context_manager import ExecutionParameters
+from neptune_scale.token import api_url_of
 
 from ._options import SecretSource
 
@@ -49,17 +47,8 @@ def resolve_token(secret: SecretSource, params: ExecutionParameters) -> str:
 
 
 def host_from_token(token: str | None) -> str | None:
-    """The `api_url` inside a token (without trailing '/'), or None if it has none."""
-    if not token:
-        return None
-    try:
-        payload = json.loads(base64.b64decode(token.strip(), validate=False))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    url = payload.get("api_url") or payload.get("api_address")
-    return url.rstrip("/") if isinstance(url, str) and url else None
+    """The server base URL a token names (``neptune_scale.token`` rules), or None."""
+    return api_url_of(token.strip() if token else None)
 
 
 def configured_host(explicit: str | None, token: str | None = None) -> str | None:

@@ -51,9 +51,15 @@ def redact(url: str) -> str:
 
 
 class PostgresEngine:
-    """One PostgreSQL database (or schema). ``create`` False refuses to create the tables."""
+    """One PostgreSQL database (or schema). ``create`` False refuses to create the tables.
 
-    def __init__(self, url: str, *, create: bool) -> None:
+    An empty database gets the current schema (with ``create``); one at an older version is
+    upgraded only with ``migrate`` (what ``despina migrate`` passes, once per deployment), else
+    SchemaVersionError names that command: servers sharing a database must not each rewrite it
+    while the others serve from it.
+    """
+
+    def __init__(self, url: str, *, create: bool, migrate: bool = False) -> None:
         try:
             import psycopg  # optional extra: only a PostgreSQL store needs it
         except ImportError as error:  # pragma: no cover - depends on the installed extras
@@ -69,16 +75,22 @@ class PostgresEngine:
         self._chunk_cache = ChunkCache()
         try:
             with self._pool.connection() as conn:
-                self._prepare(conn, create=create)
+                self._prepare(conn, create=create, migrate=migrate)
         except BaseException:
             self.close()  # a store that failed to open holds no session
             raise
 
-    def _prepare(self, conn: Any, *, create: bool) -> None:
+    def _prepare(self, conn: Any, *, create: bool, migrate: bool) -> None:
         with conn.transaction():
             found = self._check_version(conn, create=create)
         if found == SCHEMA_VERSION:
             return
+        if found and not migrate:
+            raise SchemaVersionError(
+                f"the store {self.description} has schema version {found}; this despina needs "
+                f"version {SCHEMA_VERSION}: run `despina migrate --store <url>` once (with the "
+                "new despina) before starting servers"
+            )
         # Wait for the lock outside the migrating transaction: a transaction that began before
         # the wait may not see tables another process created meanwhile (PostgreSQL's catalog
         # caches are refreshed at transaction start), so the check runs in a new one.
@@ -154,6 +166,11 @@ class PostgresEngine:
                 yield PostgresTx(conn)
             finally:
                 self._local.conn = None
+
+    def pool_usage(self) -> dict[str, tuple[int, int]]:
+        """Connections in use and pool size, per pool (``read``, ``write``)."""
+        pools = {"read": self._pool, "write": self._write_pool}
+        return {name: (pool.in_use(), pool.size) for name, pool in pools.items()}
 
     def close(self) -> None:
         self._pool.close()

@@ -23,7 +23,9 @@ __all__ = ["ConnectionPool"]
 class ConnectionPool:
     def __init__(self, connect: Callable[[], Any], size: int, wait_s: float) -> None:
         self._connect = connect
+        self.size = size
         self._slots = threading.BoundedSemaphore(size)
+        self._lent = 0  # connections handed out now (what /metrics reports as pool use)
         self._wait_s = wait_s
         self._lock = threading.Lock()
         self._idle: list[Any] = []
@@ -44,13 +46,21 @@ class ConnectionPool:
         if not self._slots.acquire(timeout=self._wait_s):
             raise StoreError(f"no free database connection within {self._wait_s:.0f} s")
         conn = None
+        with self._lock:
+            self._lent += 1
         try:
             conn = self._take()
             yield conn
         finally:
             if conn is not None:
                 self._give_back(conn)
+            with self._lock:
+                self._lent -= 1
             self._slots.release()
+
+    def in_use(self) -> int:
+        """How many connections are lent out now."""
+        return self._lent
 
     def _give_back(self, conn: Any) -> None:
         if conn.closed or conn.broken or conn.info.transaction_status != 0:  # 0: idle

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from neptune_scale._oplog import DAMAGED_FILE
-from neptune_scale._oplog_check import UNKNOWN, Damage
-from neptune_scale._oplog_meta import replace_file
+from neptune_scale._oplog.check import UNKNOWN, Damage
+from neptune_scale._oplog.meta import replace_file
 
 __all__ = ["message", "read", "record"]
 

@@ -8,7 +8,7 @@ import json
 
 from neptune_scale import _oplog
 from neptune_scale._oplog import KIND_SNAPSHOT, META_FILE, LogWriter, replace_file, segment_path
-from neptune_scale._oplog_space import SegmentFiles
+from neptune_scale._oplog.space import SegmentFiles
 
 __all__ = ["LegacyLogWriter"]
 

@@ -1,5 +1,13 @@
 """The durable operation log of one run: append-only segment files written through ``mmap``.
 
+This package is the pipeline's first stage; the writer (``LogWriter``) is here, in the package
+itself, so ``neptune_scale._oplog`` stays the import point it has always been. Beside it:
+``meta`` (the run's identity files), ``space`` (segment files and their disk room), ``held``
+(operations kept in memory while the disk is full), ``read`` (``LogReader``, what the sender
+and ``neptune sync`` read), ``check`` (recovery's scan of a log left behind), ``damage`` (what
+recovery skipped, until the user accepts it) and ``legacy`` (the previous writer, for
+benchmarks).
+
 Layout of a run folder (``<log_directory>/runs/<name>/``)::
 
     meta.json           project, run_id, format version, the create record's message, a crc32
@@ -54,9 +62,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped
-from neptune_scale._encoding import varint
-from neptune_scale._held import Held
-from neptune_scale._oplog_meta import (
+from neptune_scale._oplog.held import Held
+from neptune_scale._oplog.meta import (
     FORMAT_VERSION,
     META_COPY_FILE,
     META_FILE,
@@ -66,8 +73,9 @@ from neptune_scale._oplog_meta import (
     replace_file,
     write_meta,
 )
-from neptune_scale._oplog_space import SegmentFiles
+from neptune_scale._oplog.space import SegmentFiles
 from neptune_scale.exceptions import NeptuneLocalStorageFull
+from neptune_scale.wire import varint
 
 __all__ = [
     "FORMAT_VERSION",

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from neptune_scale import _mapped, _oplog
-from neptune_scale._encoding import varint
 from neptune_scale._oplog import (
     INDEX_ENTRY,
     KIND_CREATE,
@@ -23,7 +22,8 @@ from neptune_scale._oplog import (
     segment_indexes,
     segment_path,
 )
-from neptune_scale._oplog_check import Damage, LogScan, _parse_header, scan
+from neptune_scale._oplog.check import Damage, LogScan, _parse_header, scan
+from neptune_scale.wire import varint
 
 __all__ = ["Batch", "Damage", "LogReader", "LogScan", "recover", "scan"]
 
