@@ -36,3 +36,27 @@ def test_no_test_imports_from_conftest() -> None:
         str(p.relative_to(tests)) for p in tests.rglob("*.py") if statement.search(p.read_text())
     ]
     assert offenders == []
+
+
+def test_import_contracts_hold() -> None:
+    """The walls of pyproject.toml's [tool.importlinter]: no private module imported from outside
+    its parent package, no import cycle (scripts/check runs the same in CI)."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    program = shutil.which("lint-imports")
+    assert program is not None, "import-linter is in the dev extra: pip install -e '.[dev]'"
+    folders = ["core", "server", "integrations/flyte", "integrations/lightning", "integrations/hf"]
+    path = os.pathsep.join(str(root / folder) for folder in folders)
+    result = subprocess.run(
+        [program, "--no-cache", "--no-logo"],
+        cwd=root,
+        env=os.environ | {"PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -118,7 +118,10 @@ class Run:
         self._recorder = Recorder(self._run_id, raise_invalid=raise_invalid)
         # The hot path skips this facade's frame (~5% of a call): the instance attribute wins
         # over the method below, which documents the call and serves calls through the class.
-        self.log_metrics = self._recorder.log_metrics  # type: ignore[method-assign]
+        # Not when a subclass overrides it (Flyte's task run notes the values it logs) or the
+        # method was replaced: their log_metrics must be the one called.
+        if type(self).log_metrics is _FACADE_LOG_METRICS:
+            self.log_metrics = self._recorder.log_metrics  # type: ignore[method-assign]
         if dest.mode == "disabled":
             return
         injected = transport is not None
@@ -393,6 +396,9 @@ class Run:
         extras, self._extras = self._extras, None
         if extras is not None:
             extras.stop()
+
+
+_FACADE_LOG_METRICS = Run.log_metrics
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Run]) -> None:

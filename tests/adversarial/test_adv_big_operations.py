@@ -14,27 +14,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from adv_limits_support import ENGINES, Ingest, location_for, serve
 from despina.query import Reader
 from despina.store import Store, open_store, parse_operation
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from support.adv_limits_support import Ingest, serve
 
 PROJECT = "ws/p"
 SLICES = 6
 ITEMS = 10_000 * SLICES  # _slices.MAX_SLICE_ITEMS per slice, in one snapshot
 SAMPLE = [f"config/{i:06d}" for i in range(0, ITEMS, 1000)]
 OTHER_WRITER_PAUSE_S = 0.01  # a writer busy without pause would starve any other process's
-
-
-@pytest.fixture(params=ENGINES)
-def store_location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    return location_for(request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture

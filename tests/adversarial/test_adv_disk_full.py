@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from adv_local_disk import fill, read_json_line, small_tmpfs, start_script
 from despina.query import Reader
+from support.adv_local_disk import fill, read_json_line, small_tmpfs, start_script
 
 pytestmark = pytest.mark.slow
 

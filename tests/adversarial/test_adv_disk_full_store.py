@@ -17,12 +17,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from adv_local_disk import fill, small_tmpfs
 from despina.query import Reader
 from despina.store import open_store
 from despina.store.transport import LocalTransport
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_scale.transport import Failed, Submitted
+from support.adv_local_disk import fill, small_tmpfs
 
 PROJECT = "adv/store"
 TMPFS_MIB = 1  # the schema's WAL (~260 KiB) fits once the filler is gone

@@ -17,16 +17,15 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from adv_live_server import LiveServer, live_server, postgres_database
 from despina.query import Reader
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+from support.adv_live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 
@@ -200,18 +199,6 @@ def _read_known(location: str) -> tuple[dict[str, Any], Any]:
     return details, metrics
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "store")
-        return
-    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # file bytes of a PG store
-    with postgres_database() as url:
-        yield url
-
-
 Failure = tuple[int, str, bytes]  # (body index, what came back, body)
 
 
@@ -259,7 +246,8 @@ def _report(failures: list[Failure], sent: int, log: Path) -> str:
     return "\n".join(lines)
 
 
-def test_fuzzed_ingest_bodies_never_get_a_5xx(location: str, tmp_path: Path) -> None:
+def test_fuzzed_ingest_bodies_never_get_a_5xx(store_location: str, tmp_path: Path) -> None:
+    location = store_location
     with live_server(location, tmp_path, _known_run()) as server:
         before = _read_known(location)
         sent, failures = _fuzz(server, SEED)

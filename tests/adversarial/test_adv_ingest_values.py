@@ -10,26 +10,18 @@ vectorized path), any other batch, and a lone ``update``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from adv_limits_support import ENGINES, Ingest, location_for, serve
 from despina.query import Reader
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from support.adv_limits_support import Ingest, serve
 
 PROJECT = "ws/p"
 T0 = 1_700_000_000
 U64_MAX = 2**64 - 1
 Code = IngestCode
-
-
-@pytest.fixture(params=ENGINES)
-def store_location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    return location_for(request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from oplog_damage import (
+from support.oplog_damage import (
     damage_segment,
     despina_sync,
     expected_losses,

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from adv_local_disk import fill, read_json_line, small_tmpfs, start_script
+from support.adv_local_disk import fill, read_json_line, small_tmpfs, start_script
 
 pytestmark = pytest.mark.slow
 

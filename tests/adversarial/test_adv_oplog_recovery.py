@@ -20,11 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from neptune_scale import Run, _oplog
 from neptune_scale._oplog import KIND_CREATE, KIND_SNAPSHOT, LogWriter
-from neptune_scale._oplog import check as _oplog_check
 from neptune_scale._oplog import read as _oplog_read
 from neptune_scale.exceptions import NeptuneOperationLogDamaged
 from neptune_scale.wire import varint
-from oplog_damage import (
+from support.oplog_damage import (
     PROJECT,
     RUN_ID,
     damage_segment,
@@ -36,6 +35,7 @@ from oplog_damage import (
     write_offline_run,
     xor_byte,
 )
+from support.oplog_frames import frames
 
 
 def test_a_run_resuming_a_damaged_folder_reports_it_and_goes_on(tmp_path: Path) -> None:
@@ -285,13 +285,3 @@ def read_back(folder: Path, found: _oplog_read.LogScan) -> list[bytes]:
         got.extend(frames(batch.payload))
     reader.close()
     return got
-
-
-def frames(body: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(body):
-        header = _oplog_check._parse_header(body, pos)
-        assert isinstance(header, tuple)
-        out.append(body[pos : header[2]])
-        pos = header[2]
-    return out

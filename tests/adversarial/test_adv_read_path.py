@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_limits_support import ENGINES, location_for
 from despina.query import Reader
 from despina.store import Store, open_store
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from support.engines import ENGINE_PARAMS, fresh_location
 
 PROJECT = "adv/chain"
 RUNS = 20  # the UI's MAX_RUNS_PER_CHART
@@ -56,13 +56,13 @@ def _operations(n: int) -> list[RunOperation]:
     return [create, update, notes]
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     tmp = tmp_path_factory.mktemp("adv-read")
     with pytest.MonkeyPatch.context() as patch:
-        location = location_for(request.param, Path(tmp), patch)
+        location = fresh_location(request.param, Path(tmp), patch)
         with open_store(location) as opened:
             for n in range(RUNS):
                 issues = opened.apply(_operations(n))

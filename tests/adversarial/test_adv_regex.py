@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from adv_live_server import LiveServer, live_server
 from despina.cli import main as cli_main
 from despina.query import Filter, PatternError, Reader
 from despina.store import open_store
 from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as le
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
+from support.adv_live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

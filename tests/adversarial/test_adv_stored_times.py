@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from adv_limits_support import ENGINES, location_for
 from despina.query import Reader
 from despina.store import NewRun, Store, open_store
 from despina.ui import create_app
@@ -26,13 +24,6 @@ PROJECT = "ws/p"
 T0_S = 1_700_000_000
 BAD_MS = -(10**18)  # Timestamp.seconds = -1e15, as an older ingest stored it
 STEPS = 5
-
-
-@pytest.fixture(params=ENGINES)
-def store_location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    return location_for(request.param, tmp_path, monkeypatch)
 
 
 def _metrics(run_id: str) -> RunOperation:

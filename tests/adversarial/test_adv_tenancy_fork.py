@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_tenancy_world import (
+from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
+from support.adv_tenancy_world import (
     CONFIG,
-    ENGINES,
     FORK_STEP,
     GHOST,
     METRIC,
@@ -30,24 +29,15 @@ from adv_tenancy_world import (
     data,
     leaks,
     link_parent_as_older_versions_did,
-    store_location,
     write_tenants,
 )
-from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
-
-
-@pytest.fixture(params=ENGINES)
-def location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    return store_location(request.param, tmp_path, monkeypatch)
 
 
 @pytest.fixture
-def store(location: str) -> Iterator[Any]:
+def store(store_location: str) -> Iterator[Any]:
     from despina.store import open_store
 
-    with open_store(location) as opened:
+    with open_store(store_location) as opened:
         write_tenants(opened)
         yield opened
 
@@ -133,13 +123,13 @@ def _victim_details(store: Any) -> dict[str, Any]:
 
 
 def test_a_parent_link_stored_by_an_older_version_is_not_followed(
-    store: Any, location: str
+    store: Any, store_location: str
 ) -> None:
     """Older versions linked a fork to a parent in any project: reads stop at the project."""
     apply(store, [create(OURS, "old-thief")])
     apply(store, [data(OURS, "old-thief", "thief", OUR_VALUE, range(FORK_STEP + 1, STEPS))])
     apply(store, [create(OURS, "grandchild", (OURS, "old-thief"), step=STEPS - 1)])
-    link_parent_as_older_versions_did(location, (OURS, "old-thief"), SHARED)
+    link_parent_as_older_versions_did(store_location, (OURS, "old-thief"), SHARED)
     for run_id in ("old-thief", "grandchild"):
         shown = _everything_a_reader_shows(store, run_id)
         assert leaks(shown) == [], run_id

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adv_tenancy_world import OURS, SHARED, create, write_tenants
 from despina.api import ServerContext, ServerSettings, create_app
 from despina.auth import encode_api_token
 from fastapi.testclient import TestClient
+from support.adv_tenancy_world import OURS, SHARED, create, write_tenants
 
 BASE_URL = "http://testserver"
 INGEST = "/api/client/v1/ingest"

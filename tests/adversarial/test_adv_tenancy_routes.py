@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_tenancy_probes import (
+from despina.api import ServerContext, ServerSettings, create_app
+from despina.auth import encode_api_token
+from fastapi.testclient import TestClient
+from support.adv_tenancy_probes import (
     BASE_URL,
     FRESH_EVERY_TIME,
     PROBES,
@@ -20,8 +23,7 @@ from adv_tenancy_probes import (
     ingest_operation,
     seen,
 )
-from adv_tenancy_world import (
-    ENGINES,
+from support.adv_tenancy_world import (
     GHOST,
     MISSING,
     OURS,
@@ -29,12 +31,8 @@ from adv_tenancy_world import (
     THEIRS,
     VICTIM_ONLY,
     leaks,
-    store_location,
     write_tenants,
 )
-from despina.api import ServerContext, ServerSettings, create_app
-from despina.auth import encode_api_token
-from fastapi.testclient import TestClient
 
 
 def _routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -49,11 +47,9 @@ def _routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]
                 yield method, prefix + route.path
 
 
-@pytest.fixture(params=ENGINES)
-def world(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[World]:
-    settings = ServerSettings(db=store_location(request.param, tmp_path, monkeypatch), ui=True)
+@pytest.fixture
+def world(store_location: str) -> Iterator[World]:
+    settings = ServerSettings(db=store_location, ui=True)
     ctx = ServerContext.open(settings)
     try:
         write_tenants(ctx.store)
@@ -101,7 +97,7 @@ def test_another_projects_runs_answer_as_missing_ones(world: World) -> None:
 
 
 def _fork(world: World, child: str, parent: tuple[str, str]) -> None:
-    from adv_tenancy_world import create
+    from support.adv_tenancy_world import create
 
     assert ingest_operation(world, create(OURS, child, parent, step=15)).status_code == 200
 

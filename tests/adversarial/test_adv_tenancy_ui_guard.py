@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from adv_tenancy_world import OURS, SECRET, SHARED, THEIRS, write_tenants
 from despina.api import ServerSettings, create_app, free_port
 from fastapi.testclient import TestClient
+from support.adv_tenancy_world import OURS, SECRET, SHARED, THEIRS, write_tenants
 
 DESPINA = [sys.executable, "-c", "import sys; from despina.cli import main; sys.exit(main())"]
 START_TIMEOUT_S = 30.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
-from oracle_support import ORACLE_SCALE, LiveServer, oracle_venv
+from support.oracle_support import ORACLE_SCALE, LiveServer, oracle_venv
 
 
 @pytest.fixture(scope="session")

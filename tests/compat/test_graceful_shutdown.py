@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
-from stored_runs import StoredRuns
+from support.stored_runs import StoredRuns
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 

@@ -7,7 +7,6 @@ through the read-side endpoints and the results are compared with what was logge
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
-from oracle_support import (
+from support.oracle_support import (
     FILE_BYTES,
     SCENARIO,
     LiveServer,
@@ -23,11 +22,11 @@ from oracle_support import (
     oracle_venv,
     run_script,
 )
+from support.postgres_support import postgres_location
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 
 ORACLE_QUERY = "neptune-query==1.14.1"
-SUPPORT = Path(__file__).resolve().parents[1] / "server" / "store" / "postgres_support.py"
 PROJECT = "oracle-ws/query"
 BUCKETS = 10
 
@@ -158,11 +157,7 @@ def _check_series_buckets_files(out: dict[str, Any]) -> None:
 @pytest.fixture
 def postgres_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """A live server on a fresh PostgreSQL schema (the team-server setup)."""
-    spec = importlib.util.spec_from_file_location("compat_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    support = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(support)
-    location = support.postgres_location()
+    location = postgres_location()
     monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # inherited by the server
     api_key, _ = KeyRing(ServerDatabase(location)).create_key("oracle-ws")
     with ServerProcess(location, tmp_path / "server.log") as process:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from despina.cli import main as despina
 from despina.store import StoredFileNotFound
-from oracle_support import (
+from support.oracle_support import (
     ERRORS_SCRIPT,
     SCENARIO,
     LiveServer,

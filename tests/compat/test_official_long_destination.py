@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oracle_support import LiveServer, StoredRuns, env_for, run_script
+from support.oracle_support import LiveServer, StoredRuns, env_for, run_script
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from despina.cli import main as despina
-from oracle_support import (
+from support.oracle_support import (
     ERRORS_SCRIPT,
     SCENARIO,
     LiveServer,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle_support import LiveServer, env_for, oracle_venv, run_script
+from support.oracle_support import LiveServer, env_for, oracle_venv, run_script
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from oracle_support import LiveServer, oracle_venv, run_script
+from support.oracle_support import LiveServer, oracle_venv, run_script
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 

@@ -17,9 +17,16 @@ import pytest
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
 from despina.cli import main as despina
-from oracle_support import SCENARIO, LiveServer, StoredRuns, check_scenario, env_for, run_script
 from s3_server import S3Server, s3_bucket
-from scratch_postgres import scratch_postgres_database
+from support.oracle_support import (
+    SCENARIO,
+    LiveServer,
+    StoredRuns,
+    check_scenario,
+    env_for,
+    run_script,
+)
+from support.scratch_postgres import scratch_postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.oracle, pytest.mark.slow]
 

@@ -33,6 +33,7 @@ from ._describe import describe_run, resumed_record
 from ._events import log_event
 from ._failure import ErrorDetails, failure_of, find_calling_trainer, find_train_frame, watch
 from ._guard import contained
+from ._optuna_link import link_trial
 from ._session import (
     RunRecord,
     RunSession,
@@ -42,6 +43,7 @@ from ._session import (
     new_base_run_id,
     open_run,
 )
+from ._watch import WatchSpec
 
 __all__ = ["NeptuneScaleCallback"]
 
@@ -73,6 +75,9 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         log_parameters: log TrainingArguments, model/PEFT config and parameter counts.
         tags, group_tags: added to every run the callback opens.
         description: stored as the ``description`` config of every run the callback opens.
+        watch_model: ``"gradients"``, ``"parameters"`` or ``"all"``: per-parameter norms (float
+            series) and histograms under ``model/watch/`` every ``watch_log_freq`` optimizer
+            steps, and the module tree once per run (default ``None``: off).
         **run_kwargs: passed to ``Run`` (``mode``, ``log_directory``, ...).
 
     Raises ``ValueError`` at construction (bad ``log_checkpoints``) or at ``Trainer`` construction
@@ -93,9 +98,13 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         tags: Iterable[str] = (),
         group_tags: Iterable[str] = (),
         description: str | None = None,
+        watch_model: str | None = None,
+        watch_log_freq: int = 100,
         **run_kwargs: Any,
     ) -> None:
         self._policy = CheckpointPolicy.parse(log_checkpoints)
+        self._watch = None if watch_model is None else WatchSpec(watch_model, watch_log_freq)
+        self._watcher: Any = None
         self._run_id = run_id
         self._project = project
         self._experiment_name = experiment_name
@@ -180,6 +189,8 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             "tags": self._tags,
             "group_tags": self._group_tags,
             "description": self._description,
+            "watch_model": None if self._watch is None else self._watch.log,
+            "watch_log_freq": 100 if self._watch is None else self._watch.log_freq,
         }
         for key, value in self._run_kwargs.items():
             if key != "api_token" and isinstance(value, _JSON_SCALARS):
@@ -190,6 +201,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         # A live run (threads, files) cannot travel to another process; it reopens there.
         data = dict(self.__dict__)
         data["_session"] = None
+        data["_watcher"] = None
         data["_initial_run"] = None
         data["_exit_hook_registered"] = False
         return data
@@ -238,6 +250,13 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
             with contained("logging prediction metrics"):
                 self._log(args, state, kwargs.get("model"), metrics)
 
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        session = self._session
+        if self._watcher is None or session is None or not state.is_world_process_zero:
+            return
+        with contained("watching the model"):
+            self._watcher.capture(session.run, WatchSpec.trainer_step(state))
+
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not state.is_world_process_zero or self._policy is CheckpointPolicy.NONE:
             return
@@ -256,6 +275,7 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
         if session is None:
             session = self._open(args, state, model, resume_from)
         session.trained = session.training = True
+        self._watcher = None if self._watch is None else self._watch.watcher(model)
         session.run.log_configs({_paths.STATUS: "running"})
         trainer = find_calling_trainer(Trainer)
         if trainer is not None:
@@ -296,6 +316,9 @@ class NeptuneScaleCallback(TrainerCallback, ExportableState):
                 fork=fork,
             )
         session.trial = search
+        if search:
+            trial = getattr(find_calling_trainer(Trainer), "_trial", None)
+            link_trial(trial, session.record.run_id, session.record.project)
         self._session = session
         self._opened += 1
         self._register_exit_hook()

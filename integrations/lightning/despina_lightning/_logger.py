@@ -42,6 +42,7 @@ from despina_lightning._opening import close_quietly, new_run_id, project_of
 from despina_lightning._resume import TrainerCall, attach, calling_trainer, trainer_of
 from despina_lightning._safety import contained, log
 from despina_lightning._values import error_configs, flatten_params, string_list, truncate_text
+from despina_lightning._watch import start_watch, stop_watch
 
 if TYPE_CHECKING:
     from lightning.pytorch import LightningModule
@@ -230,6 +231,18 @@ class NeptuneScaleLogger(Logger):
             self._summary_logged = True
 
     @rank_zero_only
+    @rank_zero_only
+    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100) -> None:
+        """Log per-parameter gradient and/or parameter norms (float series) and histograms
+        under ``<prefix>/model/watch/`` every ``log_freq`` optimizer steps, and the module tree
+        once (rank 0 only). ``log``: ``"gradients"``, ``"parameters"`` or ``"all"``.
+        Raises ``ValueError`` for another ``log`` or a ``log_freq`` below 1."""
+        start_watch(self, model, self._path("model/watch"), log, log_freq)
+
+    def unwatch(self) -> None:
+        """Stop what :meth:`watch` started (also done by :meth:`close`)."""
+        stop_watch(self)
+
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         if self._checkpoints.policy == "none":
             return
@@ -262,7 +275,9 @@ class NeptuneScaleLogger(Logger):
     # ----------------------------------------------------------------- beyond the contract
 
     def close(self) -> None:
-        """Record the diagnostics and close the run if this logger created it (idempotent)."""
+        """Stop watching the model, record the diagnostics and close the run if this logger
+        created it (idempotent)."""
+        stop_watch(self)
         with self._lock:
             diagnostics = self._metrics.diagnostics()
             if self._run is not None and self._closer is None and diagnostics:

@@ -13,11 +13,12 @@ from despina.api._app import RedactSecrets, create_app
 from despina.api._context import ServerContext
 from despina.api._operator import JsonLines
 from despina.api._process import ServerProcess, free_port
-from despina.api._settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
+from despina.api._settings import DEFAULT_HOST, DEFAULT_PORT, UI_SESSION_RECHECK_S, ServerSettings
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "UI_SESSION_RECHECK_S",
     "JsonLines",
     "RedactSecrets",
     "ServerContext",

@@ -48,7 +48,8 @@ class ServerProcess:
 
     def launch(self) -> ServerProcess:
         """Start the child process without waiting (start several, then ``wait_ready`` each)."""
-        command = [sys.executable, "-m", "despina.api", "--db", self.db, "--port", str(self.port)]
+        command = [sys.executable, "-m", "despina", "server", "--db", self.db]
+        command += ["--port", str(self.port)]
         command += self.args
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from despina.api._context import bearer_grant, context_of, reject, require_project
-from despina.api._projects import ProjectExists, create_project, list_projects, project_of
+from despina.store import ProjectExists, create_project, list_projects, project_of
 
 __all__ = ["router"]
 

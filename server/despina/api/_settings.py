@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field
 
 from despina.auth import KEY_RECHECK_S
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "KEY_RECHECK_ENV", "MIB", "ServerSettings"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "KEY_RECHECK_ENV",
+    "MIB",
+    "UI_SESSION_RECHECK_S",
+    "ServerSettings",
+]
 
 MIB = 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"

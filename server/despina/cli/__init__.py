@@ -85,8 +85,10 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text("despina"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = _command_modules()
+    # A command named like a keyword lives in a module with a trailing "_" (``import_``).
+    by_command = {name.rstrip("_"): name for name in names}
     first = next((arg for arg in argv if not arg.startswith("-")), None)
-    for name in [first] if first in names else names:
+    for name in [by_command[first]] if first in by_command else names:
         try:
             loaded = importlib.import_module(f"{__name__}.{name}")
         except ImportError:  # an optional extra is not installed: its command is not offered

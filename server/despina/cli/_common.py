@@ -12,8 +12,7 @@ import sys
 from typing import Any
 
 from despina._patterns import PatternError, compile_pattern
-from despina.query import Reader
-from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
+from despina.query import DELIVER_BUDGET_S, Pending, Reader, deliver_left_behind, local_folder
 from despina.store import ProjectNotFound, RunNotFound, StoreNotFound
 
 __all__ = [

@@ -9,14 +9,12 @@ delivery the official database is emptied the way the official ``neptune sync`` 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from neptune_api.proto.neptune_pb.ingest.v1.common_pb2 import UpdateRunSnapshot, UpdateRunSnapshots
-from neptune_scale import _oplog
+from neptune_scale.sync import RunFolderWriter
 
 __all__ = ["convert_official", "find_official_databases", "mark_delivered"]
 
@@ -61,37 +59,22 @@ def convert_official(database: Path) -> Path | None:
         return None
     folder = database.parent / WORK_FOLDER / "runs" / database.parent.name
     shutil.rmtree(folder, ignore_errors=True)  # a previous attempt: start again from the source
-    folder.mkdir(parents=True)
-    # The writer writes the run's identity (meta.json and its copy) when the disk has room.
-    writer = _oplog.LogWriter(folder, 0, 0, meta=(project, run_id, None))
     try:
-        for kind, payload in operations:
-            if kind == OPERATION_CREATE:
-                writer.keep_identity(project, run_id, payload)  # a copy for recovery
-                writer.append(_oplog.KIND_CREATE, payload)
-            elif kind == OPERATION_SNAPSHOT:
-                # Our log keeps a snapshot framed as an UpdateRunSnapshots entry.
-                framed = UpdateRunSnapshots(snapshots=[UpdateRunSnapshot.FromString(payload)])
-                writer.append(_oplog.KIND_SNAPSHOT, framed.SerializeToString())
-            else:
-                raise ValueError(f"{database}: unknown operation_type {kind}")
-        for source, destination, mime, temporary in uploads:
+        with RunFolderWriter(folder, project, run_id) as writer:
+            for kind, payload in operations:
+                if kind == OPERATION_CREATE:
+                    writer.create_run(payload)
+                elif kind == OPERATION_SNAPSHOT:
+                    writer.update(payload)
+                else:
+                    raise ValueError(f"{database}: unknown operation_type {kind}")
             # The official client's temporary copies are its own: ours must not delete them
             # before the official database is emptied, so they are never marked temporary here.
-            request = {
-                "source": source,
-                "destination": destination,
-                "mime_type": mime,
-                "temporary": False,
-            }
-            del temporary
-            writer.append(_oplog.KIND_FILE, json.dumps(request).encode("utf-8"))
-        writer.flush()
-    finally:
-        writer.close()
-    if writer.dropped:  # a full disk: a partial copy must never mark the source delivered
+            for source, destination, mime, _temporary in uploads:
+                writer.upload(source, destination, mime)
+    except OSError as error:  # e.g. a full disk: a partial copy must never mark it delivered
         shutil.rmtree(folder, ignore_errors=True)
-        raise OSError(f"no room on the disk to copy {database} into {folder}")
+        raise OSError(f"could not copy {database} into {folder}: {error}") from error
     return folder
 
 

@@ -14,10 +14,21 @@ import socket
 import sys
 from typing import Any
 
-__all__ = ["bind", "listening_port", "port_argument", "serve"]
+__all__ = ["LOG_LEVELS", "add_log_level_option", "bind", "listening_port", "port_argument", "serve"]
 
 MAX_PORT = 65535
 LISTEN_BACKLOG = 2048  # uvicorn's default
+LOG_LEVELS = ("debug", "info", "warning")
+
+
+def add_log_level_option(parser: argparse.ArgumentParser, *, default: str, what: str) -> None:
+    """``--log-level`` of the commands that run a web server; ``what`` names that server."""
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        choices=LOG_LEVELS,
+        help=f"how much {what} logs on stderr (default {default})",
+    )
 
 
 def port_argument(text: str) -> int:

@@ -39,8 +39,7 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from despina.api._projects import ProjectExists, create_project
-    from despina.store import open_store
+    from despina.store import ProjectExists, create_project, open_store
 
     with open_store(store_location(args.db)) as store:
         try:
@@ -56,8 +55,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from despina.api._projects import list_projects
-    from despina.store import open_store
+    from despina.store import list_projects, open_store
 
     with open_store(store_location(args.db), create=False) as store:
         rows = list_projects(store)

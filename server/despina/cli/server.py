@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from despina.cli._common import add_store_option, store_location
-from despina.cli._serve import bind, listening_port, port_argument, serve
+from despina.cli._serve import add_log_level_option, bind, listening_port, port_argument, serve
 
 __all__ = ["register", "run_server"]
 
@@ -23,8 +23,7 @@ for _module in ("fastapi", "uvicorn", "jwt"):
 
 def register(subparsers: Any) -> None:
     """Add the ``server`` command to the ``despina`` argument parser."""
-    from despina.api import DEFAULT_HOST, DEFAULT_PORT
-    from despina.api._settings import UI_SESSION_RECHECK_S
+    from despina.api import DEFAULT_HOST, DEFAULT_PORT, UI_SESSION_RECHECK_S
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "server",
@@ -96,12 +95,7 @@ def register(subparsers: Any) -> None:
         help="on SIGTERM, stop accepting and give requests in flight this long to finish "
         f"(default {SHUTDOWN_TIMEOUT_S:g})",
     )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning"],
-        help="how much the server logs on stderr (default info)",
-    )
+    add_log_level_option(parser, default="info", what="the server")
     parser.set_defaults(func=run_server)
 
 

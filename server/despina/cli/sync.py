@@ -59,7 +59,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def _has_our_runs(path: Path) -> bool:
-    from neptune_scale._sync import find_run_folders
+    from neptune_scale.sync import find_run_folders
 
     try:
         return path.is_dir() and bool(find_run_folders(path))

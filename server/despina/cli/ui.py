@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from despina.cli._common import add_store_option, deliver_and_say, store_location
-from despina.cli._serve import bind, listening_port, port_argument, serve
+from despina.cli._serve import add_log_level_option, bind, listening_port, port_argument, serve
 
 __all__ = ["DEFAULT_UI_HOST", "DEFAULT_UI_PORT", "register", "run_ui"]
 
@@ -62,12 +62,7 @@ def register(subparsers: Any) -> None:
         "as are answered: 127.0.0.1, localhost, [::1] and --host; for --host 0.0.0.0 also this "
         "machine's host names and any IP address. Others get 400 (DNS rebinding)",
     )
-    parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=["debug", "info", "warning"],
-        help="how much the web server logs on stderr (default warning)",
-    )
+    add_log_level_option(parser, default="warning", what="the web server")
     parser.set_defaults(func=run_ui)
 
 

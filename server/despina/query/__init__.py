@@ -52,6 +52,11 @@ Errors: ``despina.store.StoreNotFound`` (no store; nothing is created), ``Projec
 ``PatternError`` (a ValueError naming the argument) for a regex that is invalid, longer
 than 4,096 characters, or needs backtracking: regexes run on RE2 in linear time, so
 backreferences and lookaround are refused (see ``despina._patterns``).
+
+Run logs left behind: ``Reader`` first delivers what killed processes left in an embedded store
+(``deliver_left_behind(folder, budget_s)`` returns a ``Pending`` account; ``local_folder(location)``
+is the folder of an embedded-store location, None for a database URL); the CLI calls them itself
+to print what was done.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from despina._patterns import PatternError
 from despina.query._buckets import Buckets
 from despina.query._filters import Filter
 from despina.query._frames import BUCKET_COLUMNS
+from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.query._points import FloatPoints, ObjectPoints, readable_ms
 from despina.query._reader import Reader
 from despina.query._snapshot import Lineage, Snapshot, snapshot
@@ -67,6 +73,7 @@ from despina.query._values import TYPE_NAMES, RunView
 
 __all__ = [
     "BUCKET_COLUMNS",
+    "DELIVER_BUDGET_S",
     "TYPE_NAMES",
     "Buckets",
     "Filter",
@@ -74,9 +81,12 @@ __all__ = [
     "Lineage",
     "ObjectPoints",
     "PatternError",
+    "Pending",
     "Reader",
     "RunView",
     "Snapshot",
+    "deliver_left_behind",
+    "local_folder",
     "readable_ms",
     "snapshot",
 ]

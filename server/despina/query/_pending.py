@@ -81,15 +81,14 @@ def deliver_left_behind(folder: Path, budget_s: float | None = DELIVER_BUDGET_S)
         return found  # no client logs here
     if not names:
         return found
-    from neptune_scale._oplog import has_meta
-    from neptune_scale._pipeline import read_destination, writer_alive
+    from neptune_scale.sync import is_run_folder, run_destination, writer_alive
 
     start = time.monotonic()
     deadline = None if budget_s is None else start + budget_s
     for name in names:
         run = folder / "runs" / name
-        destination = read_destination(run)
-        if destination in ("http", "injected") or not has_meta(run):
+        destination = run_destination(run)
+        if destination in ("http", "injected") or not is_run_folder(run):
             continue  # another destination's data, or not a run log
         if writer_alive(run):
             continue
@@ -102,14 +101,13 @@ def deliver_left_behind(folder: Path, budget_s: float | None = DELIVER_BUDGET_S)
 
 def _deliver(folder: Path, run: Path, deadline: float | None, found: Pending) -> bool:
     """True when everything in ``run`` was delivered (or a process took it meanwhile)."""
-    from neptune_scale._oplog import read_meta
-    from neptune_scale._sync import sync_run
+    from neptune_scale.sync import run_identity, sync_run
 
     from despina.store.transport import LocalTransport
 
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     try:
-        run_id = str(read_meta(run)["run_id"])
+        run_id = str(run_identity(run)["run_id"])
         complete = sync_run(run, transport=LocalTransport(folder), timeout=timeout, progress=False)
     except (RuntimeError, FileNotFoundError):
         return True  # a process took it since we looked (or delivered and removed it)

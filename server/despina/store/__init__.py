@@ -13,7 +13,8 @@ rule lives in engine-independent modules. The read side (``despina.query``) uses
 with ``ancestry`` / ``parent_of`` (fork lineage, never leaving a run's project) and
 ``sys_attributes``. File bytes go through one :class:`FileArea` (``open_file_area``): a folder
 (:class:`LocalFiles`) or, for a PostgreSQL store with ``DESPINA_FILES=s3://bucket/prefix``, a
-bucket.
+bucket. ``create_project`` / ``list_projects`` / ``project_of`` are the project operations
+the CLI and the server's project routes share.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from despina.store._model import (
     public_value,
 )
 from despina.store._operation import RawBatchOperation, check_batch, parse_operation
+from despina.store._projects import ProjectExists, create_project, list_projects, project_of
 from despina.store._store import Store, open_store
 from despina.store._sys import project_uuid, run_uuid, sys_attributes
 
@@ -58,6 +60,7 @@ __all__ = [
     "LocalFiles",
     "NewRun",
     "Point",
+    "ProjectExists",
     "ProjectNotFound",
     "ProjectRow",
     "RawBatchOperation",
@@ -74,12 +77,15 @@ __all__ = [
     "Tx",
     "ancestry",
     "check_batch",
+    "create_project",
     "decode_value",
     "encode_value",
+    "list_projects",
     "open_file_area",
     "open_store",
     "parent_of",
     "parse_operation",
+    "project_of",
     "project_uuid",
     "public_value",
     "run_uuid",

@@ -27,7 +27,9 @@ __all__ = ["LocalTransport"]
 
 
 class LocalTransport:
-    """Applies operations to ``open_store(log_directory)``; one instance per process."""
+    """Applies operations to ``open_store(log_directory)``; one instance per process.
+    ``log_directory`` may also be any store location (``sqlite:///…``, ``postgresql://…``),
+    kept as given (a ``Path`` would fold the ``//`` of a URL)."""
 
     @staticmethod
     def list_projects(log_directory: Path) -> list[str]:
@@ -44,6 +46,7 @@ class LocalTransport:
 
     def __init__(self, log_directory: Path | str) -> None:
         self.log_directory = Path(log_directory)
+        self._location = log_directory
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()  # uploads open the store outside ``_lock``
@@ -54,7 +57,7 @@ class LocalTransport:
         if store is None:
             with self._open_lock:  # several upload slots may be the first to need it
                 if self._store is None:
-                    self._store = open_store(self.log_directory)
+                    self._store = open_store(self._location)
                 store = self._store
         return store
 

@@ -19,9 +19,13 @@ V = TypeVar("V")
 
 
 class ExpiringCache(Generic[V]):
-    """At most ``max_entries`` values, each kept ``ttl_s`` seconds; least recently used go first."""
+    """At most ``max_entries`` values, each kept ``ttl_s`` seconds; least recently used go first.
+    ``clock`` (seconds, monotonic) is for tests."""
 
-    def __init__(self, ttl_s: float, max_entries: int) -> None:
+    def __init__(
+        self, ttl_s: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
@@ -29,7 +33,7 @@ class ExpiringCache(Generic[V]):
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
         """The cached value, or ``compute()`` stored under ``key`` (computed outside the lock)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] > now:
@@ -37,7 +41,7 @@ class ExpiringCache(Generic[V]):
                 return entry[1]
         value = compute()
         with self._lock:
-            self._entries[key] = (time.monotonic() + self._ttl_s, value)
+            self._entries[key] = (self._clock() + self._ttl_s, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)

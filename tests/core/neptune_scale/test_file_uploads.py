@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from neptune_scale import Run, _uploader
+from neptune_scale import Run, _retry, _uploader
 from neptune_scale._uploader import FileUploader, Upload
 from neptune_scale.exceptions import NeptuneConnectionLostError, NeptuneFileUploadError
 from neptune_scale.testing import MemoryTransport
@@ -218,16 +218,36 @@ def test_a_retrying_file_does_not_hold_up_the_others(run_on: RunOn, tmp_path: Pa
     assert "d/flaky" in str(network[0])
 
 
-def test_an_outage_holds_new_attempts_instead_of_failing_through_the_queue(run_on: RunOn) -> None:
+class StillClock:
+    """The ``time`` of ``neptune_scale._retry``: stands still until the test moves it, so a
+    backoff lasts until the test says it is over, however loaded the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_an_outage_holds_new_attempts_instead_of_failing_through_the_queue(
+    run_on: RunOn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = StillClock()
+    monkeypatch.setattr(_retry, "time", clock)
     storage = Storage(upload_s=0.0)
     storage.down.set()
     network: list[BaseException] = []
     run = run_on(storage, on_network_error_callback=lambda e, t: network.append(e))
     run.assign_files(files(100))
-    time.sleep(0.6)
+    # A round of failed attempts starts the stage-wide hold; on a still clock it never ends, so
+    # the attempts stop there (without the hold: all 100 in a few ms).
+    assert until(
+        lambda: sum(storage.attempts.values()) >= _uploader.OUTAGE_FAILURES and not storage.active
+    )
     tried = sum(storage.attempts.values())
-    assert _uploader.OUTAGE_FAILURES <= tried < 100  # without the hold: all 100 in a few ms
+    assert _uploader.OUTAGE_FAILURES <= tried < 100
     storage.down.clear()
+    clock.now += 3600.0  # the hold (and every file's own backoff) is over
     assert run.wait_for_processing(timeout=60, verbose=False)
     run.close()
     assert len(storage.stored()) == 100
@@ -278,9 +298,9 @@ def test_close_within_a_timeout_leaves_an_unfinished_upload_on_disk(run_on: RunO
     run.assign_files({"stuck": File(b"stuck bytes", destination="d/stuck")})
     run.assign_files(files(4))
     folder = run.log_folder
-    start = time.monotonic()
+    assert until(lambda: len(storage.stored()) == 4)
     run.close(timeout=0.5)
-    assert time.monotonic() - start < 5  # the timeout plus the stages' short join
+    assert storage.active == 1  # it returned with the stuck upload still running
     assert len(storage.stored()) == 4
     assert folder is not None and folder.exists()
     assert {p.read_bytes() for p in folder.glob("blobs/*")} == {b"stuck bytes"}
@@ -292,7 +312,8 @@ def test_close_within_a_timeout_leaves_an_unfinished_upload_on_disk(run_on: RunO
 
 
 def test_terminate_stops_at_once_and_the_next_run_delivers(run_on: RunOn, tmp_path: Path) -> None:
-    storage = Storage(upload_s=0.2)
+    storage = Storage(upload_s=0.0)
+    storage.open.clear()  # every upload waits at the gate until the end
     source = tmp_path / "weights.bin"
     source.write_bytes(b"weights")
     run = run_on(storage)
@@ -301,9 +322,9 @@ def test_terminate_stops_at_once_and_the_next_run_delivers(run_on: RunOn, tmp_pa
     run.log_metrics({"m": 1.0}, step=1)
     assert until(lambda: storage.active > 0)
     folder = run.log_folder
-    start = time.monotonic()
     run.terminate()
-    assert time.monotonic() - start < 3  # does not wait for the 30 uploads (~0.8 s at 8)
+    assert storage.active > 0  # it returned with uploads still running: none was waited for
+    storage.open.set()  # (the abandoned attempts end; their results are ignored)
     assert folder is not None and folder.exists()
     assert len(storage.stored()) < 31
     again = MemoryTransport()

@@ -17,6 +17,7 @@ from neptune_scale import _mapped, _oplog
 from neptune_scale._oplog import KIND_CREATE, KIND_FILE, KIND_SNAPSHOT, LogWriter
 from neptune_scale._oplog import read as _oplog_read
 from neptune_scale._oplog.read import LogReader
+from support.oplog_frames import frames
 
 SMALL_SEGMENT = 4096
 
@@ -56,16 +57,6 @@ def read_all(folder: Path, writer: LogWriter, budget: int = 1 << 20) -> list[tup
         out.extend((KIND_SNAPSHOT, frame) for frame in frames(batch.payload))
     assert reader.position == writer.position and reader.ops == writer.ops
     reader.close()
-    return out
-
-
-def frames(body: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(body):
-        record = _oplog_read._parse_header(body, pos)
-        assert isinstance(record, tuple)
-        out.append(body[pos : record[2]])
-        pos = record[2]
     return out
 
 

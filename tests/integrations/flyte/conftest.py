@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flyte_stored import StoredRuns
+from flyte_stored import QueriedRuns
 
 # Client settings a developer's shell may carry; each test starts without them.
 _CLIENT_ENV = ("NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "NEPTUNE_MODE", "NEPTUNE_LOG_DIRECTORY")
@@ -25,5 +25,5 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def stored(store_dir: Path) -> StoredRuns:
-    return StoredRuns(store_dir)
+def stored(store_dir: Path) -> QueriedRuns:
+    return QueriedRuns(store_dir)

@@ -8,8 +8,9 @@ from typing import Any
 PROJECT = "flyte-ws/flyte-proj"
 
 
-class StoredRuns:
-    """What the store at `location` holds, read back through `despina.query.Reader`.
+class QueriedRuns:
+    """What the store at `location` holds, read back through `despina.query.Reader` (the query
+    layer users read with; `support.stored_runs.StoredRuns` reads the engine's primitives).
 
     A reader is opened per question: the tests write between questions (from subprocesses too).
     """

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from flyte_stored import StoredRuns
+from flyte_stored import QueriedRuns
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "flyte_tracking.py"
 
@@ -23,7 +23,7 @@ def test_pyflyte_run_example(store_dir: Path) -> None:
         env=dict(os.environ),
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    stored = StoredRuns(store_dir)
+    stored = QueriedRuns(store_dir)
     runs = stored.run_ids("examples/flyte")
     trains = [r for r in runs if r.startswith("train-")]
     evaluations = [r for r in runs if r.startswith("evaluate-")]

@@ -9,19 +9,19 @@ from typing import Any
 
 import flyte_example_tasks as tasks
 import pytest
-from flyte_stored import StoredRuns
+from flyte_stored import QueriedRuns
 from flytekit import current_context, task
 from flytekit.core.context_manager import FlyteContextManager
 from flytekitplugins.neptune import neptune_scale_run
 
 
-def _only_run(stored: StoredRuns, prefix: str) -> str:
+def _only_run(stored: QueriedRuns, prefix: str) -> str:
     ids = [r for r in stored.run_ids() if r.startswith(prefix)]
     assert len(ids) == 1, stored.run_ids()
     return ids[0]
 
 
-def test_seed_example_runs_unchanged_and_is_stored(stored: StoredRuns, tmp_path: Path) -> None:
+def test_seed_example_runs_unchanged_and_is_stored(stored: QueriedRuns, tmp_path: Path) -> None:
     hyper = {"lr": 0.01, "optimizer": "adam", "layers": {"hidden": 32}}
     assert tasks.seed_training_task(hyperparameters=hyper, data_path="/data") == 0.92
     run_id = _only_run(stored, "seed_training_task-")
@@ -41,7 +41,7 @@ def test_seed_example_runs_unchanged_and_is_stored(stored: StoredRuns, tmp_path:
     assert not [path for path in attrs if path.startswith("flyte/")]
 
 
-def test_local_workflow_logs_metrics_per_epoch(stored: StoredRuns) -> None:
+def test_local_workflow_logs_metrics_per_epoch(stored: QueriedRuns) -> None:
     loss = tasks.line_fit_workflow(epochs=6)
     run_id = _only_run(stored, "train-")
     series = stored.floats(run_id, "train/loss")
@@ -54,7 +54,7 @@ def test_local_workflow_logs_metrics_per_epoch(stored: StoredRuns) -> None:
 
 
 def test_each_local_execution_gets_its_own_run_even_with_a_fixed_run_id(
-    stored: StoredRuns,
+    stored: QueriedRuns,
 ) -> None:
     assert tasks.fixed_id_task(x=1) == 2
     assert tasks.fixed_id_task(x=2) == 4
@@ -63,7 +63,7 @@ def test_each_local_execution_gets_its_own_run_even_with_a_fixed_run_id(
     assert sorted(stored.configs(r)["x"] for r in ids) == [1, 2]
 
 
-def test_failure_closes_the_run_with_status_and_error_details(stored: StoredRuns) -> None:
+def test_failure_closes_the_run_with_status_and_error_details(stored: QueriedRuns) -> None:
     with pytest.raises(Exception, match="bad input x=-3"):
         tasks.failing_task(x=-3)
     run_id = _only_run(stored, "failing_task-")
@@ -76,7 +76,7 @@ def test_failure_closes_the_run_with_status_and_error_details(stored: StoredRuns
     assert stored.floats(run_id, "progress") == [(1.0, 0.5)]
 
 
-def test_map_task_gives_each_element_a_run_in_one_group(stored: StoredRuns) -> None:
+def test_map_task_gives_each_element_a_run_in_one_group(stored: QueriedRuns) -> None:
     assert tasks.map_workflow(xs=[1, 2, 3]) == [1, 4, 9]
     ids = [r for r in stored.run_ids() if r.startswith("square-")]
     assert len(ids) == 3
@@ -86,21 +86,21 @@ def test_map_task_gives_each_element_a_run_in_one_group(stored: StoredRuns) -> N
     assert len(groups) == 1
 
 
-def test_upstream_decorator_order_works(stored: StoredRuns) -> None:
+def test_upstream_decorator_order_works(stored: QueriedRuns) -> None:
     assert tasks.under_task(x=4) == 5
     run_id = _only_run(stored, "under_task-")
     assert "under-task" in stored.details(run_id)["group_tags"]
     assert stored.floats(run_id, "value") == [(0.0, 4.0)]
 
 
-def test_async_task_is_tracked_until_it_finishes(stored: StoredRuns) -> None:
+def test_async_task_is_tracked_until_it_finishes(stored: QueriedRuns) -> None:
     assert asyncio.run(tasks.async_task(x=2)) == 6
     run_id = _only_run(stored, "async_task-")
     assert stored.floats(run_id, "async_value") == [(0.0, 2.0)]
     assert stored.configs(run_id)["task/status"] == "succeeded"
 
 
-def test_closing_inside_the_task_loses_nothing(stored: StoredRuns) -> None:
+def test_closing_inside_the_task_loses_nothing(stored: QueriedRuns) -> None:
     assert tasks.closes_early(x=5) == 5
     run_id = _only_run(stored, "closes_early-")
     assert stored.floats(run_id, "before") == [(0.0, 5.0)]
@@ -108,7 +108,7 @@ def test_closing_inside_the_task_loses_nothing(stored: StoredRuns) -> None:
     assert stored.configs(run_id)["task/status"] == "succeeded"
 
 
-def test_disabled_mode_logs_nothing_and_the_task_still_runs(stored: StoredRuns) -> None:
+def test_disabled_mode_logs_nothing_and_the_task_still_runs(stored: QueriedRuns) -> None:
     @neptune_scale_run(project=tasks.PROJECT, mode="disabled")
     @task
     def quiet(x: int) -> int:
@@ -121,12 +121,12 @@ def test_disabled_mode_logs_nothing_and_the_task_still_runs(stored: StoredRuns) 
     ]
 
 
-def test_the_run_is_only_visible_inside_the_task(stored: StoredRuns) -> None:
+def test_the_run_is_only_visible_inside_the_task(stored: QueriedRuns) -> None:
     tasks.fixed_id_task(x=1)
     assert not FlyteContextManager.current_context().user_space_params.has_attr("NEPTUNE_RUN")
 
 
-def test_explicit_host_is_used_for_the_deck_link(stored: StoredRuns) -> None:
+def test_explicit_host_is_used_for_the_deck_link(stored: QueriedRuns) -> None:
     assert tasks.square(x=3) == 9
     run_id = _only_run(stored, "square-")
     html = _deck_html()["Neptune"]
@@ -139,7 +139,7 @@ def _deck_html() -> dict[str, Any]:
     return {deck.name: deck.html for deck in decks}
 
 
-def test_deck_shows_the_run_link_and_final_metrics(stored: StoredRuns) -> None:
+def test_deck_shows_the_run_link_and_final_metrics(stored: QueriedRuns) -> None:
     tasks.line_fit_workflow(epochs=3)
     run_id = _only_run(stored, "train-")
     html = _deck_html().get("Neptune")

@@ -17,7 +17,7 @@ from typing import Any
 
 import flyte_example_tasks as tasks
 import pytest
-from flyte_stored import StoredRuns
+from flyte_stored import QueriedRuns
 from flytekit.core.context_manager import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 from flytekit.models.literals import LiteralMap
@@ -36,7 +36,7 @@ ENTRYPOINT_TIMEOUT_S = 120
 class Server:
     url: str
     token: str
-    store: StoredRuns
+    store: QueriedRuns
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         context.close()
     with ServerProcess(db, folder / "server.log") as process:
-        yield Server(process.url, encode_api_token(process.url, api_key), StoredRuns(Path(db)))
+        yield Server(process.url, encode_api_token(process.url, api_key), QueriedRuns(Path(db)))
 
 
 def _inputs(path: Path, values: dict[str, tuple[Any, type]]) -> Path:

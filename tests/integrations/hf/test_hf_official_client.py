@@ -9,7 +9,6 @@ come from this environment's site-packages, appended after the venv's own packag
 from __future__ import annotations
 
 import json
-import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,13 +54,9 @@ print(json.dumps({"client": neptune_scale.__file__}))
 @pytest.fixture(scope="module")
 def official(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]:
     """The official client's python and a live server on 127.0.0.1."""
-    sys.path.insert(0, str(REPO / "tests" / "compat"))
-    try:
-        from oracle_support import ORACLE_SCALE, LiveServer, oracle_venv
-    finally:
-        sys.path.pop(0)
     from despina.api import ServerProcess
     from despina.auth import KeyRing, ServerDatabase, encode_api_token
+    from support.oracle_support import ORACLE_SCALE, LiveServer, oracle_venv
 
     python = oracle_venv(ORACLE_SCALE)
     tmp = tmp_path_factory.mktemp("hf-oracle")
@@ -75,12 +70,8 @@ def official(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, A
 def test_callback_logs_through_the_official_client(
     official: tuple[Path, Any], tmp_path: Path
 ) -> None:
-    sys.path.insert(0, str(REPO / "tests" / "compat"))
-    try:
-        from oracle_support import env_for, run_script
-    finally:
-        sys.path.pop(0)
     from despina.query import Reader
+    from support.oracle_support import env_for, run_script
 
     python, server = official
     constants = {

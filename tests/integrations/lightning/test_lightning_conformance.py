@@ -26,11 +26,12 @@ def test_lightning_conforms(
     store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     safety.CONTAINMENT.strict = False  # production behaviour: the error is contained
-    logger = NeptuneScaleLogger(
-        run_id="conformance", system_metrics=0.2, enable_console_log_capture=False
-    )
-    logger.log_hyperparams(HYPERPARAMETERS)
+    # The error is armed before the run exists: a run's log_metrics is bound when it is made.
     with tracking_error(monkeypatch, "log_metrics", on_call=2) as failure:
+        logger = NeptuneScaleLogger(
+            run_id="conformance", system_metrics=0.2, enable_console_log_capture=False
+        )
+        logger.log_hyperparams(HYPERPARAMETERS)
         trainer = make_trainer(logger, tmp_path, max_epochs=2)
         trainer.fit(TinyModule(lr=HYPERPARAMETERS["lr"]), loader(), loader(1))
         logger.close()

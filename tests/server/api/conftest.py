@@ -9,7 +9,7 @@ import pytest
 from despina.api import ServerContext, ServerSettings, create_app
 from despina.auth import encode_api_token
 from fastapi.testclient import TestClient
-from stored_runs import StoredRuns
+from support.stored_runs import StoredRuns
 
 BASE_URL = "http://testserver"
 

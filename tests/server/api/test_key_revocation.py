@@ -21,7 +21,7 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
     SubmitResponse,
 )
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
-from stored_runs import StoredRuns
+from support.stored_runs import StoredRuns
 
 PROJECT = "team/proj"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

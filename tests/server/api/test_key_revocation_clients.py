@@ -26,7 +26,7 @@ from despina.store import open_store
 from google.protobuf.timestamp_pb2 import Timestamp
 from neptune_api.proto.neptune_pb.ingest.v1.common_pb2 import Run
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
-from stored_runs import StoredRuns
+from support.stored_runs import StoredRuns
 
 REPO = Path(__file__).resolve().parents[3]
 RECHECK_S = 1.0  # the server's key_recheck_s for these tests (the default is 30 s)
@@ -119,11 +119,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def oracle_python(requirement: str) -> Path:
     """The python of the official package's own venv (built once, cached by version)."""
-    sys.path.insert(0, str(REPO / "tests" / "compat"))
-    try:
-        from oracle_support import oracle_venv
-    finally:
-        sys.path.pop(0)
+    from support.oracle_support import oracle_venv
+
     return oracle_venv(requirement)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,26 +14,18 @@ from neptune_api.proto.neptune_pb.api.v1.model import leaderboard_entries_pb2 as
 from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import SubmitResponse
+from support.postgres_support import postgres_location
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
 PROJECT = "team/shared"
 BATCH = 500
 BATCHES = 6  # alternating between the two servers
 
 
-def _support() -> Any:
-    spec = importlib.util.spec_from_file_location("api_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, ...]]:
-    url = _support().postgres_location()
+    url = postgres_location()
     monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))  # inherited by both
     api_key, _ = KeyRing(ServerDatabase(url)).create_key("team")
     first = ServerProcess(url, tmp_path / "first.log").launch()

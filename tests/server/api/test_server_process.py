@@ -16,7 +16,7 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
     SubmitResponse,
 )
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
-from scratch_postgres import scratch_postgres_database
+from support.scratch_postgres import scratch_postgres_database
 
 pytestmark = pytest.mark.slow
 

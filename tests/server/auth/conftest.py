@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from despina.auth import ServerDatabase
-from scratch_postgres import scratch_postgres_database
+from support.scratch_postgres import scratch_postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

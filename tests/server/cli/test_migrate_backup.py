@@ -11,8 +11,8 @@ from despina.cli import main
 from despina.store import SchemaVersionError, open_store
 from despina.store._engines import postgres as postgres_engine
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
-from scratch_postgres import scratch_postgres_database
-from stored_runs import StoredRuns
+from support.scratch_postgres import scratch_postgres_database
+from support.stored_runs import StoredRuns
 
 PROBE_TABLE = "despina_migration_probe"
 

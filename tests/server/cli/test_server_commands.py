@@ -69,3 +69,18 @@ def test_server_command_serves_the_protocol(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("command", ["server", "ui"])
+def test_both_web_commands_share_one_log_level_option(command: str) -> None:
+    import argparse
+
+    from despina.cli import _parser
+    from despina.cli._serve import LOG_LEVELS
+
+    commands = next(
+        a for a in _parser([command])._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    option = next(a for a in commands.choices[command]._actions if a.dest == "log_level")
+    assert option.choices is LOG_LEVELS  # one definition, not two lists that drift apart
+    assert option.help is not None and f"(default {option.default})" in option.help

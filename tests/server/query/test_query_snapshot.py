@@ -7,9 +7,7 @@ step 50 and logs 51..79 (value = -step), ``solo`` has a string series and no par
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,18 +15,10 @@ from despina.query import Buckets, FloatPoints, Reader, Snapshot, readable_ms, s
 from despina.store import RunNotFound, Store, open_store
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+from support.engines import ENGINE_PARAMS, fresh_location
 
 PROJECT = "team/arrays"
 T0_S = 1_767_225_600  # 2026-01-01 UTC
-SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
-
-
-def _postgres_location() -> str:
-    spec = importlib.util.spec_from_file_location("snapshot_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.postgres_location())
 
 
 def _create(run_id: str, fork: tuple[str, int] | None = None) -> RunOperation:
@@ -60,16 +50,13 @@ def write_runs(store: Store) -> None:
     store.apply([_create("solo"), _update("solo", range(3), 0.0, text=True)])
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     folder = tmp_path_factory.mktemp("snapshot")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DESPINA_FILES_DIR", str(folder / "files"))
-        location = str(folder / "store") if request.param == "sqlite" else _postgres_location()
+        location = fresh_location(request.param, folder, patch)
         with open_store(location) as opened:
             write_runs(opened)
             yield opened

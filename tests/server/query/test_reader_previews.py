@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))  # the shared message builders
 
 from despina.query import Reader
 from despina.store import open_store
-from opbuild import PROJECT, T0, Snap, create, metrics, update
+from support.opbuild import PROJECT, T0, Snap, create, metrics, update
 
 
 def test_previews_are_shown_only_when_asked(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 from despina.store import SchemaVersionError, StoreNotFound, open_store
-from opbuild import create, float_points, metrics
-from postgres_support import postgres_location
+from support.opbuild import create, float_points, metrics
+from support.postgres_support import postgres_location
 
 pytestmark = pytest.mark.postgres
 

@@ -14,7 +14,7 @@ from despina.store import Store, open_store
 from despina.store import _codec as codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opbuild import T0, Snap, create, float_points, update
+from support.opbuild import T0, Snap, create, float_points, update
 
 SPECIAL = [
     math.nan,

@@ -9,7 +9,7 @@ import pytest
 from despina.store._decode import _Batch, _decode_snapshots, decode_update
 from despina.store._fastdecode import decode_uniform
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
-from opbuild import PROJECT, Snap, update
+from support.opbuild import PROJECT, Snap, update
 
 
 def general(op: ingest_pb2.RunOperation):  # type: ignore[no-untyped-def]
@@ -88,7 +88,7 @@ def test_same_length_different_keys_are_not_confused(first: float, second: float
 
 def test_empty_key_reaches_the_rules(store) -> None:  # type: ignore[no-untyped-def]
     from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode
-    from opbuild import codes, create
+    from support.opbuild import codes, create
 
     op = update("r", Snap(step=1, append={"": 1.0, "ok": 2.0}), project=PROJECT)
     assert set(as_dict(decode_update(op))) == {"", "ok"}

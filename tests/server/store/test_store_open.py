@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from despina.query import Reader
 from despina.store import SchemaVersionError, StoreCorrupt, StoreNotFound, open_store
-from opbuild import create, float_points, metrics
+from support.opbuild import create, float_points, metrics
 
 WRITERS = 4
 BATCHES = 15

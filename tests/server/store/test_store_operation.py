@@ -14,7 +14,7 @@ from google.protobuf.message import DecodeError
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from neptune_scale.transport import Failed, Processed, Submitted
-from opbuild import PROJECT, Snap, codes, create, float_points, metrics, update
+from support.opbuild import PROJECT, Snap, codes, create, float_points, metrics, update
 
 _BATCH_TAG = b"\x42"  # RunOperation.update_batch: field 8, length-delimited
 

@@ -7,7 +7,7 @@ from despina.query import Reader
 from despina.store import Store, ancestry, decode_value, open_store, sys_attributes
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
-from opbuild import PROJECT, Snap, codes, create, float_points, metrics, update
+from support.opbuild import PROJECT, Snap, codes, create, float_points, metrics, update
 
 
 def run_row(store: Store, run_id: str, project: str = PROJECT):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import numpy as np
 from despina.store import Store, decode_value
 from despina.store._series import CHUNK_MAX_POINTS, CHUNK_MERGE_BELOW
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
-from opbuild import T0, Snap, codes, create, float_points, metrics, update
+from support.opbuild import T0, Snap, codes, create, float_points, metrics, update
 
 
 def test_replayed_batch_is_a_duplicate_warning_and_stored_once(store: Store) -> None:

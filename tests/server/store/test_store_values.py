@@ -9,7 +9,7 @@ import pytest
 from despina.store import Store, StoredFileNotFound, decode_value
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
-from opbuild import PROJECT, FileRef, Hist, Snap, codes, create, update
+from support.opbuild import PROJECT, FileRef, Hist, Snap, codes, create, update
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from despina.store import open_store
 from despina.store.transport import LocalTransport
 from neptune_api.proto.neptune_pb.ingest.v1.ingest_pb2 import IngestCode as C
 from neptune_scale.transport import Failed, Processed, Submitted, Transport
-from opbuild import PROJECT, codes, create, float_points, metrics
+from support.opbuild import PROJECT, codes, create, float_points, metrics
 
 
 def test_entry_point_names_the_local_transport() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from despina.ui._cache import ExpiringCache
 
 
 def test_values_are_reused_until_they_expire() -> None:
-    cache: ExpiringCache[int] = ExpiringCache(ttl_s=0.2, max_entries=10)
+    now = [100.0]  # the cache's clock: time passes only when the test says so
+    cache: ExpiringCache[int] = ExpiringCache(ttl_s=0.2, max_entries=10, clock=lambda: now[0])
     calls: list[str] = []
 
     def compute(key: str) -> int:
@@ -16,8 +15,9 @@ def test_values_are_reused_until_they_expire() -> None:
         return len(calls)
 
     assert cache.get_or_compute("a", lambda: compute("a")) == 1
+    now[0] += 0.19
     assert cache.get_or_compute("a", lambda: compute("a")) == 1
-    time.sleep(0.25)
+    now[0] += 0.02
     assert cache.get_or_compute("a", lambda: compute("a")) == 2
     assert calls == ["a", "a"]
 

@@ -32,7 +32,7 @@ class LoginServer:
     def __init__(self, folder: Path, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "despina.api", "--db", str(folder)]
+        command = [sys.executable, "-m", "despina", "server", "--db", str(folder)]
         command += ["--port", str(self.port), "--ui", "on"]
         command += ["--ui-session-recheck", str(RECHECK_S)]
         self.log = log

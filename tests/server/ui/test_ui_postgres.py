@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.postgres_support import postgres_location
 from ui_scenario import BASE_STEPS, FORK_STEP, RUN_COUNT, SPIKE_VALUE, write_runs
 
 # despina ui answers only the names it listens as (DNS rebinding): not TestClient's default.
 LOCAL_UI = "http://127.0.0.1"
 
 pytestmark = pytest.mark.postgres
-
-SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
-
-
-def postgres_location() -> str:
-    spec = importlib.util.spec_from_file_location("ui_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.postgres_location())
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@
   const D = window.Despina;
   const { project, run } = D.page;
   const LOG_PAGE = 1000;
-  const HISTOGRAM_W = 320, HISTOGRAM_H = 140;
+  const HISTOGRAM_W = 320, HISTOGRAM_H = 140, HEAT_ROWS = 48;
   const $ = (id) => document.getElementById(id);
-  const exposed = (window.__despinaRun = { ready: false, logs: {}, histograms: {} });
+  const exposed = (window.__despinaRun = { ready: false, logs: {}, histograms: {}, heatmaps: {} });
 
   function facts(body) {
     $("experiment").textContent = body.experiment || "";
@@ -61,21 +61,68 @@
     });
   }
 
+  // Heat map of a histogram series: one column per step, rows are equal slices of the value
+  // range over all steps (each step's bins are laid onto them by their centres), shade is the
+  // count relative to the column's largest, so a distribution moving over steps shows as a band.
+  function heatGrid(points) {
+    let lo = Infinity, hi = -Infinity;
+    for (const p of points) { lo = Math.min(lo, p.value.edges[0]); hi = Math.max(hi, p.value.edges[p.value.edges.length - 1]); }
+    if (!(hi > lo)) hi = lo + 1;
+    const columns = points.map((p) => {
+      const column = new Array(HEAT_ROWS).fill(0);
+      const { edges, values } = p.value;
+      values.forEach((v, i) => {
+        const row = Math.floor(((edges[i] + edges[i + 1]) / 2 - lo) / (hi - lo) * HEAT_ROWS);
+        column[Math.min(HEAT_ROWS - 1, Math.max(0, row))] += v;
+      });
+      const top = Math.max(...column, 1e-12);
+      return column.map((v) => v / top);
+    });
+    const peaks = columns.map((c) => c.indexOf(Math.max(...c)));
+    return { lo, hi, columns, peaks };
+  }
+
+  function drawHeat(canvas, grid, current) {
+    const ctx = canvas.getContext("2d");
+    const width = canvas.width / grid.columns.length, height = canvas.height / HEAT_ROWS;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    grid.columns.forEach((column, c) => column.forEach((v, r) => {
+      if (v <= 0) return;
+      ctx.fillStyle = `rgba(47, 111, 222, ${v.toFixed(3)})`;
+      ctx.fillRect(Math.floor(c * width), canvas.height - (r + 1) * height, Math.ceil(width), Math.ceil(height));
+    }));
+    ctx.strokeStyle = "#e8590c";
+    ctx.strokeRect(Math.floor(current * width) + 0.5, 0.5, Math.max(1, Math.ceil(width) - 1), canvas.height - 1);
+  }
+
   async function histograms(attribute) {
     const body = await D.getJSON("/series", { project, run, attribute, limit: LOG_PAGE, tail: 1 });
     if (!body.points.length) return;
-    const canvas = D.el("canvas", { width: HISTOGRAM_W, height: HISTOGRAM_H });
+    const canvas = D.el("canvas", { width: HISTOGRAM_W, height: HISTOGRAM_H, class: "histogram-bars" });
+    const heat = D.el("canvas", { width: HISTOGRAM_W, height: HISTOGRAM_H, class: "histogram-heat" });
+    const grid = heatGrid(body.points);
+    const first = body.points[0].step, last = body.points[body.points.length - 1].step;
+    const axes = D.el("div", { class: "histogram-axes", text: `steps ${D.formatValue(first)} → ${D.formatValue(last)} (left → right); values ${D.formatValue(grid.lo)} → ${D.formatValue(grid.hi)} (bottom → top)` });
     const label = D.el("div", { class: "mono" });
     const slider = D.el("input", { type: "range", min: 0, max: body.points.length - 1, value: body.points.length - 1 });
     const show = () => {
-      const point = body.points[Number(slider.value)];
+      const index = Number(slider.value), point = body.points[index];
       drawHistogram(canvas, point.value);
+      drawHeat(heat, grid, index);
       label.textContent = `${attribute} · step ${D.formatValue(point.step)}`;
     };
     slider.addEventListener("input", show);
-    $("histograms").append(D.el("div", { class: "histogram", "data-attribute": attribute }, label, canvas, D.el("div", {}, slider)));
+    // Clicking the heat map picks the step under the pointer.
+    heat.addEventListener("click", (event) => {
+      const box = heat.getBoundingClientRect();
+      slider.value = String(Math.min(body.points.length - 1, Math.floor((event.clientX - box.left) / box.width * body.points.length)));
+      show();
+    });
+    $("histograms").append(D.el("div", { class: "histogram", "data-attribute": attribute }, label, canvas, heat, D.el("div", {}, slider), axes));
     show();
     exposed.histograms[attribute] = body.points.length;
+    exposed.heatmaps[attribute] = { steps: body.points.map((p) => p.step), peaks: grid.peaks, rows: HEAT_ROWS };
   }
 
   function files(body) {

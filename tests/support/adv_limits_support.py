@@ -1,19 +1,15 @@
-"""Both store engines, and the real server app over each, for the input-limit tests.
+"""The real server app over a store, for the input-limit tests (run on every engine through the
+``store_location`` fixture).
 
-``location_for`` makes a fresh, empty store per test (a folder, or a PostgreSQL schema from
-``tests/server/store/postgres_support.py``), for a fixture parametrized over ``ENGINES``;
 ``serve`` yields an :class:`Ingest` that posts raw bodies to ``/ingest`` of the in-process app
 over that store and reads back what ``/ingest/check`` says about them.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 from despina.api import ServerContext, ServerSettings, create_app
 from despina.auth import encode_api_token
 from fastapi.testclient import TestClient
@@ -23,29 +19,11 @@ from neptune_api.proto.neptune_pb.ingest.v1.pub.client_pb2 import (
     SubmitResponse,
 )
 
-__all__ = ["ENGINES", "Ingest", "location_for", "serve"]
+__all__ = ["Ingest", "serve"]
 
-ENGINES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 BASE_URL = "http://testserver"
 INGEST = "/api/client/v1/ingest"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
-_SUPPORT = Path(__file__).resolve().parents[1] / "server" / "store" / "postgres_support.py"
-
-
-def _postgres_location() -> str:
-    spec = importlib.util.spec_from_file_location("adv_limits_postgres_support", _SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    location: str = module.postgres_location()
-    return location
-
-
-def location_for(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))
-    if engine == "postgres":
-        return _postgres_location()
-    return str(tmp_path / "store")
 
 
 @dataclass

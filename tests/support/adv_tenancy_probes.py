@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from adv_tenancy_world import FILE_PATH, LOG, METRIC, OURS, SHARED
 from neptune_api.proto.neptune_pb.api.v1.model import requests_pb2 as rq
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub import client_pb2
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
+
+from support.adv_tenancy_world import FILE_PATH, LOG, METRIC, OURS, SHARED
 
 LB = "/api/leaderboard/v1"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

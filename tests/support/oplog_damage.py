@@ -14,7 +14,8 @@ from pathlib import Path
 
 from neptune_scale import Run
 from neptune_scale._oplog import segment_path
-from stored_runs import StoredRuns
+
+from support.stored_runs import StoredRuns
 
 PROJECT = "adv/oplog"
 RUN_ID = "damaged-run"

@@ -10,14 +10,11 @@ run id the attacker also has) and ``victim-only``.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import importlib.util
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from neptune_api.proto.neptune_pb.ingest.v1 import common_pb2 as common
 from neptune_api.proto.neptune_pb.ingest.v1.pub.ingest_pb2 import RunOperation
 
@@ -32,26 +29,6 @@ FILE_PATH = "files/secret.txt"
 STEPS = 20
 FORK_STEP = 10
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-SUPPORT = Path(__file__).resolve().parents[1] / "server" / "store" / "postgres_support.py"
-ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@functools.cache  # one module instance, so one scratch database for the session
-def _postgres_support() -> Any:
-    spec = importlib.util.spec_from_file_location("adv_tenancy_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def store_location(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, empty store location of ``engine`` (PostgreSQL keeps file bytes in tmp_path)."""
-    if engine == "sqlite":
-        return str(tmp_path / "store")
-    monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))
-    location: str = _postgres_support().postgres_location()
-    return location
 
 
 def stamp(seconds: float) -> Any:

@@ -16,7 +16,6 @@ import httpx
 from despina.api import ServerProcess
 from despina.auth import KeyRing, ServerDatabase, encode_api_token
 from despina.store import open_store
-from scratch_postgres import scratch_postgres_database
 
 WORKSPACE = "team"
 
@@ -27,13 +26,6 @@ class LiveServer:
     api_token: str
     auth: dict[str, str]  # Authorization: Bearer <access token>
     log_path: Path
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A scratch database on the test PostgreSQL server (DESPINA_TEST_POSTGRES), dropped after."""
-    with scratch_postgres_database("despina_adv") as url:
-        yield url
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stored_runs import StoredRuns
+from support.stored_runs import StoredRuns
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_SCALE = "neptune-scale==0.30.0"

@@ -1,4 +1,4 @@
-"""Projects: create and list them (`despina project`, `/api/backend/v1/projects`).
+"""Projects: create and list them (`despina project`, the server's `/api/backend/v1/projects`).
 
 Projects are also created on first ingest when the token allows it; creating one explicitly
 lets an admin hand out tokens that may not create projects.
@@ -6,10 +6,13 @@ lets an admin hand out tokens that may not create projects.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from despina.store._apply import check_project_name
 from despina.store._create import project_key
+
+if TYPE_CHECKING:
+    from despina.store._store import Store
 
 __all__ = ["ProjectExists", "create_project", "list_projects", "project_of"]
 
@@ -18,7 +21,7 @@ class ProjectExists(ValueError):
     """A project with that name is already there."""
 
 
-def create_project(store: Any, name: str) -> tuple[str, str]:
+def create_project(store: Store, name: str) -> tuple[str, str]:
     """Create ``workspace/project``; returns (name, key). Raises ValueError / ProjectExists."""
     problem = check_project_name(name)
     if problem is not None:
@@ -30,13 +33,13 @@ def create_project(store: Any, name: str) -> tuple[str, str]:
     return row.name, row.key
 
 
-def list_projects(store: Any) -> list[tuple[str, str]]:
+def list_projects(store: Store) -> list[tuple[str, str]]:
     """(name, key) of every project, sorted by name."""
     with store.engine.read() as tx:
         return sorted((p.name, p.key) for p in tx.projects())
 
 
-def project_of(store: Any, name: str) -> tuple[str, str] | None:
+def project_of(store: Store, name: str) -> tuple[str, str] | None:
     with store.engine.read() as tx:
         row = tx.project(name)
     return None if row is None else (row.name, row.key)

@@ -1,0 +1,31 @@
+"""Containment of tracking errors: a tracking problem must never stop a study.
+
+Every call into the client from the study callback runs inside ``contained(what)`` (the
+integration kit's :class:`~neptune_scale.integrations.Containment`): an exception is logged on
+``despina_optuna`` with what was being done, counted, and swallowed, so ``study.optimize`` goes
+on. Tests switch on strict mode (``set_strict(True)`` or ``DESPINA_OPTUNA_STRICT=1``) so that a
+contained error fails the test instead of hiding a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from neptune_scale.integrations import Containment
+
+__all__ = ["CONTAINMENT", "contained", "set_strict"]
+
+logger = logging.getLogger("despina_optuna")
+
+# Environment switch for strict mode (tests, debugging): contained errors are re-raised.
+STRICT_ENV = "DESPINA_OPTUNA_STRICT"
+
+CONTAINMENT = Containment(logger, strict_env=STRICT_ENV)
+contained = CONTAINMENT.contained
+
+
+def set_strict(strict: bool) -> bool:
+    """Re-raise contained errors when ``strict``; returns the previous setting."""
+    previous = CONTAINMENT.strict
+    CONTAINMENT.strict = strict
+    return previous
