@@ -1,6 +1,7 @@
 """Issue 22 item 12 with the official client: an 800-character file destination (one path
 segment, longer than any file system's name limit) is stored and reads back; at 801 the client
-drops the value and its upload is refused with a 400, and the run still finishes."""
+drops the value but still uploads the bytes, which are stored as the service stored them (the
+official suite expects that upload to succeed), and the run finishes."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def test_official_client_stores_an_800_character_destination(
         assert ref["path"] == "a" * 800
         with stored.store.open_file(PROJECT, "a" * 800) as handle:
             assert handle.read() == b"eight hundred"
+        assert "files/too_long" not in stored.attributes(PROJECT, "long")
+        with stored.store.open_file(PROJECT, "b" * 801) as handle:
+            assert handle.read() == b"eight hundred one"
     finally:
         stored.close()
     log = live_server.log_path.read_text()

@@ -114,7 +114,7 @@ async def signed_urls(request: Request) -> dict[str, Any]:
 def _store_url(files: FileArea, file: FileSpec, ttl_s: int) -> str | None:
     """The object store's own signed URL, or None: this server serves the file.
 
-    A destination the store refuses (over 800 characters) gets this server's URL, whose PUT
+    A destination the store refuses (over 1,024 characters) gets this server's URL, whose PUT
     answers 400 naming the field: one bad file must not fail the batch it was asked with.
     """
     try:

@@ -78,7 +78,7 @@ class S3Files:
         key = "/".join((self.prefix, *parts) if self.prefix else parts)
         if len(key.encode()) <= MAX_KEY_BYTES:
             return key
-        # Over S3's key limit (an 800-character destination of 3-byte characters): the project
+        # Over S3's key limit (a long destination of 3-byte characters): the project
         # stays a folder, the destination becomes its digest.
         digest = hashlib.sha256(destination.encode()).hexdigest()
         head = (self.prefix, *parts[:2]) if self.prefix else parts[:2]

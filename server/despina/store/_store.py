@@ -100,7 +100,7 @@ class Store:
     def put_file(self, project: str, destination: str, data: bytes | Path | BinaryIO) -> str:
         """Store file bytes under ``destination`` (relative to the project); returns the MD5 etag.
 
-        Raises ValueError for a destination that is empty, longer than 800 characters or leaves
+        Raises ValueError for a destination that is empty, longer than 1,024 characters or leaves
         the project folder.
         """
         return self.files.put(project, destination, data)

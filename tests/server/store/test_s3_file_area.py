@@ -53,7 +53,7 @@ def test_s3_area_stores_streams_and_signs_one_object(s3: S3Server, tmp_path: Pat
         area.open("ws/proj", "run/missing.bin")
     with pytest.raises(StoredFileNotFound):
         area.open("ws/other", "run/a.bin")  # objects are per project
-    for bad in ("a" * 801, "../escape", "/abs", ""):
+    for bad in ("a" * 1025, "../escape", "/abs", ""):
         with pytest.raises(ValueError, match="destination"):
             area.put("ws/proj", bad, b"x")
 
