@@ -33,7 +33,7 @@ import lightning.pytorch as pl
 import torch
 from despina_lightning import NeptuneScaleLogger
 from neptune_scale import Run
-from neptune_scale._model_watch import ModelWatcher
+from neptune_scale.model_watch import ModelWatcher
 from torch.utils.data import DataLoader, TensorDataset
 
 PROJECT = "bench/watch"

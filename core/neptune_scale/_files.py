@@ -8,10 +8,8 @@ entry in the snapshot (destination, size, MIME type), as the official client doe
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import mimetypes
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from neptune_scale import integrations
 from neptune_scale import wire as enc
 from neptune_scale._oplog import KIND_FILE
+from neptune_scale.file_refs import destination_part, guess_mime
 from neptune_scale.types import File
 
 if TYPE_CHECKING:
@@ -31,8 +30,6 @@ __all__ = ["DEFAULT_UI_PORT", "flatten", "prepare", "require_mapping"]
 DEFAULT_UI_PORT = 8765  # `despina ui` default, used for local run URLs
 MAX_DESTINATION_CHARS = 800
 MAX_MIME_CHARS = 128
-DEFAULT_MIME = "application/octet-stream"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def require_mapping(data: Any, field: str) -> Mapping[Any, Any]:
@@ -117,7 +114,7 @@ def _upload_request(
             f"{type(file.source).__name__}; skipped"
         )
         return None
-    mime = file.mime_type or _guess_mime(file.destination or str(source))
+    mime = file.mime_type or guess_mime(file.destination or str(source))
     destination = file.destination or _destination(run_id, attribute, step, source.name)
     if len(destination) > MAX_DESTINATION_CHARS or len(mime) > MAX_MIME_CHARS:
         report(
@@ -136,10 +133,6 @@ def _upload_request(
     return destination, size, mime
 
 
-def _guess_mime(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or DEFAULT_MIME
-
-
 def _suffix_for(mime: str | None) -> str:
     return (mimetypes.guess_extension(mime) or "") if mime else ".bin"
 
@@ -149,15 +142,10 @@ def _destination(run_id: str, attribute: str, step: float | int | None, filename
     step_part = "none" if step is None else f"{float(step):019.6f}"
     return "/".join(
         (
-            _part(run_id, 200),
-            _part(attribute, 200),
+            destination_part(run_id, 200),
+            destination_part(attribute, 200),
             step_part,
-            f"{uuid.uuid4().hex[:12]}-{_part(Path(filename).stem, 120)}"
+            f"{uuid.uuid4().hex[:12]}-{destination_part(Path(filename).stem, 120)}"
             f"{Path(filename).suffix[:18]}",
         )
     )
-
-
-def _part(text: str, limit: int) -> str:
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=4).hexdigest()
-    return f"{_UNSAFE.sub('_', text)[:limit]}-{digest}"

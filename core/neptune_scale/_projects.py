@@ -84,7 +84,7 @@ def list_projects(
 def _request(token: str, method: str, path: str, body: Any, client: Any) -> Any:
     import httpx
 
-    from neptune_scale._http._auth import Authenticator
+    from neptune_scale._http import Authenticator
     from neptune_scale.token import parse_api_token
 
     decoded = parse_api_token(token)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from despina.query import Reader
 from neptune_scale import Run
-from neptune_scale._model_watch import ModelWatcher
+from neptune_scale.model_watch import ModelWatcher
 
 PROJECT = "adv/watch"
 

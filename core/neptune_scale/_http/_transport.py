@@ -250,6 +250,15 @@ def _issues(counts: dict[int, int], details: list[tuple[int, str, str]]) -> tupl
     return tuple(issues)
 
 
-def create_http_transport(api_token: str) -> HttpTransport:
-    """The transport for ``api_token``; raises NeptuneInvalidCredentialsError for a bad token."""
-    return HttpTransport(api_token)
+def create_http_transport(api_token: str, *, url: str | None = None) -> HttpTransport:
+    """The transport for ``api_token``; raises NeptuneInvalidCredentialsError for a bad token.
+
+    ``url`` is the server's address when it is not the one the token carries (a server reached
+    under another name); the token is still the one exchanged for access tokens there.
+    """
+    if url is None:
+        return HttpTransport(api_token)
+    client = httpx.Client(
+        base_url=url.rstrip("/"), follow_redirects=True, headers={"User-Agent": USER_AGENT}
+    )
+    return HttpTransport(api_token, client=client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neptune_scale._model_watch import WATCH_MODES, ModelWatcher
+from neptune_scale.model_watch import WATCH_MODES, ModelWatcher
 
 __all__ = ["WatchSpec"]
 

@@ -12,22 +12,27 @@ logger pickled for ``ddp_spawn`` carries no hook.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from neptune_scale._model_watch import ModelWatcher
+from neptune_scale.model_watch import ModelWatcher
 
 from despina_lightning._safety import contained
 
-if TYPE_CHECKING:
-    from despina_lightning._logger import NeptuneScaleLogger
-
 __all__ = ["start_watch", "stop_watch"]
+
+
+class WatchingLogger(Protocol):
+    """What a watch needs of the logger (``NeptuneScaleLogger``, which imports this module)."""
+
+    @property
+    def experiment(self) -> Any: ...
+
 
 _watchers: weakref.WeakKeyDictionary[Any, ModelWatcher] = weakref.WeakKeyDictionary()
 
 
 def start_watch(
-    logger: NeptuneScaleLogger, model: Any, namespace: str, log: str, log_freq: int
+    logger: WatchingLogger, model: Any, namespace: str, log: str, log_freq: int
 ) -> ModelWatcher:
     """Hook the model (replacing an earlier ``watch`` of this logger)."""
     watcher = ModelWatcher(model, namespace, log=log, log_freq=log_freq)  # ValueError: bad args
@@ -52,7 +57,7 @@ def start_watch(
     return watcher
 
 
-def stop_watch(logger: NeptuneScaleLogger) -> None:
+def stop_watch(logger: WatchingLogger) -> None:
     watcher = _watchers.pop(logger, None)
     if watcher is not None:
         watcher.unhook()

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from neptune_scale import wire as enc
-from neptune_scale._files import _guess_mime, _part
+from neptune_scale.file_refs import destination_part, guess_mime
 
 from despina.importer._encode import MICROS, encode_float_points, snapshot
 from despina.importer._plan import RunPlan, to_millis
@@ -255,9 +255,11 @@ class Converter:
 
     def _upload(self, request: Request, path: str, source: Path, step: int | None) -> bytes:
         step_part = "none" if step is None else f"{step // MICROS:012d}.{step % MICROS:06d}"
-        name = _part(source.stem, 120) + source.suffix[:18]
-        destination = "/".join((_part(self.plan.run_id, 200), _part(path, 200), step_part, name))
-        mime = _guess_mime(source.name)
+        name = destination_part(source.stem, 120) + source.suffix[:18]
+        destination = "/".join(
+            (destination_part(self.plan.run_id, 200), destination_part(path, 200), step_part, name)
+        )
+        mime = guess_mime(source.name)
         size = source.stat().st_size
         request.uploads.append(Upload(destination, source, mime))
         request.file_bytes += size

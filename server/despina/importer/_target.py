@@ -86,13 +86,8 @@ def store_target(location: str) -> Target:
 
 
 def http_target(api_token: str, url: str | None) -> Target:
-    import httpx
-    from neptune_scale._http import HttpTransport
-    from neptune_scale._http._transport import USER_AGENT
+    from neptune_scale.http_transport import create_http_transport
     from neptune_scale.token import parse_api_token
 
     address = (url or parse_api_token(api_token).api_url).rstrip("/")
-    client = httpx.Client(
-        base_url=address, follow_redirects=True, headers={"User-Agent": USER_AGENT}
-    )
-    return Target(HttpTransport(api_token, client=client), f"the server at {address}")
+    return Target(create_http_transport(api_token, url=address), f"the server at {address}")

@@ -65,11 +65,11 @@ from despina._patterns import PatternError
 from despina.query._buckets import Buckets
 from despina.query._filters import Filter
 from despina.query._frames import BUCKET_COLUMNS
-from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.query._points import FloatPoints, ObjectPoints, readable_ms
 from despina.query._reader import Reader
 from despina.query._snapshot import Lineage, Snapshot, snapshot
 from despina.query._values import TYPE_NAMES, RunView
+from despina.store.transport import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 
 __all__ = [
     "BUCKET_COLUMNS",

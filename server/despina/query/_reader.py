@@ -21,11 +21,11 @@ import pandas as pd
 from despina._patterns import compile_pattern
 from despina.query import _frames
 from despina.query._gc import gc_paused
-from despina.query._pending import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 from despina.query._select import RunsArg, match_names
 from despina.query._snapshot import Snapshot, snapshot
 from despina.query._values import TYPE_NAMES, RunView
 from despina.store import Store, open_store
+from despina.store.transport import DELIVER_BUDGET_S, Pending, deliver_left_behind, local_folder
 
 __all__ = ["Reader"]
 
@@ -44,8 +44,8 @@ class Reader:
     ProjectNotFound, unknown runs (where one run is named) RunNotFound.
 
     Opening an embedded store's folder first delivers the run logs that processes killed
-    before delivering them left in its ``runs/`` (see ``_pending``; at most ``deliver_s``
-    seconds, 0 to skip); ``pending`` says what was delivered and what is left.
+    before delivering them left in its ``runs/`` (see ``despina.store.transport``; at most
+    ``deliver_s`` seconds, 0 to skip); ``pending`` says what was delivered and what is left.
     """
 
     def __init__(

@@ -30,7 +30,7 @@ from despina.store._errors import (
     StoreError,
     StoreNotFound,
 )
-from despina.store._files import FileArea, LocalFiles, open_file_area, safe_parts
+from despina.store._files import FileArea, LocalFiles, safe_parts
 from despina.store._lineage import Segment, ancestry, parent_of
 from despina.store._model import (
     HISTOGRAM_COUNTING,
@@ -47,7 +47,7 @@ from despina.store._model import (
 )
 from despina.store._operation import RawBatchOperation, check_batch, parse_operation
 from despina.store._projects import ProjectExists, create_project, list_projects, project_of
-from despina.store._store import Store, open_store
+from despina.store._store import Store, open_file_area, open_store
 from despina.store._sys import project_uuid, run_uuid, sys_attributes
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Where file bytes live: one interface (:class:`FileArea`), a local folder or an S3 bucket.
 
-``open_file_area(spec)`` picks the implementation: ``s3://bucket/prefix`` is
+``open_file_area(spec)`` (in ``_store``, so that this module and the S3 one built on it never
+import each other) picks the implementation: ``s3://bucket/prefix`` is
 :class:`despina.store._files_s3.S3Files` (boto3, imported only then), anything else a folder,
 :class:`LocalFiles`. Both name an object ``<workspace>/<project>/<destination>``, with every
 path segment too long for a file name (over 255 UTF-8 bytes, the limit of every common file
@@ -25,7 +26,6 @@ __all__ = [
     "FileArea",
     "LocalFiles",
     "Permission",
-    "open_file_area",
     "safe_parts",
 ]
 
@@ -37,7 +37,6 @@ MAX_DESTINATION_CHARS = 1024
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs, APFS, NTFS (in UTF-16 units, ≥ this)
 _HEAD_BYTES = 96  # how much of a long segment stays readable in its stored name
 COPY_BUFFER_BYTES = 1024 * 1024
-S3_SCHEME = "s3://"
 
 Permission = Literal["read", "write"]
 
@@ -161,13 +160,3 @@ def copy_hashing(src: BinaryIO, out: BinaryIO, digest: hashlib._Hash) -> None:
     while block := src.read(COPY_BUFFER_BYTES):
         out.write(block)
         digest.update(block)
-
-
-def open_file_area(spec: str | os.PathLike[str]) -> FileArea:
-    """``s3://bucket[/prefix]`` (credentials and endpoint from the AWS environment) or a folder."""
-    text = os.fspath(spec)
-    if text.startswith(S3_SCHEME):
-        from despina.store._files_s3 import S3Files  # boto3 is needed only for a bucket
-
-        return S3Files.from_url(text)
-    return LocalFiles(Path(text).expanduser())

@@ -19,12 +19,12 @@ from despina.store._decode import DecodedUpdate
 from despina.store._engine import Engine
 from despina.store._engines.sqlite import DATABASE_FILE, SQLiteEngine
 from despina.store._errors import StoreNotFound
-from despina.store._files import FileArea, LocalFiles, open_file_area
+from despina.store._files import FileArea, LocalFiles
 from despina.store._issues import Issues
 from despina.store._operation import RawBatchOperation
 from despina.store._slices import SLICE_PAUSE_S
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_file_area", "open_store"]
 
 FILES_FOLDER = "files"
 # Where a PostgreSQL-backed store keeps file bytes: s3://bucket/prefix or a folder shared by
@@ -32,6 +32,7 @@ FILES_FOLDER = "files"
 FILES_ENV = "DESPINA_FILES"
 FILES_DIR_ENV = "DESPINA_FILES_DIR"
 _SQLITE_PREFIX = "sqlite:///"
+S3_SCHEME = "s3://"
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
@@ -169,3 +170,13 @@ def open_store(
         raise StoreNotFound(f"no despina store at {folder} ({DATABASE_FILE} is missing)")
     engine = SQLiteEngine(folder / DATABASE_FILE, create=create)
     return Store(engine, LocalFiles(folder / FILES_FOLDER))
+
+
+def open_file_area(spec: str | os.PathLike[str]) -> FileArea:
+    """``s3://bucket[/prefix]`` (credentials and endpoint from the AWS environment) or a folder."""
+    text = os.fspath(spec)
+    if text.startswith(S3_SCHEME):
+        from despina.store._files_s3 import S3Files  # boto3 is needed only for a bucket
+
+        return S3Files.from_url(text)
+    return LocalFiles(Path(text).expanduser())

@@ -55,6 +55,28 @@ def test_wire_and_token_modules_are_pinned() -> None:
         assert name in wire.__all__
 
 
+def test_surfaces_for_tools_and_integrations_are_pinned() -> None:
+    """`despina import` and the integrations use these, not the client's private modules."""
+    from neptune_scale import file_refs, http_transport, model_watch
+
+    assert file_refs.__all__ == ["DEFAULT_MIME", "destination_part", "guess_mime"]
+    assert http_transport.__all__ == ["create_http_transport"]
+    assert model_watch.__all__ == ["WATCH_MODES", "ModelWatcher"]
+    for module in (file_refs, http_transport, model_watch):
+        assert module.__doc__ and all(hasattr(module, name) for name in module.__all__)
+
+
+def test_file_refs_name_files_as_a_run_does() -> None:
+    from neptune_scale.file_refs import DEFAULT_MIME, destination_part, guess_mime
+
+    assert guess_mime("plot.png") == "image/png"
+    assert guess_mime("weights.unknown-ext") == DEFAULT_MIME == "application/octet-stream"
+    part = destination_part("a b/ü", 200)
+    assert part.startswith("a_b_-") and len(part) == len("a_b_-") + 8
+    assert destination_part("a b", 200) != destination_part("a_b", 200)  # the hash keeps apart
+    assert destination_part("x" * 300, 120).startswith("x" * 120 + "-")
+
+
 def test_run_signatures_are_those_of_the_facade() -> None:
     """Run's methods keep their public signatures; log_metrics is served by the Recorder
     (bound per run) with the same one."""

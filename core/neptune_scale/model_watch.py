@@ -14,6 +14,8 @@ not yet zeroed) whether the loop computes them before ``step()`` or inside it th
 :meth:`ModelWatcher.capture` from their framework's after-optimizer-step hook, or install
 :meth:`ModelWatcher.hook_optimizers` where there is none. torch is imported lazily: the
 client itself never needs it.
+
+Public for integrations (``despina_lightning``, ``despina_hf``): ``__all__`` is the contract.
 """
 
 from __future__ import annotations
