@@ -109,7 +109,7 @@ def test_ingest_takes_what_the_official_client_and_ours_send(
         "../../team-b/gamma/files/secret.txt",  # another tenant's file, by its folder
         "a\\..\\..\\x",
         "a\x00b",
-        "x" * 900,
+        "x" * 1025,  # past the longest destination stored (1,024 characters)
     ],
 )
 def test_a_file_path_leaving_the_project_is_a_400(
