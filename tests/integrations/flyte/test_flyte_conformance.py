@@ -34,9 +34,9 @@ def test_flyte_conforms(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     # The decorator's first own call into the run (adding the tags) fails: the task goes on.
     with tracking_error(monkeypatch, "add_tags", on_call=1) as failure:
         assert conforming(epochs=STEPS) == pytest.approx(0.5**STEPS)
-    from flyte_stored import StoredRuns
+    from flyte_stored import QueriedRuns
 
-    (run_id,) = [r for r in StoredRuns(store_dir).run_ids(PROJECT) if r.startswith("conforming")]
+    (run_id,) = [r for r in QueriedRuns(store_dir).run_ids(PROJECT) if r.startswith("conforming")]
     details = check_conformance(
         store_dir,
         PROJECT,
