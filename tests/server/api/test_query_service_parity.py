@@ -7,8 +7,6 @@ server answering differently, so a regression shows without running those suites
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
 import re
 from pathlib import Path
@@ -22,18 +20,9 @@ from neptune_api.proto.neptune_pb.api.v1.model import requests_pb2 as rq
 from neptune_api.proto.neptune_pb.api.v1.model import series_values_pb2 as sv
 from neptune_api.proto.neptune_pb.ingest.v1.pub import ingest_pb2
 from query_data import B_POINTS, FORK_STEP, LOSS_POINTS, PROJECT, operations
+from support.postgres_support import postgres_location
 
 LB = "/api/leaderboard/v1"
-SUPPORT = Path(__file__).resolve().parents[1] / "store" / "postgres_support.py"
-
-
-@functools.cache  # one module, so one scratch database for the whole session
-def _postgres_support() -> Any:
-    spec = importlib.util.spec_from_file_location("parity_postgres_support", SUPPORT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -43,7 +32,7 @@ def settings(
     if request.param == "sqlite":
         return ServerSettings(db=str(tmp_path / "store"))
     monkeypatch.setenv("DESPINA_FILES_DIR", str(tmp_path / "files"))
-    return ServerSettings(db=str(_postgres_support().postgres_location()))
+    return ServerSettings(db=str(postgres_location()))
 
 
 @pytest.fixture

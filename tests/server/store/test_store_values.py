@@ -177,7 +177,7 @@ def test_files_round_trip_and_destinations(store: Store, tmp_path) -> None:  # t
     store.put_file(PROJECT, "x/src.txt", source)
     with store.open_file(PROJECT, "x/src.txt") as f:
         assert f.read() == b"hello"
-    for bad in ("", "../outside", "/abs/path", "a/../../b", "x" * 801):
+    for bad in ("", "../outside", "/abs/path", "a/../../b", "x" * 1025):
         with pytest.raises(ValueError, match="destination"):
             store.put_file(PROJECT, bad, b"x")
     with pytest.raises(StoredFileNotFound):
