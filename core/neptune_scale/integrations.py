@@ -180,6 +180,12 @@ class Containment:
         #: Failures contained so far, by the action that failed.
         self.failures: Counter[str] = Counter()
 
+    def set_strict(self, strict: bool) -> bool:
+        """Re-raise contained errors when ``strict``; returns the previous setting (an
+        integration exports this as its own ``set_strict``)."""
+        previous, self.strict = self.strict, strict
+        return previous
+
     @contextmanager
     def contained(self, action: str) -> Iterator[None]:
         """Run the block; an ``Exception`` in it is logged and counted (re-raised if strict).

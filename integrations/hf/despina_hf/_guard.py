@@ -22,10 +22,5 @@ STRICT_ENV = "DESPINA_HF_STRICT"
 
 CONTAINMENT = Containment(logger, strict_env=STRICT_ENV)
 contained = CONTAINMENT.contained
-
-
-def set_strict(strict: bool) -> bool:
-    """Re-raise contained errors when ``strict``; returns the previous setting."""
-    previous = CONTAINMENT.strict
-    CONTAINMENT.strict = strict
-    return previous
+#: Re-raise contained errors when given True; returns the previous setting.
+set_strict = CONTAINMENT.set_strict

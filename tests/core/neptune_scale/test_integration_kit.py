@@ -97,7 +97,7 @@ def test_containment_logs_counts_and_swallows_unless_strict(
     assert record.getMessage() == (
         "Neptune tracking failed while logging metrics; the task goes on"
     )
-    kit.strict = True
+    assert kit.set_strict(True) is False  # the previous setting, for a test to restore
     with pytest.raises(OSError), kit.contained("logging metrics"):
         raise OSError("No space left on device")
     assert kit.failures == {"logging metrics": 2}  # counted in strict mode too
